@@ -1,0 +1,40 @@
+//! What `weir serve` is configured with.
+
+use std::path::PathBuf;
+
+/// Settings of one server.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where streams are stored.
+    pub data_dir: PathBuf,
+    /// The built web app (`pkg/weir.js`, `pkg/weir_bg.wasm`, `pkg/weir.css`).
+    pub site_root: PathBuf,
+    /// Run the demo traffic generator.
+    pub demo: Option<DemoConfig>,
+    /// Largest request body accepted, after decompression.
+    pub max_body_bytes: usize,
+    /// Ingest requests processed at once; more get 429.
+    pub max_concurrent_ingest: usize,
+    /// Rows a JSON query reply holds at most (the reply says when it was cut).
+    pub max_result_rows: usize,
+}
+
+impl Config {
+    pub fn new(data_dir: impl Into<PathBuf>, site_root: impl Into<PathBuf>) -> Config {
+        Config {
+            data_dir: data_dir.into(),
+            site_root: site_root.into(),
+            demo: None,
+            max_body_bytes: 64 << 20,
+            max_concurrent_ingest: 64,
+            max_result_rows: 100_000,
+        }
+    }
+}
+
+/// Settings of the demo generator.
+#[derive(Debug, Clone)]
+pub struct DemoConfig {
+    /// Mean events per second written to `demo_http`.
+    pub events_per_sec: u32,
+}

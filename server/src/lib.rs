@@ -1,0 +1,67 @@
+//! Weir's server: the `weir` binary's library. [`serve`] runs everything on one listener: the
+//! `/api/v1` HTTP API (ingest, streams, query), the `/api/v1/live` WebSocket hub, the web app
+//! (server-rendered Leptos pages, server functions and the wasm bundle) and, with `--demo`, a
+//! generator of web-service traffic.
+//!
+//! Storage is [`storage::Store`]; this crate adds HTTP, SQL (DataFusion) and the UI around it.
+
+mod config;
+mod demo;
+mod error;
+mod live;
+mod query;
+mod router;
+mod routes;
+mod web;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use storage::{Store, StoreConfig};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use config::{Config, DemoConfig};
+pub use error::Error;
+
+/// Serves on `listener` until `shutdown` completes, then stops accepting, lets requests in flight
+/// finish, closes live sockets and stops the demo generator. Every acknowledged event was fsync'd
+/// when it was acknowledged, so there is nothing left to flush.
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let data_dir = config.data_dir.clone();
+    let store = tokio::task::spawn_blocking(move || Store::open(&data_dir, StoreConfig::default()))
+        .await
+        .map_err(|e| Error::Startup(e.to_string()))??;
+    let store = Arc::new(store);
+    let stopping = CancellationToken::new();
+    let state = router::AppState::new(Arc::clone(&store), &config, stopping.clone());
+    let demo = config.demo.as_ref().map(|demo| {
+        tokio::spawn(demo::run(
+            Arc::clone(&store),
+            demo.clone(),
+            stopping.clone(),
+        ))
+    });
+    let app = router::build(state);
+    let addr = listener.local_addr().map_err(Error::Listen)?;
+    tracing::info!(data_dir = %config.data_dir.display(), "listening on http://{addr}");
+    let on_shutdown = stopping.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing requests in flight");
+            on_shutdown.cancel();
+        })
+        .await
+        .map_err(Error::Listen)?;
+    stopping.cancel();
+    if let Some(demo) = demo {
+        let _ = demo.await;
+    }
+    tracing::info!("stopped");
+    Ok(())
+}

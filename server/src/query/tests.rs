@@ -1,0 +1,97 @@
+use storage::{BodyFormat, StoreConfig, StreamName};
+
+use super::*;
+
+async fn service_with_events(body: &str) -> (tempfile::TempDir, QueryService) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path(), StoreConfig::default()).unwrap());
+    store
+        .append_json(
+            &StreamName::new("web").unwrap(),
+            body.as_bytes(),
+            BodyFormat::Detect,
+        )
+        .unwrap();
+    (dir, QueryService::new(store))
+}
+
+async fn json(service: &QueryService, sql: &str) -> Vec<Vec<serde_json::Value>> {
+    let output = service.run(sql, 1000).await.unwrap();
+    format::rows(&output).unwrap()
+}
+
+#[tokio::test]
+async fn queries_streams_and_system_tables() {
+    let body = "{\"_time\":\"2026-01-05T10:00:00Z\",\"status\":200,\"ms\":1.5,\"ok\":true}\n\
+                {\"_time\":\"2026-01-05T10:00:01Z\",\"status\":503,\"ms\":null,\"ok\":false}\n";
+    let (_dir, service) = service_with_events(body).await;
+    let rows = json(
+        &service,
+        "SELECT _time, _offset, status, ms, ok FROM web ORDER BY _offset",
+    )
+    .await;
+    assert_eq!(
+        serde_json::json!(rows),
+        serde_json::json!([
+            ["2026-01-05T10:00:00.000000Z", 0, 200, 1.5, true],
+            ["2026-01-05T10:00:01.000000Z", 1, 503, null, false],
+        ])
+    );
+    let rows = json(&service, "SELECT name, events, columns FROM system.streams").await;
+    assert_eq!(serde_json::json!(rows), serde_json::json!([["web", 2, 5]]));
+    let rows = json(
+        &service,
+        "SELECT name, type FROM system.columns WHERE stream = 'web' ORDER BY position LIMIT 2",
+    )
+    .await;
+    assert_eq!(
+        serde_json::json!(rows[1]),
+        serde_json::json!(["_offset", "Int64"])
+    );
+}
+
+#[tokio::test]
+async fn refuses_writes_and_reports_bad_sql() {
+    let (_dir, service) = service_with_events("{\"a\":1}").await;
+    for sql in [
+        "CREATE TABLE t AS SELECT 1",
+        "INSERT INTO web VALUES (1)",
+        "COPY (SELECT 1) TO '/tmp/x.csv'",
+        "CREATE EXTERNAL TABLE x STORED AS CSV LOCATION '/etc/passwd'",
+        "SET datafusion.execution.batch_size = 1",
+    ] {
+        assert!(service.run(sql, 10).await.is_err(), "{sql} must be refused");
+    }
+    let Err(err) = service.run("SELEC 1", 10).await else {
+        panic!("bad SQL must fail")
+    };
+    let api = crate::error::ApiError::from(err);
+    assert_eq!(api.status, axum::http::StatusCode::BAD_REQUEST);
+    assert!(
+        api.message.contains("Line: 1, Column: 1"),
+        "{}",
+        api.message
+    );
+    let Err(err) = service.run("SELECT * FROM nope", 10).await else {
+        panic!()
+    };
+    assert!(err.to_string().contains("nope"), "{err}");
+}
+
+#[tokio::test]
+async fn truncates_at_the_row_limit() {
+    let body: String = (0..50).map(|i| format!("{{\"i\":{i}}}\n")).collect();
+    let (_dir, service) = service_with_events(&body).await;
+    let output = service.run("SELECT i FROM web", 20).await.unwrap();
+    assert!(output.truncated);
+    assert_eq!(
+        output
+            .batches
+            .iter()
+            .map(RecordBatch::num_rows)
+            .sum::<usize>(),
+        20
+    );
+    let csv = format::Export::Csv.write(&output).unwrap();
+    assert_eq!(String::from_utf8(csv).unwrap().lines().count(), 21);
+}

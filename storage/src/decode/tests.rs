@@ -1,0 +1,152 @@
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{Float64Type, Int64Type, TimestampMicrosecondType};
+
+use super::*;
+
+const ARRIVAL: i64 = 1_700_000_000_000_000;
+
+fn decode(body: &str) -> (Option<RecordBatch>, Vec<Rejection>, StreamSchema) {
+    let mut schema = StreamSchema::new();
+    let (events, mut rejected) = parse_body(body.as_bytes(), BodyFormat::Detect, ARRIVAL).unwrap();
+    let batch = build_batch(&mut schema, events, Offset(10), 100, &mut rejected).unwrap();
+    (batch, rejected, schema)
+}
+
+#[test]
+fn ndjson_keeps_good_lines_and_reports_bad_ones() {
+    let body = "{\"a\":1}\n\nnot json\n[1]\n{\"a\":\"x\"}\n{\"a\":2,\"b\":true}\n";
+    let (batch, rejected, _) = decode(body);
+    let batch = batch.unwrap();
+    assert_eq!(batch.num_rows(), 2);
+    let lines: Vec<usize> = rejected.iter().map(|r| r.line).collect();
+    assert_eq!(lines, vec![3, 4, 5]);
+    assert!(
+        rejected[0].error.starts_with("invalid JSON at column 2"),
+        "{:?}",
+        rejected[0]
+    );
+    assert_eq!(rejected[1].error, "expected a JSON object, got an array");
+    assert_eq!(rejected[2].error, "field `a` is Int64, got a string");
+    let offsets = batch
+        .column_by_name("_offset")
+        .unwrap()
+        .as_primitive::<Int64Type>();
+    assert_eq!(offsets.values(), &[10, 11]);
+    let b = batch.column_by_name("b").unwrap().as_boolean();
+    assert!(b.is_null(0));
+    assert!(b.value(1));
+}
+
+#[test]
+fn json_array_and_flattening() {
+    let body = r#"[{"http":{"status":200,"route":"/x"},"tags":["a","b"],"n":null}, 5]"#;
+    let (batch, rejected, schema) = decode(body);
+    let batch = batch.unwrap();
+    let names: Vec<&str> = schema
+        .arrow()
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["_time", "_offset", "http_status", "http_route", "tags"]
+    );
+    assert_eq!(batch.column(4).as_string::<i32>().value(0), r#"["a","b"]"#);
+    assert_eq!(
+        rejected,
+        vec![Rejection {
+            line: 2,
+            error: "expected a JSON object, got a number".into()
+        }]
+    );
+}
+
+#[test]
+fn malformed_array_fails_whole_body() {
+    let mut schema = StreamSchema::new();
+    let _ = &mut schema;
+    assert!(matches!(
+        parse_body(b"[{\"a\":1},", BodyFormat::Detect, ARRIVAL),
+        Err(Error::BodyNotJson { .. })
+    ));
+}
+
+#[test]
+fn int_widens_to_float_within_one_request() {
+    let (batch, rejected, _) = decode("{\"x\":1}\n{\"x\":2.5}\n");
+    assert!(rejected.is_empty());
+    let x = batch
+        .unwrap()
+        .column_by_name("x")
+        .unwrap()
+        .as_primitive::<Float64Type>()
+        .clone();
+    assert_eq!(x.values(), &[1.0, 2.5]);
+}
+
+#[test]
+fn event_time_sources_and_units() {
+    let cases = [
+        (
+            r#"{"_time":"2026-01-05T10:00:00.123456Z"}"#,
+            1_767_607_200_123_456,
+        ),
+        (
+            r#"{"timestamp":"2026-01-05T11:00:00+01:00"}"#,
+            1_767_607_200_000_000,
+        ),
+        (r#"{"time":1767607200}"#, 1_767_607_200_000_000),
+        (r#"{"time":1767607200.5}"#, 1_767_607_200_500_000),
+        (r#"{"time":1767607200123}"#, 1_767_607_200_123_000),
+        (r#"{"time":1767607200123456}"#, 1_767_607_200_123_456),
+        (r#"{"time":1767607200123456789}"#, 1_767_607_200_123_456),
+        (r#"{"other":1}"#, ARRIVAL),
+    ];
+    for (line, want) in cases {
+        let (batch, rejected, _) = decode(line);
+        assert!(rejected.is_empty(), "{line}: {rejected:?}");
+        let t = batch
+            .unwrap()
+            .column(0)
+            .as_primitive::<TimestampMicrosecondType>()
+            .value(0);
+        assert_eq!(t, want, "{line}");
+    }
+    let (_, rejected, _) = decode(r#"{"_time":"yesterday"}"#);
+    assert!(
+        rejected[0].error.contains("not an RFC 3339 time"),
+        "{rejected:?}"
+    );
+    let (_, rejected, _) = decode(r#"{"_time":true}"#);
+    assert!(
+        rejected[0].error.contains("must be an RFC 3339 string"),
+        "{rejected:?}"
+    );
+}
+
+#[test]
+fn offset_field_is_ignored_and_time_field_consumed() {
+    let (batch, _, schema) = decode(r#"{"_offset":99,"timestamp":1767607200,"a":1}"#);
+    assert_eq!(schema.arrow().fields().len(), 3);
+    assert_eq!(
+        batch
+            .unwrap()
+            .column(1)
+            .as_primitive::<Int64Type>()
+            .value(0),
+        10
+    );
+}
+
+#[test]
+fn columns_keep_the_order_of_first_appearance() {
+    let (_, _, schema) = decode(r#"{"_time":1767607200,"b":1,"a":2,"c":{"z":1,"y":2},"d":3}"#);
+    let names: Vec<&str> = schema
+        .arrow()
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect();
+    assert_eq!(names, ["_time", "_offset", "b", "a", "c_z", "c_y", "d"]);
+}

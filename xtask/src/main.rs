@@ -1,0 +1,161 @@
+//! `cargo xtask`: builds Weir (wasm bundle, bindings, CSS, server) and runs its tests, with plain
+//! cargo and nothing downloaded beyond crates.
+//!
+//! - `cargo xtask build [--release]`: the web app into `target/site`, then the `weir` binary.
+//! - `cargo xtask serve [--release] [-- ARGS]`: build, then `weir serve --demo ARGS`.
+//! - `cargo xtask test`: build, then every test: unit, integration and headless-browser.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+fn main() -> Result<()> {
+    let mut args = env::args().skip(1);
+    let task = args.next().unwrap_or_default();
+    let rest: Vec<String> = args.collect();
+    let release = rest.iter().any(|a| a == "--release");
+    let passthrough: Vec<String> = rest
+        .iter()
+        .skip_while(|a| *a != "--")
+        .skip(1)
+        .cloned()
+        .collect();
+    match task.as_str() {
+        "build" => build(release),
+        "serve" => {
+            build(release)?;
+            serve(release, &passthrough)
+        }
+        "test" => {
+            build(false)?;
+            test()
+        }
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <build|serve|test> [--release] [-- weir serve args]\n\n\
+                 build   build the web app into target/site and the weir binary\n\
+                 serve   build, then run `weir serve --demo` at http://127.0.0.1:8080\n\
+                 test    build, then run every test, headless-browser tests included"
+            );
+            if task.is_empty() || task == "help" || task == "--help" {
+                Ok(())
+            } else {
+                bail!("unknown task `{task}`")
+            }
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_owned()
+}
+
+fn target_dir() -> PathBuf {
+    env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
+}
+
+fn cargo(args: &[&str]) -> Result<()> {
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    eprintln!("xtask: cargo {}", args.join(" "));
+    let status = Command::new(&cargo)
+        .args(args)
+        .current_dir(root())
+        .status()
+        .with_context(|| format!("running {cargo}"))?;
+    if !status.success() {
+        bail!("cargo {} failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
+
+fn build(release: bool) -> Result<()> {
+    let wasm_profile = if release { "wasm-release" } else { "dev" };
+    cargo(&[
+        "build",
+        "--locked",
+        "-p",
+        "app",
+        "--lib",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--no-default-features",
+        "--features",
+        "hydrate",
+        "--profile",
+        wasm_profile,
+    ])?;
+    let wasm_dir = if release { "wasm-release" } else { "debug" };
+    let wasm = target_dir()
+        .join("wasm32-unknown-unknown")
+        .join(wasm_dir)
+        .join("app.wasm");
+    let site = target_dir().join("site");
+    let pkg = site.join("pkg");
+    std::fs::create_dir_all(&pkg).with_context(|| format!("creating {}", pkg.display()))?;
+    eprintln!(
+        "xtask: wasm-bindgen {} -> {}",
+        wasm.display(),
+        pkg.display()
+    );
+    wasm_bindgen_cli_support::Bindgen::new()
+        .input_path(&wasm)
+        .out_name("weir")
+        .web(true)?
+        .typescript(false)
+        .remove_name_section(release)
+        .generate(&pkg)
+        .context("wasm-bindgen")?;
+    let css = root().join("style").join("main.css");
+    std::fs::copy(&css, pkg.join("weir.css"))
+        .with_context(|| format!("copying {}", css.display()))?;
+    let mut args = vec!["build", "--locked", "-p", "weir"];
+    if release {
+        args.push("--release");
+    }
+    cargo(&args)
+}
+
+fn serve(release: bool, extra: &[String]) -> Result<()> {
+    let profile = if release { "release" } else { "debug" };
+    let weir = target_dir().join(profile).join("weir");
+    eprintln!("xtask: {} serve --demo {}", weir.display(), extra.join(" "));
+    let status = Command::new(&weir)
+        .arg("serve")
+        .arg("--demo")
+        .args(extra)
+        .env("WEIR_SITE_ROOT", target_dir().join("site"))
+        .status()
+        .with_context(|| format!("running {}", weir.display()))?;
+    if !status.success() {
+        bail!("weir exited with {status}");
+    }
+    Ok(())
+}
+
+fn test() -> Result<()> {
+    cargo(&[
+        "test", "--locked", "-p", "storage", "-p", "weir", "-p", "app",
+    ])?;
+    // The browser tests drive the binary and site that `build` just made.
+    let target = target_dir();
+    let weir = target.join("debug").join("weir");
+    let site = target.join("site");
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    eprintln!("xtask: cargo test --locked -p e2e");
+    let status = Command::new(&cargo)
+        .args(["test", "--locked", "-p", "e2e"])
+        .current_dir(root())
+        .env("WEIR_BIN", &weir)
+        .env("WEIR_SITE_ROOT", &site)
+        .status()
+        .context("running the browser tests")?;
+    if !status.success() {
+        bail!("browser tests failed ({status})");
+    }
+    Ok(())
+}
