@@ -75,7 +75,11 @@ impl From<DataFusionError> for ApiError {
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let message = match root {
-            DataFusionError::SQL(parser, _) => format!("SQL error: {parser}"),
+            DataFusionError::SQL(parser, _) => {
+                let text = parser.to_string();
+                let text = text.strip_prefix("sql parser error: ").unwrap_or(&text);
+                format!("SQL error: {text}")
+            }
             _ => err.strip_backtrace(),
         };
         ApiError::new(status, message)

@@ -1,1 +1,65 @@
+//! Integration tests: the real `weir` binary on a free port with a temp data directory, driven
+//! over HTTP and WebSocket.
 
+mod ingest;
+mod live;
+mod query;
+mod restart;
+
+use std::path::Path;
+
+use e2e::{WeirProcess, test_dir};
+use serde_json::Value;
+
+/// Starts `weir serve ARGS` on a fresh directory named after the test.
+pub(crate) async fn start(name: &str, args: &[&str]) -> WeirProcess {
+    let dir = test_dir(Path::new(env!("CARGO_TARGET_TMPDIR")), name);
+    WeirProcess::start(
+        Path::new(env!("CARGO_BIN_EXE_weir")),
+        &dir.join("data"),
+        args,
+    )
+    .await
+    .expect("starting weir")
+}
+
+pub(crate) async fn post(
+    weir: &WeirProcess,
+    path: &str,
+    content_type: &str,
+    body: impl Into<reqwest::Body>,
+) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(weir.url(path))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, json)
+}
+
+pub(crate) async fn ingest(weir: &WeirProcess, stream: &str, ndjson: &str) -> (u16, Value) {
+    post(
+        weir,
+        &format!("/api/v1/streams/{stream}/events"),
+        "application/x-ndjson",
+        ndjson.to_owned(),
+    )
+    .await
+}
+
+pub(crate) async fn query(weir: &WeirProcess, sql: &str) -> (u16, Value) {
+    let body = serde_json::json!({ "sql": sql }).to_string();
+    post(weir, "/api/v1/query", "application/json", body).await
+}
+
+/// The single value of a one-row, one-column query.
+pub(crate) async fn scalar(weir: &WeirProcess, sql: &str) -> Value {
+    let (status, reply) = query(weir, sql).await;
+    assert_eq!(status, 200, "{sql}: {reply}\n{}", weir.log_tail());
+    reply["rows"][0][0].clone()
+}
