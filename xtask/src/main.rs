@@ -61,19 +61,58 @@ fn target_dir() -> PathBuf {
 
 fn cargo(args: &[&str]) -> Result<()> {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    eprintln!("xtask: cargo {}", args.join(" "));
-    let status = Command::new(&cargo)
-        .args(args)
-        .current_dir(root())
+    run(Command::new(cargo).args(args).current_dir(root()))
+}
+
+/// Adds the wasm target with rustup when the toolchain lacks it.
+fn ensure_wasm_target() -> Result<()> {
+    let libdir = Command::new("rustc")
+        .args([
+            "--print",
+            "target-libdir",
+            "--target",
+            "wasm32-unknown-unknown",
+        ])
+        .output()
+        .context("running rustc")?;
+    let path = String::from_utf8_lossy(&libdir.stdout).trim().to_owned();
+    if libdir.status.success() && Path::new(&path).exists() {
+        return Ok(());
+    }
+    run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))
+}
+
+/// Installs Debian's Chromium and ChromeDriver for the browser tests when they are missing.
+fn ensure_browser() -> Result<()> {
+    let have = |tool: &str| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if have("chromium") && have("chromedriver") {
+        return Ok(());
+    }
+    eprintln!("xtask: chromium or chromedriver missing: installing Debian's packages");
+    run(Command::new("apt-get").arg("update").arg("-qq"))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "-qq", "chromium", "chromium-driver"])
+        .env("DEBIAN_FRONTEND", "noninteractive"))
+}
+
+fn run(command: &mut Command) -> Result<()> {
+    eprintln!("xtask: {command:?}");
+    let status = command
         .status()
-        .with_context(|| format!("running {cargo}"))?;
+        .with_context(|| format!("running {command:?}"))?;
     if !status.success() {
-        bail!("cargo {} failed ({status})", args.join(" "));
+        bail!("{command:?} failed ({status})");
     }
     Ok(())
 }
 
 fn build(release: bool) -> Result<()> {
+    ensure_wasm_target()?;
     let wasm_profile = if release { "wasm-release" } else { "dev" };
     cargo(&[
         "build",
@@ -138,24 +177,16 @@ fn serve(release: bool, extra: &[String]) -> Result<()> {
 }
 
 fn test() -> Result<()> {
-    cargo(&[
-        "test", "--locked", "-p", "storage", "-p", "weir", "-p", "app",
-    ])?;
-    // The browser tests drive the binary and site that `build` just made.
+    ensure_browser()?;
+    // One cargo invocation for every package, so features are unified once. The browser tests
+    // drive the binary and the site that `build` just made.
     let target = target_dir();
-    let weir = target.join("debug").join("weir");
-    let site = target.join("site");
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    eprintln!("xtask: cargo test --locked -p e2e");
-    let status = Command::new(&cargo)
-        .args(["test", "--locked", "-p", "e2e"])
+    run(Command::new(cargo)
+        .args([
+            "test", "--locked", "-p", "storage", "-p", "weir", "-p", "app", "-p", "e2e",
+        ])
         .current_dir(root())
-        .env("WEIR_BIN", &weir)
-        .env("WEIR_SITE_ROOT", &site)
-        .status()
-        .context("running the browser tests")?;
-    if !status.success() {
-        bail!("browser tests failed ({status})");
-    }
-    Ok(())
+        .env("WEIR_BIN", target.join("debug").join("weir"))
+        .env("WEIR_SITE_ROOT", target.join("site")))
 }
