@@ -11,6 +11,8 @@ use crate::figures::{self, Figure};
 
 /// The charts cover this many seconds, up to the result's watermark.
 const WINDOW_SECS: i64 = 300;
+/// The query reaches a little further back, so the window's first second is whole.
+const QUERY_SECS: i64 = WINDOW_SECS + 2;
 
 #[component]
 pub(crate) fn StreamPage() -> impl IntoView {
@@ -64,7 +66,7 @@ fn flow_sql(stream: &str, has_status: bool) -> String {
     format!(
         "SELECT to_unixtime(date_bin(INTERVAL '1 second', _time)) AS t, count(*) AS events, \
          {errors} AS errors FROM {stream} \
-         WHERE _time >= now() - INTERVAL '{WINDOW_SECS} seconds' GROUP BY 1 ORDER BY 1"
+         WHERE _time >= now() - INTERVAL '{QUERY_SECS} seconds' GROUP BY 1 ORDER BY 1"
     )
 }
 
