@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+pub use storage::StoreConfig;
+
 /// Settings of one server.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -17,6 +19,8 @@ pub struct Config {
     pub max_concurrent_ingest: usize,
     /// Rows a JSON query reply holds at most (the reply says when it was cut).
     pub max_result_rows: usize,
+    /// Limits and tiering bounds of the store.
+    pub store: StoreConfig,
 }
 
 impl Config {
@@ -28,6 +32,7 @@ impl Config {
             max_body_bytes: 64 << 20,
             max_concurrent_ingest: 64,
             max_result_rows: 100_000,
+            store: StoreConfig::default(),
         }
     }
 }

@@ -52,10 +52,14 @@ impl From<storage::Error> for ApiError {
         let status = match &err {
             E::InvalidStreamName { .. } | E::BodyNotJson { .. } => StatusCode::BAD_REQUEST,
             E::StreamNotFound { .. } => StatusCode::NOT_FOUND,
+            E::OffsetNotRetained { .. } => StatusCode::GONE,
             _ if err.is_disk_full() => StatusCode::SERVICE_UNAVAILABLE,
-            E::Io { .. } | E::Locked { .. } | E::CorruptWal { .. } | E::Arrow(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            E::Poisoned { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            E::Io { .. }
+            | E::Locked { .. }
+            | E::CorruptWal { .. }
+            | E::Lake { .. }
+            | E::Arrow(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, err.to_string())
     }

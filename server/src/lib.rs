@@ -17,27 +17,27 @@ mod web;
 use std::future::Future;
 use std::sync::Arc;
 
-use storage::{Store, StoreConfig};
+use storage::Store;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-pub use config::{Config, DemoConfig};
+pub use config::{Config, DemoConfig, StoreConfig};
 pub use error::Error;
 
 /// Serves on `listener` until `shutdown` completes, then stops accepting, lets requests in flight
-/// finish, closes live sockets and stops the demo generator. Every acknowledged event was fsync'd
-/// when it was acknowledged, so there is nothing left to flush.
+/// finish, closes live sockets and stops the demo generator and the store's background work.
+/// Every acknowledged event was fsync'd when it was acknowledged, so there is nothing to flush.
 pub async fn serve(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    let data_dir = config.data_dir.clone();
-    let store = tokio::task::spawn_blocking(move || Store::open(&data_dir, StoreConfig::default()))
-        .await
-        .map_err(|e| Error::Startup(e.to_string()))??;
-    let store = Arc::new(store);
+    let store = Arc::new(Store::open(&config.data_dir, config.store.clone()).await?);
     let stopping = CancellationToken::new();
+    let maintenance = {
+        let (store, stop) = (Arc::clone(&store), stopping.clone());
+        tokio::spawn(async move { store.maintain(stop.cancelled_owned()).await })
+    };
     let state = router::AppState::new(Arc::clone(&store), &config, stopping.clone());
     let demo = config.demo.as_ref().map(|demo| {
         tokio::spawn(demo::run(
@@ -62,6 +62,8 @@ pub async fn serve(
     if let Some(demo) = demo {
         let _ = demo.await;
     }
+    // Tiering stops at a safe point: a commit under way finishes; the WAL covers the rest.
+    let _ = maintenance.await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -43,6 +43,12 @@ struct ServeArgs {
     /// Largest request body accepted, in bytes, after decompression.
     #[arg(long, default_value_t = 64 << 20)]
     max_body_bytes: usize,
+    /// Move a stream's hot tier to its lake table once it holds this many bytes...
+    #[arg(long, default_value_t = 64 << 20)]
+    tier_max_bytes: usize,
+    /// ... or once its oldest event has been there this many seconds.
+    #[arg(long, default_value_t = 30.0)]
+    tier_max_age_secs: f64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -68,6 +74,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let mut config = Config::new(args.data_dir, site_root);
     config.max_body_bytes = args.max_body_bytes;
+    config.store.tier_bytes = args.tier_max_bytes;
+    config.store.tier_age = std::time::Duration::from_secs_f64(args.tier_max_age_secs.max(0.0));
     if args.demo {
         config.demo = Some(DemoConfig {
             events_per_sec: args.demo_rate,

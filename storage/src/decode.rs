@@ -7,7 +7,8 @@
 //! arrays are stored as their JSON text; `null` is a missing value. `_time` is taken from the first
 //! of `_time`, `timestamp`, `time` (that field is consumed), as an RFC 3339 string or an epoch number
 //! in seconds, milliseconds, microseconds or nanoseconds (told apart by magnitude); without one, the
-//! arrival time is used. A field named `_offset` is ignored: the store assigns offsets.
+//! arrival time is used. Fields named `_offset` and `_hour` are ignored: the store assigns offsets,
+//! and `_hour` is the lake's partition column.
 
 use std::sync::Arc;
 
@@ -145,6 +146,7 @@ fn parse_event(value: Value, arrival_us: i64) -> Result<(i64, Vec<(String, Scala
         }
     }
     object.shift_remove(OFFSET_COLUMN);
+    object.shift_remove(crate::lake::HOUR_COLUMN);
     let mut fields = Vec::with_capacity(object.len());
     flatten(String::new(), object, &mut fields)?;
     Ok((time_us, fields))

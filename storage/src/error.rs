@@ -13,6 +13,12 @@ pub enum Error {
     BodyNotJson { reason: String },
     #[error("stream `{stream}` not found")]
     StreamNotFound { stream: String },
+    #[error("stream `{stream}`: offset {offset} is no longer retained (the first is {first})")]
+    OffsetNotRetained {
+        stream: String,
+        offset: u64,
+        first: u64,
+    },
 
     // The caller can retry later, or an operator must act (disk full, permissions).
     #[error("{path}: {source}")]
@@ -21,8 +27,12 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("lake table {path}: {reason}")]
+    Lake { path: PathBuf, reason: String },
     #[error("data directory {path} is in use by another process")]
     Locked { path: PathBuf },
+    #[error("stream `{stream}` takes no appends until a restart: {reason}")]
+    Poisoned { stream: String, reason: String },
 
     // The data on disk is damaged: starting would lose data silently, so we refuse.
     #[error("{path}: write-ahead log damaged at byte {position}, before its tail: {reason}")]

@@ -11,11 +11,14 @@
 mod decode;
 mod error;
 mod hot;
+mod lake;
 mod name;
 mod rate;
 mod schema;
 mod snapshot;
 mod store;
+mod stream;
+mod subscribe;
 mod wal;
 
 pub use decode::{AppendOutcome, BodyFormat, Rejection};
@@ -23,6 +26,7 @@ pub use error::Error;
 pub use name::StreamName;
 pub use snapshot::Snapshot;
 pub use store::{ColumnInfo, Store, StoreConfig, StreamInfo};
+pub use subscribe::Subscription;
 
 /// Position of an event in its stream: gap-free and increasing from 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]

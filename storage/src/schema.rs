@@ -143,7 +143,9 @@ impl StreamSchema {
     pub(crate) fn absorb(&mut self, schema: &Schema) {
         let mut changed = false;
         for field in schema.fields() {
-            if field.name() == TIME_COLUMN || field.name() == OFFSET_COLUMN {
+            if [TIME_COLUMN, OFFSET_COLUMN, crate::lake::HOUR_COLUMN]
+                .contains(&field.name().as_str())
+            {
                 continue;
             }
             let Some(value_type) = ColumnType::from_data_type(field.data_type()) else {

@@ -1,21 +1,45 @@
-//! A snapshot: an immutable view of one stream, and the DataFusion table that scans it.
+//! A snapshot: one consistent view of a stream (a lake version plus the hot events after its
+//! watermark), and the DataFusion table that scans it.
+//!
+//! ```text
+//!   StreamTable::scan ─► UnionExec ─┬─ DataSourceExec (Parquet): the lake files left after
+//!                                   │    pruning by the Delta log's statistics, with the filters
+//!                                   │    as the Parquet predicate (row groups, pages)
+//!                                   └─ DataSourceExec (memory): the hot batches
+//! ```
 
 use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
-use datafusion::catalog::{SchemaProvider, TableProvider};
-use datafusion::datasource::MemTable;
+use datafusion::catalog::{SchemaProvider, Session, TableProvider};
+use datafusion::common::DFSchema;
+use datafusion::datasource::TableType;
+use datafusion::datasource::file_format::FileFormat;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::utils::conjunction;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_optimizer::pruning::PruningPredicateBuilder;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::union::UnionExec;
 
+use crate::lake::LakeState;
 use crate::{Offset, Store, StreamName};
 
-/// Every event of a stream with an offset below `end`, in the stream's schema at that moment.
-/// Later appends never change a snapshot.
+/// Every retained event of a stream below `end`: the lake version holds those below `start` (its
+/// watermark), the hot batches hold `[start, end)`. Later appends, tierings and compactions never
+/// change a snapshot.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     pub(crate) stream: StreamName,
     pub(crate) schema: SchemaRef,
+    pub(crate) lake: LakeState,
+    pub(crate) start: Offset,
     pub(crate) batches: Vec<RecordBatch>,
     pub(crate) end: Offset,
 }
@@ -29,30 +53,135 @@ impl Snapshot {
         &self.schema
     }
 
+    /// The first offset held in the hot tier (the lake holds everything before it).
+    pub fn start(&self) -> Offset {
+        self.start
+    }
+
     /// One past the last offset the snapshot holds.
     pub fn end(&self) -> Offset {
         self.end
     }
 
+    /// The hot batches: events `[start, end)`.
     pub fn batches(&self) -> &[RecordBatch] {
         &self.batches
     }
 
-    /// A DataFusion table over this snapshot, split into `partitions` for parallel scans.
-    pub fn into_table(self, partitions: usize) -> DfResult<Arc<dyn TableProvider>> {
-        let partitions = partitions.max(1);
-        let per_partition = self.batches.len().div_ceil(partitions).max(1);
-        let chunks: Vec<Vec<RecordBatch>> = self
-            .batches
-            .chunks(per_partition)
-            .map(<[RecordBatch]>::to_vec)
-            .collect();
-        let chunks = if chunks.is_empty() {
+    /// The Delta table version the snapshot reads, if the stream has been tiered.
+    pub fn lake_version(&self) -> Option<u64> {
+        self.lake.version
+    }
+
+    /// The lake files the snapshot reads.
+    pub fn lake_files(&self) -> Vec<std::path::PathBuf> {
+        self.lake
+            .files
+            .files(None)
+            .into_iter()
+            .map(|f| f.path)
+            .collect()
+    }
+
+    /// A DataFusion table over this snapshot.
+    pub fn into_table(self) -> Arc<dyn TableProvider> {
+        Arc::new(StreamTable { snapshot: self })
+    }
+}
+
+/// The DataFusion table of one snapshot.
+#[derive(Debug)]
+struct StreamTable {
+    snapshot: Snapshot,
+}
+
+#[async_trait::async_trait]
+impl TableProvider for StreamTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.snapshot.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    /// Filters prune lake files and row groups but are applied again above the scan.
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> DfResult<Vec<TableProviderFilterPushDown>> {
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let schema = &self.snapshot.schema;
+        let partitions = state.config().target_partitions().max(1);
+        let mut inputs: Vec<Arc<dyn ExecutionPlan>> = Vec::new();
+        if self.snapshot.lake.files.len() > 0 {
+            let predicate = match conjunction(filters.iter().cloned()) {
+                Some(expr) => {
+                    let df_schema = DFSchema::try_from(Arc::clone(schema))?;
+                    Some(state.create_physical_expr(expr, &df_schema)?)
+                }
+                None => None,
+            };
+            // `None` when nothing in the filters can prune (then every file is read).
+            let pruning = predicate.as_ref().and_then(|predicate| {
+                PruningPredicateBuilder::new()
+                    .with_file_schema(Arc::clone(schema))
+                    .build(Arc::clone(predicate))
+            });
+            let keep = match pruning {
+                Some(pruning) => Some(pruning.prune(self.snapshot.lake.files.as_ref())?),
+                None => None,
+            };
+            let files = self.snapshot.lake.files.files(keep.as_deref());
+            if !files.is_empty() {
+                let mut groups: Vec<Vec<PartitionedFile>> =
+                    vec![Vec::new(); partitions.min(files.len())];
+                let per_group = files.len().div_ceil(groups.len());
+                for (idx, file) in files.into_iter().enumerate() {
+                    let path = file.path.to_string_lossy().into_owned();
+                    groups[idx / per_group].push(PartitionedFile::new(path, file.size));
+                }
+                let mut source = ParquetSource::new(Arc::clone(schema))
+                    .with_table_parquet_options(state.table_options().parquet.clone())
+                    .with_enable_page_index(true);
+                if let Some(predicate) = predicate {
+                    source = source.with_predicate(predicate);
+                }
+                let config = FileScanConfigBuilder::new(
+                    ObjectStoreUrl::local_filesystem(),
+                    Arc::new(source),
+                )
+                .with_file_groups(groups.into_iter().map(FileGroup::new).collect())
+                .with_projection_indices(projection.cloned())?
+                .with_limit(limit)
+                .build();
+                let format =
+                    ParquetFormat::default().with_options(state.table_options().parquet.clone());
+                inputs.push(format.create_physical_plan(state, config).await?);
+            }
+        }
+        let hot = &self.snapshot.batches;
+        let per_partition = hot.len().div_ceil(partitions).max(1);
+        let chunks: Vec<Vec<RecordBatch>> = if hot.is_empty() {
             vec![vec![]]
         } else {
-            chunks
+            hot.chunks(per_partition)
+                .map(<[RecordBatch]>::to_vec)
+                .collect()
         };
-        Ok(Arc::new(MemTable::try_new(self.schema, chunks)?))
+        let memory = MemorySourceConfig::try_new(&chunks, Arc::clone(schema), projection.cloned())?
+            .with_limit(limit);
+        inputs.push(datafusion::datasource::source::DataSourceExec::from_data_source(memory));
+        UnionExec::try_new(inputs)
     }
 }
 
@@ -60,7 +189,6 @@ impl Snapshot {
 #[derive(Debug)]
 pub(crate) struct StoreSchema {
     pub(crate) store: Arc<Store>,
-    pub(crate) partitions: usize,
 }
 
 #[async_trait::async_trait]
@@ -78,7 +206,7 @@ impl SchemaProvider for StoreSchema {
             return Ok(None);
         };
         match self.store.snapshot(&stream) {
-            Ok(snapshot) => snapshot.into_table(self.partitions).map(Some),
+            Ok(snapshot) => Ok(Some(snapshot.into_table())),
             Err(crate::Error::StreamNotFound { .. }) => Ok(None),
             Err(err) => Err(DataFusionError::External(Box::new(err))),
         }

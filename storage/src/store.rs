@@ -2,45 +2,51 @@
 //!
 //! Data directory layout:
 //! ```text
-//! <data-dir>/LOCK                          held (flock) while a process uses the directory
-//! <data-dir>/wal/<stream>/00000000000000000000.wal   the stream's log, named by its first offset
+//! <data-dir>/LOCK                               held (flock) while a process uses the directory
+//! <data-dir>/wal/<stream>/<first offset>.wal    the stream's log segments (see `wal`)
+//! <data-dir>/lake/<stream>/                     the stream's Delta Lake table (see `lake`)
 //! ```
 //!
-//! Order of an append, and why: the body is parsed without any lock (the costly part); then,
-//! under the stream's lock, events are typed against the schema, given offsets, written to the log
-//! and fsync'd, and only then pushed to the hot tier. So a snapshot (taken under the same lock)
-//! never sees an event that is not durable, and offsets are assigned in log order, gap-free.
+//! A body is parsed without any lock (the costly part), then appended by its stream (`stream.rs`
+//! says in which order, and why).
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use datafusion::catalog::SchemaProvider;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::RwLock;
 use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::decode::{self, AppendOutcome, BodyFormat};
 use crate::error::Result;
-use crate::hot::HotTier;
-use crate::rate::RateMeter;
-use crate::schema::StreamSchema;
+use crate::lake::{LakeState, LakeTable};
 use crate::snapshot::StoreSchema;
-use crate::wal::{self, Wal};
-use crate::{Error, Offset, Snapshot, StreamName};
+use crate::stream::Stream;
+use crate::wal;
+use crate::{Error, Offset, Snapshot, StreamName, Subscription};
 
 /// Limits the store enforces.
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
     /// Most columns a stream may have; an event that would add more is rejected.
     pub max_columns: usize,
+    /// A stream's hot tier is moved to the lake when it holds this many bytes...
+    pub tier_bytes: usize,
+    /// ... or when its oldest event has been there this long.
+    pub tier_age: Duration,
 }
 
 impl Default for StoreConfig {
     fn default() -> StoreConfig {
-        StoreConfig { max_columns: 1000 }
+        StoreConfig {
+            max_columns: 1000,
+            tier_bytes: 64 << 20,
+            tier_age: Duration::from_secs(30),
+        }
     }
 }
 
@@ -56,6 +62,9 @@ pub struct StreamInfo {
     pub hot_bytes: u64,
     pub wal_bytes: u64,
     pub lake_bytes: u64,
+    pub lake_files: u64,
+    /// The Delta table version queries read; `None` before the first tiering.
+    pub lake_version: Option<u64>,
     pub schema: Vec<ColumnInfo>,
 }
 
@@ -78,59 +87,97 @@ pub struct Store {
     _lock: File,
 }
 
-#[derive(Debug)]
-struct Stream {
-    name: StreamName,
-    state: Mutex<StreamState>,
-    meter: Mutex<RateMeter>,
-}
-
-#[derive(Debug)]
-struct StreamState {
-    schema: StreamSchema,
-    wal: Wal,
-    hot: HotTier,
-    next_offset: u64,
-}
-
 impl Store {
-    /// Opens the data directory, creating it if needed, and recovers every stream from its log.
-    pub fn open(dir: &Path, config: StoreConfig) -> Result<Store> {
+    /// Opens the data directory, creating it if needed, and recovers every stream: its lake
+    /// table, then the events of its log that the lake does not hold yet.
+    pub async fn open(dir: &Path, config: StoreConfig) -> Result<Store> {
         fs::create_dir_all(dir.join("wal")).map_err(|e| Error::io(dir, e))?;
+        fs::create_dir_all(dir.join("lake")).map_err(|e| Error::io(dir, e))?;
+        // Lake paths become file URLs, which must be absolute.
+        let dir = dir.canonicalize().map_err(|e| Error::io(dir, e))?;
         let lock_path = dir.join("LOCK");
         let lock = File::create(&lock_path).map_err(|e| Error::io(&lock_path, e))?;
         match lock.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(Error::Locked {
-                    path: dir.to_owned(),
-                });
+                return Err(Error::Locked { path: dir });
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&lock_path, e)),
         }
+        let mut names = std::collections::BTreeSet::new();
+        for sub in ["wal", "lake"] {
+            let parent = dir.join(sub);
+            for entry in fs::read_dir(&parent).map_err(|e| Error::io(&parent, e))? {
+                let entry = entry.map_err(|e| Error::io(&parent, e))?;
+                match entry
+                    .file_name()
+                    .to_str()
+                    .and_then(|n| StreamName::new(n).ok())
+                {
+                    Some(name) => {
+                        names.insert(name);
+                    }
+                    None => {
+                        tracing::warn!(path = %entry.path().display(), "ignoring unexpected entry")
+                    }
+                }
+            }
+        }
         let mut streams = BTreeMap::new();
-        let wal_dir = dir.join("wal");
-        let entries = fs::read_dir(&wal_dir).map_err(|e| Error::io(&wal_dir, e))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| Error::io(&wal_dir, e))?;
-            let Some(name) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| StreamName::new(n).ok())
-            else {
-                tracing::warn!(path = %entry.path().display(), "ignoring unexpected entry");
-                continue;
-            };
-            let stream = Stream::recover(&wal_dir, name.clone())?;
+        for name in names {
+            let lake_table = LakeTable::open(&dir.join("lake").join(name.as_str())).await?;
+            let lake = lake_table.state().await?;
+            let wal_dir = dir.join("wal").join(name.as_str());
+            let stream = Stream::recover(&wal_dir, name.clone(), lake_table, lake)?;
             streams.insert(name, Arc::new(stream));
         }
         Ok(Store {
-            dir: dir.to_owned(),
+            dir,
             config,
             streams: RwLock::new(streams),
             changes: watch::Sender::new(0),
             _lock: lock,
         })
+    }
+
+    /// Moves `stream`'s hot tier to its lake table now; returns the new lake watermark, or `None`
+    /// if there was nothing to move.
+    pub async fn tier(&self, stream: &StreamName) -> Result<Option<Offset>> {
+        let watermark = self.get(stream)?.tier().await?;
+        if watermark.is_some() {
+            self.changes.send_modify(|version| *version += 1);
+        }
+        Ok(watermark.map(Offset))
+    }
+
+    /// Runs the store's background work until `stop` completes: tiering each stream when its
+    /// hot tier passes the size or age bound. A failed round is logged and retried.
+    pub async fn maintain(&self, stop: impl std::future::Future<Output = ()>) {
+        let mut stop = std::pin::pin!(stop);
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = &mut stop => return,
+                _ = tick.tick() => {}
+            }
+            let streams: Vec<Arc<Stream>> = self.streams.read().values().cloned().collect();
+            for stream in streams {
+                if !stream.needs_tiering(self.config.tier_bytes, self.config.tier_age) {
+                    continue;
+                }
+                match stream.tier().await {
+                    Ok(Some(watermark)) => {
+                        self.changes.send_modify(|version| *version += 1);
+                        tracing::debug!(stream = %stream.name, watermark, "tiered");
+                    }
+                    Ok(None) => {}
+                    Err(err) => {
+                        tracing::warn!(stream = %stream.name, %err, "tiering failed; will retry")
+                    }
+                }
+            }
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -157,53 +204,27 @@ impl Store {
             });
         }
         let stream = self.stream_or_create(stream)?;
-        let (accepted, offsets) = {
-            let mut state = stream.state.lock();
-            let state = &mut *state;
-            let schema_before = state.schema.clone();
-            let first = Offset(state.next_offset);
-            let batch = decode::build_batch(
-                &mut state.schema,
-                events,
-                first,
-                self.config.max_columns,
-                &mut rejected,
-            )?;
-            let Some(batch) = batch else {
-                return Ok(AppendOutcome {
-                    accepted: 0,
-                    rejected,
-                    offsets: None,
-                });
-            };
-            if let Err(err) = state.wal.append(&batch) {
-                state.schema = schema_before;
-                return Err(err);
-            }
-            let n_rows = batch.num_rows() as u64;
-            state.hot.push(batch, state.schema.arrow())?;
-            state.next_offset += n_rows;
-            (n_rows, (first, Offset(state.next_offset - 1)))
-        };
-        stream.meter.lock().record(now.as_secs(), accepted);
-        self.changes.send_modify(|version| *version += 1);
+        let offsets = stream.append(events, &mut rejected, self.config.max_columns)?;
+        rejected.sort_by_key(|r| r.line);
+        if offsets.is_some() {
+            self.changes.send_modify(|version| *version += 1);
+        }
         Ok(AppendOutcome {
-            accepted: accepted as usize,
+            accepted: offsets.map_or(0, |(first, last)| (last.0 - first.0 + 1) as usize),
             rejected,
-            offsets: Some(offsets),
+            offsets,
         })
     }
 
     /// A consistent view of every event of `stream` acknowledged so far.
     pub fn snapshot(&self, stream: &StreamName) -> Result<Snapshot> {
-        let stream = self.get(stream)?;
-        let state = stream.state.lock();
-        Ok(Snapshot {
-            stream: stream.name.clone(),
-            schema: std::sync::Arc::clone(state.schema.arrow()),
-            batches: state.hot.batches(),
-            end: Offset(state.next_offset),
-        })
+        Ok(self.get(stream)?.snapshot())
+    }
+
+    /// Reads `stream` from offset `from` on: first the events already stored, then each as it
+    /// becomes durable.
+    pub fn subscribe(&self, stream: &StreamName, from: Offset) -> Result<Subscription> {
+        Ok(Subscription::new(self.get(stream)?, from))
     }
 
     pub fn stream_names(&self) -> Vec<StreamName> {
@@ -229,10 +250,9 @@ impl Store {
     }
 
     /// The streams as a DataFusion schema provider; each query snapshots the streams it names.
-    pub fn schema_provider(self: &Arc<Self>, partitions: usize) -> Arc<dyn SchemaProvider> {
+    pub fn schema_provider(self: &Arc<Self>) -> Arc<dyn SchemaProvider> {
         Arc::new(StoreSchema {
             store: Arc::clone(self),
-            partitions,
         })
     }
 
@@ -257,82 +277,17 @@ impl Store {
         let wal_dir = self.dir.join("wal");
         let stream_dir = wal_dir.join(name.as_str());
         fs::create_dir_all(&stream_dir).map_err(|e| Error::io(&stream_dir, e))?;
-        wal::sync_parent(&stream_dir)?;
-        let stream = Arc::new(Stream::recover(&wal_dir, name.clone())?);
+        wal::sync_dir(&wal_dir)?;
+        let lake_table = LakeTable::new(&self.dir.join("lake").join(name.as_str()));
+        let stream = Arc::new(Stream::recover(
+            &stream_dir,
+            name.clone(),
+            lake_table,
+            LakeState::default(),
+        )?);
         streams.insert(name.clone(), Arc::clone(&stream));
         tracing::info!(stream = %name, "created stream");
         Ok(stream)
-    }
-}
-
-impl Stream {
-    fn recover(wal_dir: &Path, name: StreamName) -> Result<Stream> {
-        let path = wal_dir.join(name.as_str()).join(format!("{:020}.wal", 0));
-        let (wal, recovered) = Wal::open(&path)?;
-        let truncated = recovered.truncated;
-        let mut schema = StreamSchema::new();
-        let mut hot = HotTier::default();
-        let mut next_offset = 0u64;
-        for batch in recovered.batches {
-            schema.absorb(&batch.schema());
-            let first = batch
-                .column_by_name(crate::OFFSET_COLUMN)
-                .and_then(|c| c.as_any().downcast_ref::<arrow::array::Int64Array>())
-                .and_then(|offsets| offsets.iter().next().flatten());
-            if first != Some(next_offset as i64) {
-                return Err(Error::CorruptWal {
-                    path,
-                    position: 0,
-                    reason: format!(
-                        "expected a batch starting at offset {next_offset}, found {first:?}"
-                    ),
-                });
-            }
-            next_offset += batch.num_rows() as u64;
-            hot.push(batch, schema.arrow())?;
-        }
-        if let Some(bytes) = truncated {
-            tracing::warn!(stream = %name, bytes, "recovered stream after truncating a torn log tail");
-        }
-        tracing::info!(stream = %name, events = next_offset, "recovered stream");
-        Ok(Stream {
-            name,
-            state: Mutex::new(StreamState {
-                schema,
-                wal,
-                hot,
-                next_offset,
-            }),
-            meter: Mutex::new(RateMeter::default()),
-        })
-    }
-
-    fn info(&self) -> StreamInfo {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
-        let events_per_sec = self.meter.lock().per_second(now);
-        let state = self.state.lock();
-        StreamInfo {
-            name: self.name.to_string(),
-            events: state.next_offset,
-            events_per_sec,
-            hot_rows: state.hot.n_rows() as u64,
-            hot_bytes: state.hot.n_bytes() as u64,
-            wal_bytes: state.wal.len(),
-            lake_bytes: 0,
-            schema: state
-                .schema
-                .arrow()
-                .fields()
-                .iter()
-                .map(|f| ColumnInfo {
-                    name: f.name().clone(),
-                    data_type: f.data_type().to_string(),
-                })
-                .collect(),
-        }
     }
 }
 

@@ -51,7 +51,7 @@ impl QueryService {
         let ctx = SessionContext::new_with_config_rt(config, runtime);
         let catalog = MemoryCatalogProvider::new();
         catalog
-            .register_schema("public", store.schema_provider(partitions))
+            .register_schema("public", store.schema_provider())
             .expect("a memory catalog accepts schemas");
         catalog
             .register_schema("system", Arc::new(system::SystemSchema::new(store)))

@@ -4,7 +4,11 @@ use super::*;
 
 async fn service_with_events(body: &str) -> (tempfile::TempDir, QueryService) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(dir.path(), StoreConfig::default()).unwrap());
+    let store = Arc::new(
+        Store::open(dir.path(), StoreConfig::default())
+            .await
+            .unwrap(),
+    );
     store
         .append_json(
             &StreamName::new("web").unwrap(),

@@ -1,34 +1,53 @@
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use arrow::array::{AsArray, Int64Array};
-use arrow::compute::{concat_batches, sum};
+use arrow::array::AsArray;
 use arrow::datatypes::Int64Type;
+use datafusion::prelude::SessionContext;
 
 use super::*;
 
-fn open(dir: &Path) -> Store {
-    Store::open(dir, StoreConfig::default()).unwrap()
+async fn open(dir: &Path) -> Store {
+    Store::open(dir, StoreConfig::default()).await.unwrap()
 }
 
 fn name(s: &str) -> StreamName {
     StreamName::new(s).unwrap()
 }
 
-fn offsets(snapshot: &Snapshot) -> Vec<i64> {
-    let all = concat_batches(snapshot.schema(), snapshot.batches()).unwrap();
-    all.column_by_name("_offset")
-        .unwrap()
-        .as_primitive::<Int64Type>()
-        .values()
-        .to_vec()
+/// Runs `sql` over one snapshot of `stream` registered as table `t`.
+async fn query(snapshot: Snapshot, sql: &str) -> Vec<arrow::record_batch::RecordBatch> {
+    let ctx = SessionContext::new();
+    ctx.register_table("t", snapshot.into_table()).unwrap();
+    ctx.sql(sql).await.unwrap().collect().await.unwrap()
 }
 
-#[test]
-fn append_snapshot_and_restart() {
+/// (count(*), sum(_offset)) of one snapshot.
+async fn count_and_sum(snapshot: Snapshot) -> (i64, i64) {
+    let batches = query(
+        snapshot,
+        "SELECT count(*), coalesce(sum(_offset), 0) FROM t",
+    )
+    .await;
+    let count = batches[0].column(0).as_primitive::<Int64Type>().value(0);
+    let sum = batches[0].column(1).as_primitive::<Int64Type>().value(0);
+    (count, sum)
+}
+
+async fn offsets(snapshot: Snapshot) -> Vec<i64> {
+    query(snapshot, "SELECT _offset FROM t ORDER BY _offset")
+        .await
+        .iter()
+        .flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())
+        .collect()
+}
+
+#[tokio::test]
+async fn append_snapshot_and_restart() {
     let dir = tempfile::tempdir().unwrap();
     let web = name("web");
     {
-        let store = open(dir.path());
+        let store = open(dir.path()).await;
         let out = store
             .append_json(
                 &web,
@@ -43,11 +62,10 @@ fn append_snapshot_and_restart() {
             .append_json(&web, b"[{\"a\":3.5}]", BodyFormat::Detect)
             .unwrap();
         assert_eq!(out.offsets, Some((Offset(2), Offset(2))));
-        assert_eq!(offsets(&store.snapshot(&web).unwrap()), vec![0, 1, 2]);
+        assert_eq!(offsets(store.snapshot(&web).unwrap()).await, vec![0, 1, 2]);
     }
-    let store = open(dir.path());
+    let store = open(dir.path()).await;
     let snapshot = store.snapshot(&web).unwrap();
-    assert_eq!(offsets(&snapshot), vec![0, 1, 2]);
     let names: Vec<_> = snapshot
         .schema()
         .fields()
@@ -59,26 +77,149 @@ fn append_snapshot_and_restart() {
         snapshot.schema().field(2).data_type(),
         &arrow::datatypes::DataType::Float64
     );
+    assert_eq!(offsets(snapshot).await, vec![0, 1, 2]);
     let out = store
         .append_json(&web, b"{\"a\":4}", BodyFormat::Detect)
         .unwrap();
     assert_eq!(out.offsets, Some((Offset(3), Offset(3))));
 }
 
-#[test]
-fn second_open_of_a_directory_is_refused() {
+#[tokio::test]
+async fn tiering_moves_events_to_the_lake_and_restart_neither_loses_nor_repeats() {
     let dir = tempfile::tempdir().unwrap();
-    let _store = open(dir.path());
+    let web = name("web");
+    let body = |from: usize| -> String {
+        (from..from + 100)
+            .map(|i| {
+                format!(
+                    "{{\"_time\":{},\"i\":{i},\"route\":\"/r{}\"}}\n",
+                    1_767_600_000 + i * 60,
+                    i % 7
+                )
+            })
+            .collect()
+    };
+    {
+        let store = open(dir.path()).await;
+        store
+            .append_json(&web, body(0).as_bytes(), BodyFormat::Ndjson)
+            .unwrap();
+        assert_eq!(store.tier(&web).await.unwrap(), Some(Offset(100)));
+        assert_eq!(store.tier(&web).await.unwrap(), None, "nothing new to tier");
+        store
+            .append_json(&web, body(100).as_bytes(), BodyFormat::Ndjson)
+            .unwrap();
+        let snapshot = store.snapshot(&web).unwrap();
+        assert_eq!(
+            (snapshot.start(), snapshot.end()),
+            (Offset(100), Offset(200))
+        );
+        assert_eq!(snapshot.lake_version(), Some(0));
+        assert!(
+            snapshot.lake_files().len() >= 2,
+            "100 minutes span two hour partitions"
+        );
+        assert_eq!(count_and_sum(snapshot).await, (200, 199 * 200 / 2));
+        let info = store.stream_info(&web).unwrap();
+        assert!(info.lake_bytes > 0 && info.hot_rows == 100, "{info:?}");
+    }
+    // The WAL segments of tiered events are gone; the rest is replayed on top of the lake.
+    let wal: Vec<_> = fs::read_dir(dir.path().join("wal/web")).unwrap().collect();
+    assert_eq!(wal.len(), 1);
+    let store = open(dir.path()).await;
+    assert_eq!(
+        count_and_sum(store.snapshot(&web).unwrap()).await,
+        (200, 199 * 200 / 2)
+    );
+    assert_eq!(store.tier(&web).await.unwrap(), Some(Offset(200)));
+    drop(store);
+    let store = open(dir.path()).await;
+    let snapshot = store.snapshot(&web).unwrap();
+    assert_eq!(
+        (snapshot.start(), snapshot.end()),
+        (Offset(200), Offset(200))
+    );
+    assert_eq!(count_and_sum(snapshot).await, (200, 199 * 200 / 2));
+    let out = store
+        .append_json(&web, b"{\"i\":-1}", BodyFormat::Detect)
+        .unwrap();
+    assert_eq!(out.offsets, Some((Offset(200), Offset(200))));
+}
+
+#[tokio::test]
+async fn filters_on_time_prune_lake_files_by_their_statistics() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let web = name("web");
+    // Three tierings, each one hour apart: three files in three partitions.
+    for hour in 0..3 {
+        let body: String = (0..50)
+            .map(|i| {
+                format!(
+                    "{{\"_time\":{},\"status\":{}}}\n",
+                    1_767_600_000 + hour * 3600 + i,
+                    200 + hour
+                )
+            })
+            .collect();
+        store
+            .append_json(&web, body.as_bytes(), BodyFormat::Ndjson)
+            .unwrap();
+        store.tier(&web).await.unwrap();
+    }
+    assert_eq!(store.snapshot(&web).unwrap().lake_files().len(), 3);
+    let ctx = SessionContext::new();
+    ctx.register_table("web", store.snapshot(&web).unwrap().into_table())
+        .unwrap();
+    let sql = "SELECT count(*) FROM web WHERE _time >= to_timestamp(1767603600) AND _time < to_timestamp(1767603600 + 3600)";
+    let plan = ctx
+        .sql(&format!("EXPLAIN {sql}"))
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    let text = arrow::util::pretty::pretty_format_batches(&plan)
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        text.matches(".parquet").count(),
+        1,
+        "one file read:\n{text}"
+    );
+    let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+    assert_eq!(
+        batches[0].column(0).as_primitive::<Int64Type>().value(0),
+        50
+    );
+    // A filter on another column prunes too (status differs per file).
+    let plan = ctx
+        .sql("EXPLAIN SELECT * FROM web WHERE status = 202")
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    let text = arrow::util::pretty::pretty_format_batches(&plan)
+        .unwrap()
+        .to_string();
+    assert_eq!(text.matches(".parquet").count(), 1, "{text}");
+}
+
+#[tokio::test]
+async fn second_open_of_a_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let _store = open(dir.path()).await;
     assert!(matches!(
-        Store::open(dir.path(), StoreConfig::default()),
+        Store::open(dir.path(), StoreConfig::default()).await,
         Err(Error::Locked { .. })
     ));
 }
 
-#[test]
-fn nothing_is_created_for_a_body_of_bad_lines() {
+#[tokio::test]
+async fn nothing_is_created_for_a_body_of_bad_lines() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+    let store = open(dir.path()).await;
     let out = store
         .append_json(&name("x"), b"nope\n", BodyFormat::Detect)
         .unwrap();
@@ -90,19 +231,20 @@ fn nothing_is_created_for_a_body_of_bad_lines() {
     ));
 }
 
-/// Writers append concurrently while readers snapshot: every snapshot holds a gap-free prefix of
-/// offsets, never less than what was acknowledged before it was taken.
-#[test]
-fn concurrent_appends_and_snapshots_are_consistent() {
+/// Writers append concurrently while the stream is tiered again and again and readers take
+/// snapshots: every snapshot holds offsets `0..end` exactly once (count and sum agree), and never
+/// less than what was acknowledged before it was taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_appends_tiering_and_snapshots_are_consistent() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(open(dir.path()));
+    let store = Arc::new(open(dir.path()).await);
     let web = name("web");
-    let acked = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    std::thread::scope(|scope| {
-        for writer in 0..4 {
+    let acked = Arc::new(AtomicU64::new(0));
+    let writers: Vec<_> = (0..4)
+        .map(|writer| {
             let (store, web, acked) = (Arc::clone(&store), web.clone(), Arc::clone(&acked));
-            scope.spawn(move || {
-                for i in 0..50 {
+            tokio::task::spawn_blocking(move || {
+                for i in 0..60 {
                     let body: String = (0..7)
                         .map(|j| format!("{{\"w\":{writer},\"i\":{i},\"j\":{j}}}\n"))
                         .collect();
@@ -110,28 +252,88 @@ fn concurrent_appends_and_snapshots_are_consistent() {
                         .append_json(&web, body.as_bytes(), BodyFormat::Ndjson)
                         .unwrap();
                     assert_eq!(out.accepted, 7);
-                    acked.fetch_add(7, std::sync::atomic::Ordering::SeqCst);
+                    acked.fetch_add(7, Ordering::SeqCst);
                 }
-            });
-        }
-        for _ in 0..2 {
-            let (store, web, acked) = (Arc::clone(&store), web.clone(), Arc::clone(&acked));
-            scope.spawn(move || {
-                for _ in 0..200 {
-                    let before = acked.load(std::sync::atomic::Ordering::SeqCst);
-                    let Ok(snapshot) = store.snapshot(&web) else {
-                        continue;
-                    };
-                    let got = offsets(&snapshot);
-                    assert!(got.len() as u64 >= before);
-                    assert_eq!(got.len() as u64, snapshot.end().0);
-                    let n = got.len() as i64;
-                    let expected_sum = n * (n - 1) / 2;
-                    let sum = sum(&Int64Array::from(got)).unwrap_or(0);
-                    assert_eq!(sum, expected_sum, "offsets must be 0..n exactly once");
+            })
+        })
+        .collect();
+    let tierer = {
+        let (store, web) = (Arc::clone(&store), web.clone());
+        tokio::spawn(async move {
+            let mut tierings = 0;
+            while store.stream_info(&web).map_or(0, |i| i.events) < 4 * 60 * 7 {
+                if store.has_stream(&web) && store.tier(&web).await.unwrap().is_some() {
+                    tierings += 1;
                 }
-            });
-        }
-    });
-    assert_eq!(store.snapshot(&web).unwrap().end(), Offset(4 * 50 * 7));
+                tokio::task::yield_now().await;
+            }
+            tierings
+        })
+    };
+    let mut checks = 0;
+    while acked.load(Ordering::SeqCst) < 4 * 60 * 7 {
+        let before = acked.load(Ordering::SeqCst);
+        let Ok(snapshot) = store.snapshot(&web) else {
+            continue;
+        };
+        let end = snapshot.end().0 as i64;
+        let (count, sum) = count_and_sum(snapshot).await;
+        assert!(
+            count as u64 >= before,
+            "a snapshot lost acknowledged events"
+        );
+        assert_eq!(
+            (count, sum),
+            (end, end * (end - 1) / 2),
+            "offsets 0..end exactly once"
+        );
+        checks += 1;
+    }
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let tierings = tierer.await.unwrap();
+    assert!(
+        tierings >= 2 && checks >= 2,
+        "tierings {tierings}, checks {checks}"
+    );
+    let n = 4 * 60 * 7;
+    assert_eq!(
+        count_and_sum(store.snapshot(&web).unwrap()).await,
+        (n, n * (n - 1) / 2)
+    );
+}
+
+#[tokio::test]
+async fn subscribe_catches_up_then_follows() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(open(dir.path()).await);
+    let web = name("web");
+    store
+        .append_json(
+            &web,
+            b"{\"i\":0}\n{\"i\":1}\n{\"i\":2}\n",
+            BodyFormat::Detect,
+        )
+        .unwrap();
+    let mut subscription = store.subscribe(&web, Offset(1)).unwrap();
+    let caught_up = subscription.next().await.unwrap();
+    let offsets: Vec<i64> = caught_up
+        .iter()
+        .flat_map(|b| b.column(1).as_primitive::<Int64Type>().values().to_vec())
+        .collect();
+    assert_eq!(offsets, vec![1, 2]);
+    assert_eq!(subscription.position(), Offset(3));
+    let writer = {
+        let (store, web) = (Arc::clone(&store), web.clone());
+        tokio::task::spawn_blocking(move || {
+            store
+                .append_json(&web, b"{\"i\":3}\n{\"i\":4}\n", BodyFormat::Detect)
+                .unwrap()
+        })
+    };
+    let live = subscription.next().await.unwrap();
+    writer.await.unwrap();
+    assert_eq!(live[0].column(1).as_primitive::<Int64Type>().value(0), 3);
+    assert!(subscription.position() >= Offset(4));
 }

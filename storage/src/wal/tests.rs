@@ -16,41 +16,99 @@ fn batch(first: i64, n: usize) -> RecordBatch {
     RecordBatch::try_new(schema, vec![Arc::new(offsets), Arc::new(strings)]).unwrap()
 }
 
-fn write_log(path: &Path, batches: &[RecordBatch]) -> Vec<u64> {
-    let (mut wal, recovered) = Wal::open(path).unwrap();
+/// Writes batches of the given sizes and fsyncs; returns them and the segment length after each.
+fn write_log(dir: &Path, sizes: &[usize]) -> (Vec<RecordBatch>, Vec<u64>) {
+    let (mut log, recovered) = Log::open(dir, 0).unwrap();
     assert!(recovered.batches.is_empty());
+    let mut first = 0;
+    let mut batches = Vec::new();
     let mut ends = Vec::new();
-    for b in batches {
-        wal.append(b).unwrap();
-        ends.push(wal.len());
+    for &n in sizes {
+        let b = batch(first, n);
+        first += n as i64;
+        log.write(&encode_record(&b).unwrap()).unwrap();
+        ends.push(log.current_len());
+        batches.push(b);
     }
-    ends
+    log.sync_handle().0.sync_data().unwrap();
+    (batches, ends)
+}
+
+fn only_segment(dir: &Path) -> PathBuf {
+    let mut files: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1);
+    files.pop().unwrap()
 }
 
 #[test]
-fn round_trip() {
+fn round_trip_across_rotations_and_removal() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("wal.log");
-    let batches: Vec<_> = (0..5).map(|i| batch(i * 3, 3)).collect();
-    write_log(&path, &batches);
-    let (_, recovered) = Wal::open(&path).unwrap();
+    let (mut log, _) = Log::open(dir.path(), 0).unwrap();
+    let batches: Vec<_> = (0..6).map(|i| batch(i * 3, 3)).collect();
+    for (idx, b) in batches.iter().enumerate() {
+        log.write(&encode_record(b).unwrap()).unwrap();
+        if idx % 2 == 1 {
+            log.rotate((idx as u64 + 1) * 3).unwrap();
+        }
+    }
+    drop(log);
+    let (mut log, recovered) = Log::open(dir.path(), 0).unwrap();
     assert_eq!(recovered.batches, batches);
-    assert_eq!(recovered.truncated, None);
+    // Recovery from offset 4 skips what the lake holds and slices the straddling record.
+    let (_, from_4) = Log::open(dir.path(), 4).unwrap();
+    assert_eq!(from_4.batches[0], batches[1].slice(1, 2));
+    assert_eq!(from_4.batches.len(), 5);
+    // Segments [0, 6) and [6, 12) are wholly below 12: removed; [12, 18) stays.
+    log.remove_below(12).unwrap();
+    let names: Vec<String> = {
+        let mut n: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(
+        names,
+        ["00000000000000000012.wal", "00000000000000000018.wal"]
+    );
+    let (_, recovered) = Log::open(dir.path(), 12).unwrap();
+    assert_eq!(recovered.batches, batches[4..]);
 }
 
 #[test]
 fn damage_before_the_tail_stops_recovery() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("wal.log");
-    let ends = write_log(&path, &[batch(0, 3), batch(3, 3), batch(6, 3)]);
-    let mut bytes = std::fs::read(&path).unwrap();
+    let (_, ends) = write_log(dir.path(), &[3, 3, 3]);
+    let path = only_segment(dir.path());
+    let mut bytes = fs::read(&path).unwrap();
     bytes[ends[0] as usize + 20] ^= 0xff; // inside the second record
-    std::fs::write(&path, &bytes).unwrap();
-    let err = Wal::open(&path).unwrap_err();
+    fs::write(&path, &bytes).unwrap();
+    let err = Log::open(dir.path(), 0).unwrap_err();
     assert!(
         matches!(err, Error::CorruptWal { position, .. } if position == ends[0]),
         "{err}"
     );
+}
+
+#[test]
+fn damage_in_an_earlier_segment_stops_recovery() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, _) = Log::open(dir.path(), 0).unwrap();
+    log.write(&encode_record(&batch(0, 3)).unwrap()).unwrap();
+    log.rotate(3).unwrap();
+    log.write(&encode_record(&batch(3, 3)).unwrap()).unwrap();
+    drop(log);
+    let first = dir.path().join("00000000000000000000.wal");
+    let bytes = fs::read(&first).unwrap();
+    fs::write(&first, &bytes[..bytes.len() - 5]).unwrap();
+    assert!(matches!(
+        Log::open(dir.path(), 0),
+        Err(Error::CorruptWal { .. })
+    ));
 }
 
 proptest! {
@@ -65,11 +123,9 @@ proptest! {
         damage in 0u8..3,
     ) {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("wal.log");
-        let mut first = 0;
-        let batches: Vec<_> = sizes.iter().map(|&n| { let b = batch(first, n); first += n as i64; b }).collect();
-        let ends = write_log(&path, &batches);
-        let mut bytes = std::fs::read(&path).unwrap();
+        let (batches, ends) = write_log(dir.path(), &sizes);
+        let path = only_segment(dir.path());
+        let mut bytes = fs::read(&path).unwrap();
         let last_start = if ends.len() > 1 { ends[ends.len() - 2] as usize } else { 0 };
         let whole = match damage {
             0 => { // cut short anywhere
@@ -87,12 +143,13 @@ proptest! {
                 batches.len()
             }
         };
-        std::fs::write(&path, &bytes).unwrap();
-        let (mut wal, recovered) = Wal::open(&path).unwrap();
+        fs::write(&path, &bytes).unwrap();
+        let (mut log, recovered) = Log::open(dir.path(), 0).unwrap();
         prop_assert_eq!(&recovered.batches[..], &batches[..whole]);
-        wal.append(&batch(1000, 2)).unwrap();
-        drop(wal);
-        let (_, again) = Wal::open(&path).unwrap();
+        let next: usize = sizes[..whole].iter().sum();
+        log.write(&encode_record(&batch(next as i64, 2)).unwrap()).unwrap();
+        drop(log);
+        let (_, again) = Log::open(dir.path(), 0).unwrap();
         prop_assert_eq!(again.batches.len(), whole + 1);
         prop_assert_eq!(again.truncated, None);
     }

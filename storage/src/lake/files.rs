@@ -1,0 +1,138 @@
+//! The active files of one lake version, with the statistics from the Delta log, as DataFusion
+//! pruning statistics: filters drop files before any Parquet footer is read.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, TimeUnit};
+use datafusion::common::pruning::PruningStatistics;
+use datafusion::common::{Column, ScalarValue};
+
+/// Delta writes timestamp statistics in milliseconds, truncated: a file's true maximum can be up
+/// to this much above its recorded one, so maxima are widened by it before pruning.
+const TIMESTAMP_STAT_SLACK_US: i64 = 999;
+
+/// One row per active file: `path`, `size_bytes`, `num_records`, `min.<col>`, `max.<col>`,
+/// `null_count.<col>`, `partition.<col>` (delta-rs's flattened add-actions table).
+#[derive(Debug, Clone)]
+pub(crate) struct DataFiles {
+    root: PathBuf,
+    actions: Option<RecordBatch>,
+}
+
+/// A file to scan: its absolute path and size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DataFile {
+    pub(crate) path: PathBuf,
+    pub(crate) size: u64,
+}
+
+impl Default for DataFiles {
+    fn default() -> DataFiles {
+        DataFiles {
+            root: PathBuf::new(),
+            actions: None,
+        }
+    }
+}
+
+impl DataFiles {
+    pub(crate) fn new(root: &Path, actions: RecordBatch) -> DataFiles {
+        DataFiles {
+            root: root.to_owned(),
+            actions: Some(actions),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.actions.as_ref().map_or(0, RecordBatch::num_rows)
+    }
+
+    /// The files whose row in `keep` is true (all of them when `keep` is `None`).
+    pub(crate) fn files(&self, keep: Option<&[bool]>) -> Vec<DataFile> {
+        let Some(actions) = &self.actions else {
+            return Vec::new();
+        };
+        let (Some(paths), Some(sizes)) = (
+            actions.column_by_name("path"),
+            actions.column_by_name("size_bytes"),
+        ) else {
+            return Vec::new();
+        };
+        let paths = cast(paths, &DataType::Utf8).expect("paths are strings");
+        let sizes = cast(sizes, &DataType::Int64).expect("sizes are integers");
+        let (paths, sizes) = (
+            paths.as_string::<i32>(),
+            sizes.as_primitive::<arrow::datatypes::Int64Type>(),
+        );
+        (0..actions.num_rows())
+            .filter(|&i| keep.is_none_or(|keep| keep[i]))
+            .map(|i| DataFile {
+                path: self.root.join(percent_decode(paths.value(i))),
+                size: sizes.value(i) as u64,
+            })
+            .collect()
+    }
+
+    /// Bytes in all active files.
+    pub(crate) fn total_bytes(&self) -> u64 {
+        self.files(None).iter().map(|f| f.size).sum()
+    }
+
+    fn stat(&self, prefix: &str, column: &Column) -> Option<ArrayRef> {
+        let actions = self.actions.as_ref()?;
+        let array = actions.column_by_name(&format!("{prefix}.{}", column.name))?;
+        Some(Arc::clone(array))
+    }
+}
+
+impl PruningStatistics for DataFiles {
+    fn min_values(&self, column: &Column) -> Option<ArrayRef> {
+        self.stat("min", column)
+    }
+
+    fn max_values(&self, column: &Column) -> Option<ArrayRef> {
+        let max = self.stat("max", column)?;
+        match max.data_type() {
+            DataType::Timestamp(TimeUnit::Microsecond, tz) => {
+                let tz = tz.clone();
+                let widened: arrow::array::TimestampMicrosecondArray = max
+                    .as_primitive::<arrow::datatypes::TimestampMicrosecondType>()
+                    .iter()
+                    .map(|v| v.map(|v| v.saturating_add(TIMESTAMP_STAT_SLACK_US)))
+                    .collect();
+                Some(Arc::new(widened.with_timezone_opt(tz)))
+            }
+            _ => Some(max),
+        }
+    }
+
+    fn num_containers(&self) -> usize {
+        self.len()
+    }
+
+    fn null_counts(&self, column: &Column) -> Option<ArrayRef> {
+        let counts = self.stat("null_count", column)?;
+        cast(&counts, &DataType::UInt64).ok()
+    }
+
+    fn row_counts(&self) -> Option<ArrayRef> {
+        let actions = self.actions.as_ref()?;
+        let rows = actions.column_by_name("num_records")?;
+        cast(rows, &DataType::UInt64).ok()
+    }
+
+    fn contained(&self, _column: &Column, _values: &HashSet<ScalarValue>) -> Option<BooleanArray> {
+        None
+    }
+}
+
+/// Delta paths are URL-encoded relative paths (`_hour=2026-01-05T10/part-….parquet`).
+pub(super) fn percent_decode(path: &str) -> String {
+    percent_encoding::percent_decode_str(path)
+        .decode_utf8_lossy()
+        .into_owned()
+}

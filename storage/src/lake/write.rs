@@ -1,0 +1,128 @@
+//! Tiering's write: events sorted by `_time`, split by hour, committed as one Delta version that
+//! carries the lake watermark, then fsync'd (files, commit, directories).
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, AsArray, StringArray};
+use arrow::compute::{concat_batches, sort_to_indices, take_record_batch};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimestampMicrosecondType};
+use arrow::record_batch::RecordBatch;
+use deltalake::kernel::Transaction;
+use deltalake::kernel::transaction::CommitProperties;
+use deltalake::operations::write::SchemaMode;
+use deltalake::parquet::basic::{Compression, ZstdLevel};
+use deltalake::parquet::file::properties::WriterProperties;
+use deltalake::protocol::SaveMode;
+
+use super::{APP_ID, HOUR_COLUMN, LakeTable, lake_error};
+use crate::error::Result;
+use crate::wal::sync_dir;
+use crate::{Error, TIME_COLUMN};
+
+/// Row groups hold at most this many rows (about one hour of a busy stream per group).
+const ROW_GROUP_ROWS: usize = 1 << 20;
+
+pub(super) async fn append(
+    lake: &mut LakeTable,
+    batches: &[RecordBatch],
+    schema: &SchemaRef,
+    end: u64,
+) -> Result<()> {
+    let batch = with_hour(&sorted_by_time(schema, batches)?)?;
+    let properties = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("level 3 is valid"),
+        ))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .build();
+    let commit = CommitProperties::default()
+        .with_application_transaction(Transaction::new(APP_ID, end as i64));
+    let table = lake
+        .table()
+        .await?
+        .write(vec![batch])
+        .with_save_mode(SaveMode::Append)
+        .with_schema_mode(SchemaMode::Merge)
+        .with_partition_columns([HOUR_COLUMN])
+        .with_writer_properties(properties)
+        .with_commit_properties(commit)
+        .await
+        .map_err(|e| lake_error(&lake.path, e))?;
+    let version = table
+        .version()
+        .ok_or_else(|| lake_error(&lake.path, "no version after commit"))?;
+    lake.table = Some(table);
+    sync_commit(&lake.path, version)
+}
+
+fn sorted_by_time(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<RecordBatch> {
+    let all = concat_batches(schema, batches)?;
+    let time = all
+        .column_by_name(TIME_COLUMN)
+        .ok_or_else(|| Error::Arrow(arrow::error::ArrowError::SchemaError("no _time".into())))?;
+    let order = sort_to_indices(time, None, None)?;
+    Ok(take_record_batch(&all, &order)?)
+}
+
+/// Adds the partition column: the hour of `_time`.
+fn with_hour(batch: &RecordBatch) -> Result<RecordBatch> {
+    let time = batch
+        .column_by_name(TIME_COLUMN)
+        .expect("sorted_by_time checked _time")
+        .as_primitive::<TimestampMicrosecondType>();
+    let hours: StringArray = time
+        .iter()
+        .map(|t| {
+            t.and_then(chrono::DateTime::from_timestamp_micros)
+                .map(|t| t.format("%Y-%m-%dT%H").to_string())
+        })
+        .collect();
+    let mut fields: Vec<Field> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.push(Field::new(HOUR_COLUMN, DataType::Utf8, true));
+    let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+    columns.push(Arc::new(hours));
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )?)
+}
+
+/// Fsyncs what commit `version` added: its data files, their directories, the commit file and
+/// the log directory. Only after this may the WAL segments it covers go.
+fn sync_commit(root: &Path, version: u64) -> Result<()> {
+    let log_dir = root.join("_delta_log");
+    let commit = log_dir.join(format!("{version:020}.json"));
+    let text = std::fs::read_to_string(&commit).map_err(|e| Error::io(&commit, e))?;
+    let mut dirs = BTreeSet::new();
+    for line in text.lines() {
+        let action: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| lake_error(&commit, e))?;
+        if let Some(path) = action["add"]["path"].as_str() {
+            let path = root.join(super::files::percent_decode(path));
+            sync_file(&path)?;
+            if let Some(dir) = path.parent() {
+                dirs.insert(dir.to_owned());
+            }
+        }
+    }
+    for dir in &dirs {
+        sync_dir(dir)?;
+    }
+    sync_dir(root)?;
+    sync_file(&commit)?;
+    sync_dir(&log_dir)
+}
+
+fn sync_file(path: &Path) -> Result<()> {
+    File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| Error::io(path, e))
+}

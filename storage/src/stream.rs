@@ -1,0 +1,298 @@
+//! One stream: its schema, write-ahead log and hot tier, and the append path with group commit.
+//!
+//! An append, and why in this order:
+//! 1. Under the state lock: type the events against the schema, assign offsets, build the batch,
+//!    write its record to the log (no fsync) and queue it as pending. Offsets are therefore
+//!    assigned in log order, gap-free.
+//! 2. Under the sync lock: if no one made this append durable yet, become the leader: note the
+//!    last offset written, fsync the log (other appends keep writing meanwhile), then move every
+//!    pending batch up to that offset into the hot tier and record it as durable. Appends that
+//!    wrote before the fsync ride on it: one fsync serves them all (group commit).
+//! 3. Return: the events are durable and visible.
+//!
+//! So a snapshot (the hot tier, under the state lock) never holds an event that is not durable,
+//! and holds a gap-free prefix of the stream.
+//!
+//! Tiering, and why it cannot lose or double an event:
+//! 1. Under the state lock: rotate the log (the closed segments hold everything written so far),
+//!    and take the hot batches `[watermark, end)`.
+//! 2. Without the state lock (appends and reads go on): commit those events to the lake as one
+//!    Delta version whose `weir` transaction version is `end`, and fsync it.
+//! 3. Under the state lock: install the new lake version and drop `[.., end)` from the hot tier in
+//!    one step, so every snapshot sees each event exactly once, in the lake or in the hot tier.
+//!    Then delete the log segments that hold only events below `end`.
+//!
+//! A crash before step 2 completes leaves the old lake version and the whole log; after it, the
+//! lake's watermark tells recovery to skip the logged events below `end`.
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use arrow::record_batch::RecordBatch;
+use parking_lot::Mutex;
+use tokio::sync::watch;
+
+use crate::decode::{self, Event, Rejection};
+use crate::error::Result;
+use crate::hot::HotTier;
+use crate::lake::{LakeState, LakeTable};
+use crate::rate::RateMeter;
+use crate::schema::StreamSchema;
+use crate::store::{ColumnInfo, StreamInfo};
+use crate::wal::{self, Log};
+use crate::{Error, Offset, Snapshot, StreamName};
+
+/// A log segment is closed once it holds this many bytes (tiering closes it sooner).
+const SEGMENT_BYTES: u64 = 64 << 20;
+
+#[derive(Debug)]
+pub(crate) struct Stream {
+    pub(crate) name: StreamName,
+    state: Mutex<StreamState>,
+    /// End of the durable (fsync'd and published) prefix; held by the group-commit leader.
+    durable: Mutex<u64>,
+    /// The same end, for subscribers to wait on.
+    published: watch::Sender<u64>,
+    meter: Mutex<RateMeter>,
+    /// The stream's Delta table; its lock serializes tiering, compaction and retention.
+    lake: tokio::sync::Mutex<LakeTable>,
+}
+
+#[derive(Debug)]
+struct StreamState {
+    schema: StreamSchema,
+    /// The lake version readers see; the hot tier starts at its watermark.
+    lake: LakeState,
+    log: Log,
+    hot: HotTier,
+    /// Next offset to assign: one past the last event written to the log.
+    next_offset: u64,
+    /// Written to the log, not yet known durable: invisible to readers.
+    pending: VecDeque<RecordBatch>,
+    /// Set when an fsync failed: what was written may or may not be on disk, so the stream takes
+    /// no more appends until a restart recovers what is.
+    poisoned: Option<String>,
+}
+
+impl Stream {
+    /// Opens the stream's log in `dir`, recovering the events its lake does not hold yet.
+    pub(crate) fn recover(
+        dir: &Path,
+        name: StreamName,
+        lake_table: LakeTable,
+        lake: LakeState,
+    ) -> Result<Stream> {
+        let from = lake.watermark;
+        let (mut log, recovered) = Log::open(dir, from)?;
+        log.remove_below(from)?;
+        let mut schema = StreamSchema::new();
+        let mut hot = HotTier::starting_at(from);
+        let mut next_offset = from;
+        for batch in recovered.batches {
+            schema.absorb(&batch.schema());
+            next_offset += batch.num_rows() as u64;
+            hot.push(batch, schema.arrow())?;
+        }
+        if let Some(bytes) = recovered.truncated {
+            tracing::warn!(stream = %name, bytes, "recovered stream after truncating a torn log tail");
+        }
+        if let Some(lake_schema) = &lake.schema {
+            // Columns only the lake still has (its hot events were all tiered) stay queryable.
+            schema.absorb(lake_schema);
+        }
+        tracing::info!(stream = %name, events = next_offset, lake_files = lake.files.len(), "recovered stream");
+        Ok(Stream {
+            name,
+            state: Mutex::new(StreamState {
+                schema,
+                lake,
+                log,
+                hot,
+                next_offset,
+                pending: VecDeque::new(),
+                poisoned: None,
+            }),
+            durable: Mutex::new(next_offset),
+            published: watch::Sender::new(next_offset),
+            meter: Mutex::new(RateMeter::default()),
+            lake: tokio::sync::Mutex::new(lake_table),
+        })
+    }
+
+    /// Moves every durable event of the hot tier into the lake (see the module docs). Returns
+    /// the new watermark, or `None` when there was nothing to move.
+    pub(crate) async fn tier(&self) -> Result<Option<u64>> {
+        let mut lake_table = self.lake.lock().await;
+        let (batches, schema, end) = {
+            let mut state = self.state.lock();
+            let state = &mut *state;
+            if state.hot.n_rows() == 0 {
+                return Ok(None);
+            }
+            state.log.rotate(state.next_offset)?;
+            let schema = std::sync::Arc::clone(state.schema.arrow());
+            let (batches, end) = state.hot.take_for_tiering(&schema)?;
+            (batches, schema, end)
+        };
+        let lake = lake_table.append(&batches, &schema, end).await?;
+        let mut state = self.state.lock();
+        state.lake = lake;
+        state.hot.drop_below(end);
+        state.log.remove_below(end)?;
+        Ok(Some(end))
+    }
+
+    /// Whether the hot tier has outgrown `max_bytes` or holds events older than `max_age`.
+    pub(crate) fn needs_tiering(&self, max_bytes: usize, max_age: std::time::Duration) -> bool {
+        let state = self.state.lock();
+        state.hot.n_rows() > 0 && (state.hot.n_bytes() >= max_bytes || state.hot.age() >= max_age)
+    }
+
+    /// Appends parsed events; returns the first and last offset given, or `None` when every event
+    /// was rejected (into `rejected`). On `Ok`, the events are durable and visible.
+    pub(crate) fn append(
+        &self,
+        events: Vec<Event>,
+        rejected: &mut Vec<Rejection>,
+        max_columns: usize,
+    ) -> Result<Option<(Offset, Offset)>> {
+        let (first, end) = {
+            let mut state = self.state.lock();
+            let state = &mut *state;
+            if let Some(reason) = &state.poisoned {
+                return Err(Error::Poisoned {
+                    stream: self.name.to_string(),
+                    reason: reason.clone(),
+                });
+            }
+            let schema_before = state.schema.clone();
+            let first = state.next_offset;
+            let Some(batch) = decode::build_batch(
+                &mut state.schema,
+                events,
+                Offset(first),
+                max_columns,
+                rejected,
+            )?
+            else {
+                return Ok(None);
+            };
+            let written = wal::encode_record(&batch).and_then(|record| state.log.write(&record));
+            if let Err(err) = written {
+                state.schema = schema_before;
+                return Err(err);
+            }
+            state.next_offset += batch.num_rows() as u64;
+            state.pending.push_back(batch);
+            if state.log.current_len() >= SEGMENT_BYTES {
+                state.log.rotate(state.next_offset)?;
+            }
+            (first, state.next_offset)
+        };
+        self.make_durable(end)?;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        self.meter.lock().record(now.as_secs(), end - first);
+        Ok(Some((Offset(first), Offset(end - 1))))
+    }
+
+    /// Returns once every event below `end` is fsync'd and in the hot tier.
+    fn make_durable(&self, end: u64) -> Result<()> {
+        let mut durable = self.durable.lock();
+        if *durable >= end {
+            return Ok(());
+        }
+        let (file, path, target) = {
+            let state = self.state.lock();
+            if let Some(reason) = &state.poisoned {
+                return Err(Error::Poisoned {
+                    stream: self.name.to_string(),
+                    reason: reason.clone(),
+                });
+            }
+            let (file, path) = state.log.sync_handle();
+            (file, path, state.next_offset)
+        };
+        if let Err(err) = file.sync_data() {
+            let mut state = self.state.lock();
+            state.poisoned = Some(format!("fsync of {} failed: {err}", path.display()));
+            return Err(Error::io(path, err));
+        }
+        {
+            let mut state = self.state.lock();
+            let state = &mut *state;
+            while let Some(batch) = state.pending.front() {
+                let batch_end = wal::first_offset(batch).unwrap_or(0) + batch.num_rows() as u64;
+                if batch_end > target {
+                    break;
+                }
+                let batch = state.pending.pop_front().expect("front exists");
+                state.hot.push(batch, state.schema.arrow())?;
+            }
+        }
+        *durable = target;
+        self.published.send_replace(target);
+        Ok(())
+    }
+
+    pub(crate) fn snapshot(&self) -> Snapshot {
+        let state = self.state.lock();
+        Snapshot {
+            stream: self.name.clone(),
+            schema: std::sync::Arc::clone(state.schema.arrow()),
+            lake: state.lake.clone(),
+            start: Offset(state.hot.start()),
+            batches: state.hot.batches(),
+            end: Offset(state.hot.start() + state.hot.n_rows() as u64),
+        }
+    }
+
+    /// Durable events from offset `from` on (none yet: empty).
+    pub(crate) fn read_from(&self, from: u64) -> Result<Vec<RecordBatch>> {
+        let state = self.state.lock();
+        if from < state.hot.start() {
+            return Err(Error::OffsetNotRetained {
+                stream: self.name.to_string(),
+                offset: from,
+                first: state.hot.start(),
+            });
+        }
+        Ok(state.hot.batches_from(from))
+    }
+
+    pub(crate) fn published(&self) -> watch::Receiver<u64> {
+        self.published.subscribe()
+    }
+
+    pub(crate) fn info(&self) -> StreamInfo {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let events_per_sec = self.meter.lock().per_second(now);
+        let state = self.state.lock();
+        StreamInfo {
+            name: self.name.to_string(),
+            events: state.hot.start() + state.hot.n_rows() as u64,
+            lake_version: state.lake.version,
+            events_per_sec,
+            hot_rows: state.hot.n_rows() as u64,
+            hot_bytes: state.hot.n_bytes() as u64,
+            wal_bytes: state.log.len(),
+            lake_bytes: state.lake.files.total_bytes(),
+            lake_files: state.lake.files.len() as u64,
+            schema: state
+                .schema
+                .arrow()
+                .fields()
+                .iter()
+                .map(|f| ColumnInfo {
+                    name: f.name().clone(),
+                    data_type: f.data_type().to_string(),
+                })
+                .collect(),
+        }
+    }
+}
