@@ -38,6 +38,16 @@ pub struct StoreConfig {
     pub tier_bytes: usize,
     /// ... or when its oldest event has been there this long.
     pub tier_age: Duration,
+    /// Compaction merges an hour's small lake files into files of about this size.
+    pub compact_target_bytes: u64,
+    /// How often compaction, retention and vacuum run.
+    pub compact_every: Duration,
+    /// Files that compaction or retention replaced are deleted this long after.
+    pub vacuum_grace: Duration,
+    /// Events older than this (by `_time`, whole hours) are removed from the lake; `None` keeps
+    /// everything. Per-stream values in `stream_retention` take precedence.
+    pub retention: Option<Duration>,
+    pub stream_retention: BTreeMap<String, Duration>,
 }
 
 impl Default for StoreConfig {
@@ -46,6 +56,11 @@ impl Default for StoreConfig {
             max_columns: 1000,
             tier_bytes: 64 << 20,
             tier_age: Duration::from_secs(30),
+            compact_target_bytes: 256 << 20,
+            compact_every: Duration::from_secs(60),
+            vacuum_grace: Duration::from_secs(3600),
+            retention: None,
+            stream_retention: BTreeMap::new(),
         }
     }
 }
@@ -150,19 +165,53 @@ impl Store {
         Ok(watermark.map(Offset))
     }
 
+    /// Compacts `stream`'s lake hours that gathered small files; returns how many hours.
+    pub async fn compact(&self, stream: &StreamName) -> Result<usize> {
+        let now_hour = hour_of(SystemTime::now());
+        let n = self
+            .get(stream)?
+            .compact(self.config.compact_target_bytes, &now_hour)
+            .await?;
+        Ok(n)
+    }
+
+    /// Applies `stream`'s retention (if it has one) and vacuums its lake table.
+    pub async fn expire_and_vacuum(&self, stream: &StreamName) -> Result<()> {
+        let stream = self.get(stream)?;
+        let retention = self
+            .config
+            .stream_retention
+            .get(stream.name.as_str())
+            .copied()
+            .or(self.config.retention);
+        if let Some(retention) = retention {
+            let first_kept = hour_of(SystemTime::now() - retention);
+            if stream.expire_before(&first_kept).await? {
+                self.changes.send_modify(|version| *version += 1);
+            }
+        }
+        let deleted = stream.vacuum(self.config.vacuum_grace).await?;
+        if deleted > 0 {
+            tracing::info!(stream = %stream.name, files = deleted, "vacuumed");
+        }
+        Ok(())
+    }
+
     /// Runs the store's background work until `stop` completes: tiering each stream when its
-    /// hot tier passes the size or age bound. A failed round is logged and retried.
+    /// hot tier passes the size or age bound, and every `compact_every` compaction, retention
+    /// and vacuum. A failed step is logged and retried on the next round.
     pub async fn maintain(&self, stop: impl std::future::Future<Output = ()>) {
         let mut stop = std::pin::pin!(stop);
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_compaction = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 () = &mut stop => return,
                 _ = tick.tick() => {}
             }
             let streams: Vec<Arc<Stream>> = self.streams.read().values().cloned().collect();
-            for stream in streams {
+            for stream in &streams {
                 if !stream.needs_tiering(self.config.tier_bytes, self.config.tier_age) {
                     continue;
                 }
@@ -175,6 +224,18 @@ impl Store {
                     Err(err) => {
                         tracing::warn!(stream = %stream.name, %err, "tiering failed; will retry")
                     }
+                }
+            }
+            if last_compaction.elapsed() < self.config.compact_every {
+                continue;
+            }
+            last_compaction = tokio::time::Instant::now();
+            for stream in &streams {
+                if let Err(err) = self.compact(&stream.name).await {
+                    tracing::warn!(stream = %stream.name, %err, "compaction failed; will retry");
+                }
+                if let Err(err) = self.expire_and_vacuum(&stream.name).await {
+                    tracing::warn!(stream = %stream.name, %err, "retention or vacuum failed; will retry");
                 }
             }
         }
@@ -289,6 +350,18 @@ impl Store {
         tracing::info!(stream = %name, "created stream");
         Ok(stream)
     }
+}
+
+/// The lake partition (`YYYY-MM-DDTHH`, UTC) of a moment.
+fn hour_of(time: SystemTime) -> String {
+    let micros = time
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_micros() as i64;
+    chrono::DateTime::from_timestamp_micros(micros)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H")
+        .to_string()
 }
 
 #[cfg(test)]

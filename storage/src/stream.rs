@@ -143,6 +143,41 @@ impl Stream {
         Ok(Some(end))
     }
 
+    /// Compacts the lake's hours that have gathered small files (see `lake::hours_to_compact`).
+    /// Returns how many hours were compacted.
+    pub(crate) async fn compact(&self, target_bytes: u64, now_hour: &str) -> Result<usize> {
+        let mut lake_table = self.lake.lock().await;
+        let current = self.state.lock().lake.clone();
+        let hours = crate::lake::hours_to_compact(&current, target_bytes, now_hour);
+        for hour in &hours {
+            let lake = lake_table.compact(hour, target_bytes).await?;
+            // Same events, other files: readers switch to the new version at once.
+            self.state.lock().lake = lake;
+        }
+        Ok(hours.len())
+    }
+
+    /// Removes the lake's hours before `first_kept`; returns whether any were removed.
+    pub(crate) async fn expire_before(&self, first_kept: &str) -> Result<bool> {
+        let mut lake_table = self.lake.lock().await;
+        let current = self.state.lock().lake.clone();
+        let expired = current
+            .files
+            .partitions()
+            .iter()
+            .any(|p| p.hour.as_str() < first_kept);
+        if expired {
+            let lake = lake_table.expire_before(first_kept).await?;
+            self.state.lock().lake = lake;
+        }
+        Ok(expired)
+    }
+
+    /// Deletes lake files that no version since `grace` ago needs; returns how many.
+    pub(crate) async fn vacuum(&self, grace: std::time::Duration) -> Result<usize> {
+        self.lake.lock().await.vacuum(grace).await
+    }
+
     /// Whether the hot tier has outgrown `max_bytes` or holds events older than `max_age`.
     pub(crate) fn needs_tiering(&self, max_bytes: usize, max_age: std::time::Duration) -> bool {
         let state = self.state.lock();

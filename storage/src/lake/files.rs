@@ -23,6 +23,14 @@ pub(crate) struct DataFiles {
     actions: Option<RecordBatch>,
 }
 
+/// An hour partition's files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Partition {
+    pub(crate) hour: String,
+    pub(crate) files: usize,
+    pub(crate) bytes: u64,
+}
+
 /// A file to scan: its absolute path and size.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct DataFile {
@@ -75,6 +83,33 @@ impl DataFiles {
                 size: sizes.value(i) as u64,
             })
             .collect()
+    }
+
+    /// Per hour partition: how many files and bytes are below `bytes`-sized "small" files.
+    pub(crate) fn partitions(&self) -> Vec<Partition> {
+        let Some(actions) = &self.actions else {
+            return Vec::new();
+        };
+        let Some(hours) = actions
+            .column_by_name(&format!("partition.{}", super::HOUR_COLUMN))
+            .and_then(|c| cast(c, &DataType::Utf8).ok())
+        else {
+            return Vec::new();
+        };
+        let hours = hours.as_string::<i32>();
+        let files = self.files(None);
+        let mut partitions: std::collections::BTreeMap<String, Partition> = Default::default();
+        for (idx, file) in files.iter().enumerate() {
+            let hour = hours.value(idx).to_owned();
+            let partition = partitions.entry(hour.clone()).or_insert_with(|| Partition {
+                hour,
+                files: 0,
+                bytes: 0,
+            });
+            partition.files += 1;
+            partition.bytes += file.size;
+        }
+        partitions.into_values().collect()
     }
 
     /// Bytes in all active files.

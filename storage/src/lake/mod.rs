@@ -9,6 +9,7 @@
 //! restart knows which WAL events the lake already holds.
 
 mod files;
+mod maintain;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -19,6 +20,7 @@ use arrow::record_batch::RecordBatch;
 use deltalake::DeltaTable;
 
 pub(crate) use files::DataFiles;
+pub(crate) use maintain::hours_to_compact;
 
 use crate::Error;
 use crate::error::Result;

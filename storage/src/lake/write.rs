@@ -97,7 +97,7 @@ fn with_hour(batch: &RecordBatch) -> Result<RecordBatch> {
 
 /// Fsyncs what commit `version` added: its data files, their directories, the commit file and
 /// the log directory. Only after this may the WAL segments it covers go.
-fn sync_commit(root: &Path, version: u64) -> Result<()> {
+pub(super) fn sync_commit(root: &Path, version: u64) -> Result<()> {
     let log_dir = root.join("_delta_log");
     let commit = log_dir.join(format!("{version:020}.json"));
     let text = std::fs::read_to_string(&commit).map_err(|e| Error::io(&commit, e))?;

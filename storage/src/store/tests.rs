@@ -5,6 +5,8 @@ use arrow::array::AsArray;
 use arrow::datatypes::Int64Type;
 use datafusion::prelude::SessionContext;
 
+use std::collections::BTreeMap;
+
 use super::*;
 
 async fn open(dir: &Path) -> Store {
@@ -231,20 +233,31 @@ async fn nothing_is_created_for_a_body_of_bad_lines() {
     ));
 }
 
-/// Writers append concurrently while the stream is tiered again and again and readers take
-/// snapshots: every snapshot holds offsets `0..end` exactly once (count and sum agree), and never
-/// less than what was acknowledged before it was taken.
+/// Writers append concurrently while the stream is tiered and compacted again and again and
+/// readers take snapshots: every snapshot holds offsets `0..end` exactly once (count and sum
+/// agree), and never less than what was acknowledged before it was taken. It runs until at least
+/// 10 tierings, 2 compactions and 20 snapshot checks have interleaved with the writers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_appends_tiering_and_snapshots_are_consistent() {
+async fn concurrent_appends_tiering_compaction_and_snapshots_are_consistent() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(open(dir.path()).await);
     let web = name("web");
-    let acked = Arc::new(AtomicU64::new(0));
+    store
+        .append_json(&web, b"{\"w\":-1}", BodyFormat::Ndjson)
+        .unwrap();
+    let acked = Arc::new(AtomicU64::new(1));
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writers: Vec<_> = (0..4)
         .map(|writer| {
-            let (store, web, acked) = (Arc::clone(&store), web.clone(), Arc::clone(&acked));
+            let (store, web, acked, done) = (
+                Arc::clone(&store),
+                web.clone(),
+                Arc::clone(&acked),
+                Arc::clone(&done),
+            );
             tokio::task::spawn_blocking(move || {
-                for i in 0..60 {
+                let mut i = 0;
+                while !done.load(Ordering::SeqCst) {
                     let body: String = (0..7)
                         .map(|j| format!("{{\"w\":{writer},\"i\":{i},\"j\":{j}}}\n"))
                         .collect();
@@ -253,29 +266,34 @@ async fn concurrent_appends_tiering_and_snapshots_are_consistent() {
                         .unwrap();
                     assert_eq!(out.accepted, 7);
                     acked.fetch_add(7, Ordering::SeqCst);
+                    i += 1;
                 }
             })
         })
         .collect();
-    let tierer = {
-        let (store, web) = (Arc::clone(&store), web.clone());
+    let tierings = Arc::new(AtomicU64::new(0));
+    let compactions = Arc::new(AtomicU64::new(0));
+    let maintainer = |compact: bool| {
+        let (store, web, done) = (Arc::clone(&store), web.clone(), Arc::clone(&done));
+        let counter = Arc::clone(if compact { &compactions } else { &tierings });
         tokio::spawn(async move {
-            let mut tierings = 0;
-            while store.stream_info(&web).map_or(0, |i| i.events) < 4 * 60 * 7 {
-                if store.has_stream(&web) && store.tier(&web).await.unwrap().is_some() {
-                    tierings += 1;
-                }
+            while !done.load(Ordering::SeqCst) {
+                let n = if compact {
+                    store.compact(&web).await.unwrap() as u64
+                } else {
+                    u64::from(store.tier(&web).await.unwrap().is_some())
+                };
+                counter.fetch_add(n, Ordering::SeqCst);
                 tokio::task::yield_now().await;
             }
-            tierings
         })
     };
+    let (tierer, compactor) = (maintainer(false), maintainer(true));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     let mut checks = 0;
-    while acked.load(Ordering::SeqCst) < 4 * 60 * 7 {
+    loop {
         let before = acked.load(Ordering::SeqCst);
-        let Ok(snapshot) = store.snapshot(&web) else {
-            continue;
-        };
+        let snapshot = store.snapshot(&web).unwrap();
         let end = snapshot.end().0 as i64;
         let (count, sum) = count_and_sum(snapshot).await;
         assert!(
@@ -288,16 +306,31 @@ async fn concurrent_appends_tiering_and_snapshots_are_consistent() {
             "offsets 0..end exactly once"
         );
         checks += 1;
+        let (t, c) = (
+            tierings.load(Ordering::SeqCst),
+            compactions.load(Ordering::SeqCst),
+        );
+        if t >= 10 && c >= 2 && checks >= 20 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "tierings {t}, compactions {c}, checks {checks}"
+        );
     }
-    for writer in writers {
-        writer.await.unwrap();
+    done.store(true, Ordering::SeqCst);
+    for task in writers {
+        task.await.unwrap();
     }
-    let tierings = tierer.await.unwrap();
-    assert!(
-        tierings >= 2 && checks >= 2,
-        "tierings {tierings}, checks {checks}"
+    tierer.await.unwrap();
+    compactor.await.unwrap();
+    let n = acked.load(Ordering::SeqCst) as i64;
+    assert_eq!(
+        count_and_sum(store.snapshot(&web).unwrap()).await,
+        (n, n * (n - 1) / 2)
     );
-    let n = 4 * 60 * 7;
+    drop(store);
+    let store = open(dir.path()).await;
     assert_eq!(
         count_and_sum(store.snapshot(&web).unwrap()).await,
         (n, n * (n - 1) / 2)
@@ -336,4 +369,119 @@ async fn subscribe_catches_up_then_follows() {
     writer.await.unwrap();
     assert_eq!(live[0].column(1).as_primitive::<Int64Type>().value(0), 3);
     assert!(subscription.position() >= Offset(4));
+}
+
+fn config_with(f: impl FnOnce(&mut StoreConfig)) -> StoreConfig {
+    let mut config = StoreConfig::default();
+    f(&mut config);
+    config
+}
+
+/// Events of one past hour, `n` per call, with offsets continuing.
+fn hour_body(hour: u64, from: u64, n: u64) -> String {
+    (from..from + n)
+        .map(|i| {
+            format!(
+                "{{\"_time\":{},\"i\":{i}}}\n",
+                1_767_600_000 + hour * 3600 + (i * 37) % 3600
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn compaction_merges_an_hour_sorted_without_changing_data_and_vacuum_deletes_old_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with(|c| c.vacuum_grace = Duration::ZERO);
+    let store = Store::open(dir.path(), config).await.unwrap();
+    let web = name("web");
+    for round in 0..4 {
+        store
+            .append_json(
+                &web,
+                hour_body(0, round * 25, 25).as_bytes(),
+                BodyFormat::Ndjson,
+            )
+            .unwrap();
+        store.tier(&web).await.unwrap();
+    }
+    let before = store.snapshot(&web).unwrap();
+    assert_eq!(before.lake_files().len(), 4);
+    assert_eq!(store.compact(&web).await.unwrap(), 1);
+    let after = store.snapshot(&web).unwrap();
+    assert_eq!(after.lake_files().len(), 1);
+    assert_eq!(count_and_sum(after.clone()).await, (100, 99 * 100 / 2));
+    // The old snapshot still reads its files until vacuum.
+    assert_eq!(count_and_sum(before.clone()).await, (100, 99 * 100 / 2));
+    let version = after.lake_version().unwrap();
+    let commit = std::fs::read_to_string(
+        dir.path()
+            .join(format!("lake/web/_delta_log/{version:020}.json")),
+    )
+    .unwrap();
+    assert!(
+        commit.contains("\"dataChange\":false") && !commit.contains("\"dataChange\":true"),
+        "{commit}"
+    );
+    // The compacted file is sorted by _time.
+    let times = query(after, "SELECT _time FROM t").await;
+    let times: Vec<i64> = times
+        .iter()
+        .flat_map(|b| {
+            b.column(0)
+                .as_primitive::<arrow::datatypes::TimestampMicrosecondType>()
+                .values()
+                .to_vec()
+        })
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "sorted by _time");
+    store.expire_and_vacuum(&web).await.unwrap();
+    for file in before.lake_files() {
+        assert!(!file.exists(), "{} was vacuumed", file.display());
+    }
+    assert_eq!(store.tier(&web).await.unwrap(), None);
+    drop(store);
+    let store = open(dir.path()).await;
+    assert_eq!(
+        count_and_sum(store.snapshot(&web).unwrap()).await,
+        (100, 99 * 100 / 2)
+    );
+}
+
+#[tokio::test]
+async fn retention_removes_whole_expired_hours() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut retention = BTreeMap::new();
+    retention.insert("web".to_owned(), Duration::from_secs(7 * 86_400));
+    let config = config_with(|c| c.stream_retention = retention);
+    let store = Store::open(dir.path(), config).await.unwrap();
+    let web = name("web");
+    let old = hour_body(0, 0, 10); // January 2026: long expired
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let recent: String = (10..20)
+        .map(|i| format!("{{\"_time\":{},\"i\":{i}}}\n", now - 60))
+        .collect();
+    store
+        .append_json(&web, old.as_bytes(), BodyFormat::Ndjson)
+        .unwrap();
+    store
+        .append_json(&web, recent.as_bytes(), BodyFormat::Ndjson)
+        .unwrap();
+    store.tier(&web).await.unwrap();
+    assert_eq!(store.snapshot(&web).unwrap().lake_files().len(), 2);
+    store.expire_and_vacuum(&web).await.unwrap();
+    let snapshot = store.snapshot(&web).unwrap();
+    assert_eq!(snapshot.lake_files().len(), 1);
+    assert_eq!(count_and_sum(snapshot).await, (10, (10..20).sum()));
+    // Other streams keep everything.
+    let api = name("api");
+    store
+        .append_json(&api, old.as_bytes(), BodyFormat::Ndjson)
+        .unwrap();
+    store.tier(&api).await.unwrap();
+    store.expire_and_vacuum(&api).await.unwrap();
+    assert_eq!(count_and_sum(store.snapshot(&api).unwrap()).await.0, 10);
 }
