@@ -3,6 +3,7 @@
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -49,6 +50,30 @@ struct ServeArgs {
     /// ... or once its oldest event has been there this many seconds.
     #[arg(long, default_value_t = 30.0)]
     tier_max_age_secs: f64,
+    /// Seconds between rounds of lake compaction, retention and vacuum.
+    #[arg(long, default_value_t = 60.0)]
+    compact_every_secs: f64,
+    /// Seconds after which lake files replaced by compaction or retention are deleted.
+    #[arg(long, default_value_t = 3600.0)]
+    vacuum_grace_secs: f64,
+    /// Remove events older than this many days (whole hours of `_time`) from every stream's lake.
+    #[arg(long)]
+    retention_days: Option<f64>,
+    /// Per-stream retention in days, as STREAM=DAYS (repeatable); overrides --retention-days.
+    #[arg(long, value_parser = parse_stream_days)]
+    stream_retention: Vec<(String, f64)>,
+}
+
+fn parse_stream_days(text: &str) -> Result<(String, f64), String> {
+    let (stream, days) = text
+        .split_once('=')
+        .ok_or_else(|| format!("expected STREAM=DAYS, got `{text}`"))?;
+    let days: f64 = days.parse().map_err(|e| format!("`{days}`: {e}"))?;
+    Ok((stream.to_owned(), days))
+}
+
+fn seconds(secs: f64) -> Duration {
+    Duration::from_secs_f64(secs.max(0.0))
 }
 
 fn main() -> anyhow::Result<()> {
@@ -75,7 +100,15 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut config = Config::new(args.data_dir, site_root);
     config.max_body_bytes = args.max_body_bytes;
     config.store.tier_bytes = args.tier_max_bytes;
-    config.store.tier_age = std::time::Duration::from_secs_f64(args.tier_max_age_secs.max(0.0));
+    config.store.tier_age = seconds(args.tier_max_age_secs);
+    config.store.compact_every = seconds(args.compact_every_secs);
+    config.store.vacuum_grace = seconds(args.vacuum_grace_secs);
+    config.store.retention = args.retention_days.map(|days| seconds(days * 86_400.0));
+    config.store.stream_retention = args
+        .stream_retention
+        .into_iter()
+        .map(|(stream, days)| (stream, seconds(days * 86_400.0)))
+        .collect();
     if args.demo {
         config.demo = Some(DemoConfig {
             events_per_sec: args.demo_rate,

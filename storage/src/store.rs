@@ -202,7 +202,12 @@ impl Store {
     /// and vacuum. A failed step is logged and retried on the next round.
     pub async fn maintain(&self, stop: impl std::future::Future<Output = ()>) {
         let mut stop = std::pin::pin!(stop);
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        // Look often enough for the configured bounds (tests and demos use small ones).
+        let period = Duration::from_secs(1)
+            .min(self.config.tier_age / 2)
+            .min(self.config.compact_every)
+            .max(Duration::from_millis(10));
+        let mut tick = tokio::time::interval(period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_compaction = tokio::time::Instant::now();
         loop {

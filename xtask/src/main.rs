@@ -100,6 +100,21 @@ fn ensure_browser() -> Result<()> {
         .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 
+/// Installs the Python readers the lake tests use (`e2e/python/requirements.txt`) when missing.
+fn ensure_python_packages() -> Result<()> {
+    let present = Command::new("python3")
+        .args(["-c", "import deltalake, duckdb, pyarrow"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if present {
+        return Ok(());
+    }
+    let requirements = root().join("e2e").join("python").join("requirements.txt");
+    run(Command::new("python3")
+        .args(["-m", "pip", "install", "-q", "-r"])
+        .arg(requirements))
+}
+
 fn run(command: &mut Command) -> Result<()> {
     eprintln!("xtask: {command:?}");
     let status = command
@@ -178,6 +193,7 @@ fn serve(release: bool, extra: &[String]) -> Result<()> {
 
 fn test() -> Result<()> {
     ensure_browser()?;
+    ensure_python_packages()?;
     // One cargo invocation for every package, so features are unified once. The browser tests
     // drive the binary and the site that `build` just made.
     let target = target_dir();

@@ -1,7 +1,9 @@
 //! Integration tests: the real `weir` binary on a free port with a temp data directory, driven
 //! over HTTP and WebSocket.
 
+mod crash;
 mod ingest;
+mod lake;
 mod live;
 mod query;
 mod restart;

@@ -124,8 +124,9 @@ impl LakeTable {
             return Ok(table.clone());
         }
         std::fs::create_dir_all(&self.path).map_err(|e| Error::io(&self.path, e))?;
-        let table = DeltaTable::try_from_url(table_url(&self.path)?)
-            .await
+        // Not loaded: there is nothing to load yet; the first commit creates the table.
+        let table = deltalake::DeltaTableBuilder::from_url(table_url(&self.path)?)
+            .and_then(|builder| builder.build())
             .map_err(|e| lake_error(&self.path, e))?;
         self.table = Some(table.clone());
         Ok(table)
