@@ -15,8 +15,11 @@ use arrow::record_batch::RecordBatch;
 
 const SEAL_ROWS: usize = 8192;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct HotTier {
+    /// The schema of every batch held: the stream's schema as of the last durable batch (the
+    /// stream's own schema can be ahead of it, by batches not yet durable).
+    schema: SchemaRef,
     /// Offset of the first event held (everything before it is in the lake).
     start: u64,
     sealed: Vec<RecordBatch>,
@@ -29,11 +32,21 @@ pub(crate) struct HotTier {
 }
 
 impl HotTier {
-    pub(crate) fn starting_at(start: u64) -> HotTier {
+    pub(crate) fn new(start: u64, schema: SchemaRef) -> HotTier {
         HotTier {
+            schema,
             start,
-            ..HotTier::default()
+            sealed: Vec::new(),
+            open: Vec::new(),
+            open_rows: 0,
+            n_rows: 0,
+            n_bytes: 0,
+            oldest_arrival: None,
         }
+    }
+
+    pub(crate) fn schema(&self) -> &SchemaRef {
+        &self.schema
     }
 
     /// Adds a batch written in `schema`, the stream's schema after that batch. If the schema grew,
@@ -43,15 +56,11 @@ impl HotTier {
         batch: RecordBatch,
         schema: &SchemaRef,
     ) -> Result<(), ArrowError> {
-        let current = self
-            .sealed
-            .first()
-            .or(self.open.first())
-            .map(RecordBatch::schema);
-        if current.is_some_and(|current| current != *schema) {
+        if self.schema != *schema {
             for old in self.sealed.iter_mut().chain(self.open.iter_mut()) {
                 *old = align(old, schema)?;
             }
+            self.schema = Arc::clone(schema);
             self.n_bytes = self
                 .batches()
                 .iter()
@@ -70,16 +79,16 @@ impl HotTier {
         self.open_rows += batch.num_rows();
         self.open.push(batch);
         if self.open_rows >= SEAL_ROWS {
-            self.seal(schema)?;
+            self.seal()?;
         }
         Ok(())
     }
 
-    fn seal(&mut self, schema: &SchemaRef) -> Result<(), ArrowError> {
+    fn seal(&mut self) -> Result<(), ArrowError> {
         if self.open.is_empty() {
             return Ok(());
         }
-        let sealed = concat_batches(schema, &self.open)?;
+        let sealed = concat_batches(&self.schema, &self.open)?;
         self.n_bytes = self.n_bytes + sealed.get_array_memory_size()
             - self
                 .open
@@ -115,11 +124,8 @@ impl HotTier {
     /// Seals what is open and returns every batch held and the offset one past them: what a
     /// tiering takes. Batches pushed afterwards start a new open batch, so the taken ones can later
     /// be dropped whole.
-    pub(crate) fn take_for_tiering(
-        &mut self,
-        schema: &SchemaRef,
-    ) -> Result<(Vec<RecordBatch>, u64), ArrowError> {
-        self.seal(schema)?;
+    pub(crate) fn take_for_tiering(&mut self) -> Result<(Vec<RecordBatch>, u64), ArrowError> {
+        self.seal()?;
         Ok((self.sealed.clone(), self.start + self.n_rows as u64))
     }
 

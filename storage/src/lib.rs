@@ -26,7 +26,7 @@ pub use error::Error;
 pub use name::StreamName;
 pub use snapshot::Snapshot;
 pub use store::{ColumnInfo, Store, StoreConfig, StreamInfo};
-pub use subscribe::Subscription;
+pub use subscribe::{LAKE_CHUNK, Subscription};
 
 /// Position of an event in its stream: gap-free and increasing from 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]

@@ -87,19 +87,21 @@ impl Stream {
         let (mut log, recovered) = Log::open(dir, from)?;
         log.remove_below(from)?;
         let mut schema = StreamSchema::new();
-        let mut hot = HotTier::starting_at(from);
+        if let Some(lake_schema) = &lake.schema {
+            // Columns only the lake still has (its hot events were all tiered) stay queryable.
+            schema.absorb(lake_schema);
+        }
+        for batch in &recovered.batches {
+            schema.absorb(&batch.schema());
+        }
+        let mut hot = HotTier::new(from, std::sync::Arc::clone(schema.arrow()));
         let mut next_offset = from;
         for batch in recovered.batches {
-            schema.absorb(&batch.schema());
             next_offset += batch.num_rows() as u64;
             hot.push(batch, schema.arrow())?;
         }
         if let Some(bytes) = recovered.truncated {
             tracing::warn!(stream = %name, bytes, "recovered stream after truncating a torn log tail");
-        }
-        if let Some(lake_schema) = &lake.schema {
-            // Columns only the lake still has (its hot events were all tiered) stay queryable.
-            schema.absorb(lake_schema);
         }
         tracing::info!(stream = %name, events = next_offset, lake_files = lake.files.len(), "recovered stream");
         Ok(Stream {
@@ -124,17 +126,20 @@ impl Stream {
     /// the new watermark, or `None` when there was nothing to move.
     pub(crate) async fn tier(&self) -> Result<Option<u64>> {
         let mut lake_table = self.lake.lock().await;
-        let (batches, schema, end) = {
+        let (batches, schema, end, current) = {
             let mut state = self.state.lock();
             let state = &mut *state;
             if state.hot.n_rows() == 0 {
                 return Ok(None);
             }
             state.log.rotate(state.next_offset)?;
-            let schema = std::sync::Arc::clone(state.schema.arrow());
-            let (batches, end) = state.hot.take_for_tiering(&schema)?;
-            (batches, schema, end)
+            let (batches, end) = state.hot.take_for_tiering()?;
+            let schema = std::sync::Arc::clone(state.hot.schema());
+            (batches, schema, end, state.lake.clone())
         };
+        lake_table
+            .widen_if_needed(&current, &self.name, &schema)
+            .await?;
         let lake = lake_table.append(&batches, &schema, end).await?;
         let mut state = self.state.lock();
         state.lake = lake;
@@ -276,7 +281,7 @@ impl Stream {
         let state = self.state.lock();
         Snapshot {
             stream: self.name.clone(),
-            schema: std::sync::Arc::clone(state.schema.arrow()),
+            schema: std::sync::Arc::clone(state.hot.schema()),
             lake: state.lake.clone(),
             start: Offset(state.hot.start()),
             batches: state.hot.batches(),

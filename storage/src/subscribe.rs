@@ -3,12 +3,18 @@
 
 use std::sync::Arc;
 
+use arrow::array::Array;
 use arrow::record_batch::RecordBatch;
 use tokio::sync::watch;
 
-use crate::Offset;
+use datafusion::prelude::SessionContext;
+
 use crate::error::Result;
 use crate::stream::Stream;
+use crate::{Error, OFFSET_COLUMN, Offset, Snapshot};
+
+/// Offsets read from the lake per call of [`Subscription::next`].
+pub const LAKE_CHUNK: u64 = 65_536;
 
 /// A position in a stream that moves forward as [`Subscription::next`] hands out events.
 #[derive(Debug)]
@@ -33,10 +39,22 @@ impl Subscription {
         Offset(self.position)
     }
 
-    /// The next events in offset order (at least one), waiting until some are durable.
+    /// The next events in offset order (at least one), waiting until some are durable. Events
+    /// already tiered are read from the lake, [`LAKE_CHUNK`] offsets at a time; events removed by
+    /// retention are skipped.
     pub async fn next(&mut self) -> Result<Vec<RecordBatch>> {
         loop {
             self.published.borrow_and_update();
+            let snapshot = self.stream.snapshot();
+            if self.position < snapshot.start().0 {
+                let to = snapshot.start().0.min(self.position + LAKE_CHUNK);
+                let (batches, next) = read_lake(snapshot, self.position, to).await?;
+                self.position = next;
+                if !batches.is_empty() {
+                    return Ok(batches);
+                }
+                continue;
+            }
             let batches = self.stream.read_from(self.position)?;
             if !batches.is_empty() {
                 self.position += batches.iter().map(|b| b.num_rows() as u64).sum::<u64>();
@@ -46,4 +64,56 @@ impl Subscription {
             let _ = self.published.changed().await;
         }
     }
+}
+
+/// Events `[from, to)` of the snapshot's lake, in offset order, and the position after them (past
+/// any offsets retention removed).
+async fn read_lake(mut snapshot: Snapshot, from: u64, to: u64) -> Result<(Vec<RecordBatch>, u64)> {
+    snapshot.batches.clear();
+    let ctx = SessionContext::new();
+    let query_error = |e: datafusion::error::DataFusionError| Error::Lake {
+        path: snapshot.stream.as_str().into(),
+        reason: e.to_string(),
+    };
+    let hot_start = snapshot.start.0;
+    ctx.register_table("t", snapshot.clone().into_table())
+        .map_err(query_error)?;
+    let sql = format!(
+        "SELECT * FROM t WHERE {OFFSET_COLUMN} >= {from} AND {OFFSET_COLUMN} < {to} ORDER BY {OFFSET_COLUMN}"
+    );
+    let batches = ctx
+        .sql(&sql)
+        .await
+        .map_err(query_error)?
+        .collect()
+        .await
+        .map_err(query_error)?;
+    let batches: Vec<RecordBatch> = batches.into_iter().filter(|b| b.num_rows() > 0).collect();
+    if !batches.is_empty() {
+        let last = batches
+            .last()
+            .and_then(crate::wal::last_offset)
+            .unwrap_or(to - 1);
+        return Ok((batches, last + 1));
+    }
+    // Nothing in [from, to): retention removed it; go on from the next event still stored.
+    let sql = format!("SELECT min({OFFSET_COLUMN}) FROM t WHERE {OFFSET_COLUMN} >= {to}");
+    let next = ctx
+        .sql(&sql)
+        .await
+        .map_err(query_error)?
+        .collect()
+        .await
+        .map_err(query_error)?;
+    let next = next
+        .first()
+        .and_then(|b| {
+            b.column(0)
+                .as_any()
+                .downcast_ref::<arrow::array::Int64Array>()
+                .cloned()
+        })
+        .and_then(|a| (!a.is_null(0)).then(|| a.value(0) as u64))
+        .unwrap_or(hot_start);
+    Ok((Vec::new(), next.min(hot_start)))
 }

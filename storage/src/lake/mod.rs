@@ -118,6 +118,19 @@ impl LakeTable {
         self.state().await
     }
 
+    /// Rewrites the table first if `schema` widened one of its integer columns to float.
+    pub(crate) async fn widen_if_needed(
+        &mut self,
+        current: &LakeState,
+        stream: &crate::StreamName,
+        schema: &SchemaRef,
+    ) -> Result<()> {
+        if write::needs_widening(&current.schema, schema) {
+            write::widen(self, current, stream, schema).await?;
+        }
+        Ok(())
+    }
+
     /// The table to run an operation on, creating the handle on first use.
     async fn table(&mut self) -> Result<DeltaTable> {
         if let Some(table) = &self.table {

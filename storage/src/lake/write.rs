@@ -24,6 +24,9 @@ use crate::{Error, TIME_COLUMN};
 
 /// Row groups hold at most this many rows (about one hour of a busy stream per group).
 const ROW_GROUP_ROWS: usize = 1 << 20;
+/// Table properties set when the first tiering creates the table: a checkpoint every 25 commits
+/// keeps the log quick to load (a tiering every 30 s makes 120 commits an hour).
+const TABLE_PROPERTIES: [(&str, Option<&str>); 1] = [("delta.checkpointInterval", Some("25"))];
 
 pub(super) async fn append(
     lake: &mut LakeTable,
@@ -49,6 +52,7 @@ pub(super) async fn append(
         .with_partition_columns([HOUR_COLUMN])
         .with_writer_properties(properties)
         .with_commit_properties(commit)
+        .with_configuration(TABLE_PROPERTIES)
         .await
         .map_err(|e| lake_error(&lake.path, e))?;
     let version = table
@@ -125,4 +129,61 @@ fn sync_file(path: &Path) -> Result<()> {
     File::open(path)
         .and_then(|f| f.sync_all())
         .map_err(|e| Error::io(path, e))
+}
+
+/// Whether `schema` (the stream's) widened a column the lake holds as Int64 to Float64: Delta
+/// cannot change a column's type in place, so the lake must be rewritten first ([`widen`]).
+pub(super) fn needs_widening(lake: &Option<SchemaRef>, schema: &SchemaRef) -> bool {
+    let Some(lake) = lake else { return false };
+    lake.fields().iter().any(|field| {
+        field.data_type() == &DataType::Int64
+            && schema
+                .field_with_name(field.name())
+                .is_ok_and(|f| f.data_type() == &DataType::Float64)
+    })
+}
+
+/// Rewrites every lake file with the stream's (wider) schema, as one overwrite commit that keeps
+/// the lake watermark. Rare: only when an integer column that is already tiered receives a float.
+pub(super) async fn widen(
+    lake: &mut LakeTable,
+    current: &super::LakeState,
+    stream: &crate::StreamName,
+    schema: &SchemaRef,
+) -> Result<()> {
+    let snapshot = crate::Snapshot {
+        stream: stream.clone(),
+        schema: Arc::clone(schema),
+        lake: current.clone(),
+        start: crate::Offset(current.watermark),
+        batches: Vec::new(),
+        end: crate::Offset(current.watermark),
+    };
+    let ctx = datafusion::prelude::SessionContext::new();
+    let fail = |e: datafusion::error::DataFusionError| lake_error(&lake.path, e);
+    ctx.register_table("lake", snapshot.into_table())
+        .map_err(fail)?;
+    let sql = format!(
+        "SELECT *, to_char({TIME_COLUMN}, '%Y-%m-%dT%H') AS {HOUR_COLUMN} FROM lake ORDER BY {TIME_COLUMN}"
+    );
+    let plan = ctx.sql(&sql).await.map_err(fail)?.into_unoptimized_plan();
+    let commit = CommitProperties::default()
+        .with_application_transaction(Transaction::new(APP_ID, current.watermark as i64));
+    let table = lake
+        .table()
+        .await?
+        .write(Vec::new())
+        .with_input_plan(plan)
+        .with_save_mode(SaveMode::Overwrite)
+        .with_schema_mode(SchemaMode::Overwrite)
+        .with_partition_columns([HOUR_COLUMN])
+        .with_commit_properties(commit)
+        .await
+        .map_err(|e| lake_error(&lake.path, e))?;
+    tracing::info!(table = %lake.path.display(), "rewrote the lake table to widen integer columns to float");
+    let version = table
+        .version()
+        .ok_or_else(|| lake_error(&lake.path, "no version after commit"))?;
+    lake.table = Some(table);
+    sync_commit(&lake.path, version)
 }

@@ -485,3 +485,106 @@ async fn retention_removes_whole_expired_hours() {
     store.expire_and_vacuum(&api).await.unwrap();
     assert_eq!(count_and_sum(store.snapshot(&api).unwrap()).await.0, 10);
 }
+
+#[tokio::test]
+async fn subscribe_reads_tiered_events_from_the_lake_then_the_hot_tier() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let web = name("web");
+    store
+        .append_json(&web, hour_body(0, 0, 30).as_bytes(), BodyFormat::Ndjson)
+        .unwrap();
+    store.tier(&web).await.unwrap();
+    store
+        .append_json(&web, hour_body(0, 30, 10).as_bytes(), BodyFormat::Ndjson)
+        .unwrap();
+    let mut subscription = store.subscribe(&web, Offset(5)).unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < 35 {
+        for batch in subscription.next().await.unwrap() {
+            seen.extend(
+                batch
+                    .column_by_name("_offset")
+                    .unwrap()
+                    .as_primitive::<Int64Type>()
+                    .values()
+                    .iter()
+                    .copied(),
+            );
+        }
+    }
+    assert_eq!(seen, (5..40).collect::<Vec<i64>>());
+    assert_eq!(subscription.position(), Offset(40));
+}
+
+#[tokio::test]
+async fn a_tiered_integer_column_that_becomes_float_keeps_tiering() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let web = name("web");
+    store
+        .append_json(&web, b"{\"x\":1}\n{\"x\":2}\n", BodyFormat::Ndjson)
+        .unwrap();
+    store.tier(&web).await.unwrap();
+    store
+        .append_json(&web, b"{\"x\":2.5}\n", BodyFormat::Ndjson)
+        .unwrap();
+    store.tier(&web).await.unwrap();
+    let snapshot = store.snapshot(&web).unwrap();
+    assert_eq!(snapshot.start(), Offset(3));
+    let sums = query(snapshot, "SELECT sum(x) FROM t").await;
+    assert_eq!(
+        sums[0]
+            .column(0)
+            .as_primitive::<arrow::datatypes::Float64Type>()
+            .value(0),
+        5.5
+    );
+    drop(store);
+    let store = open(dir.path()).await;
+    let sums = query(
+        store.snapshot(&web).unwrap(),
+        "SELECT sum(x), count(*) FROM t",
+    )
+    .await;
+    assert_eq!(
+        sums[0]
+            .column(0)
+            .as_primitive::<arrow::datatypes::Float64Type>()
+            .value(0),
+        5.5
+    );
+}
+
+#[tokio::test]
+async fn the_lake_log_is_checkpointed() {
+    let dir = tempfile::tempdir().unwrap();
+    let web = name("web");
+    {
+        let store = open(dir.path()).await;
+        for round in 0..27 {
+            store
+                .append_json(
+                    &web,
+                    hour_body(0, round * 2, 2).as_bytes(),
+                    BodyFormat::Ndjson,
+                )
+                .unwrap();
+            store.tier(&web).await.unwrap();
+        }
+    }
+    let log = dir.path().join("lake/web/_delta_log");
+    let files: Vec<_> = std::fs::read_dir(&log)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(
+        log.join("00000000000000000024.checkpoint.parquet").exists(),
+        "a checkpoint after 25 commits: {files:?}"
+    );
+    let store = open(dir.path()).await;
+    assert_eq!(
+        count_and_sum(store.snapshot(&web).unwrap()).await,
+        (54, 53 * 54 / 2)
+    );
+}

@@ -242,3 +242,11 @@ pub(crate) fn first_offset(batch: &RecordBatch) -> Option<u64> {
 
 #[cfg(test)]
 mod tests;
+
+pub(crate) fn last_offset(batch: &RecordBatch) -> Option<u64> {
+    let offsets = batch
+        .column_by_name(OFFSET_COLUMN)?
+        .as_any()
+        .downcast_ref::<Int64Array>()?;
+    (!offsets.is_empty()).then(|| offsets.value(offsets.len() - 1) as u64)
+}
