@@ -2,6 +2,7 @@
 //! over HTTP and WebSocket.
 
 mod crash;
+mod disk_full;
 mod ingest;
 mod lake;
 mod live;
