@@ -24,6 +24,9 @@ use tokio_util::sync::CancellationToken;
 pub use config::{Config, DemoConfig, StoreConfig};
 pub use error::Error;
 
+/// How long shutdown waits for live sockets to send their close frames.
+const LIVE_CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Serves on `listener` until `shutdown` completes, then stops accepting, lets requests in flight
 /// finish, closes live sockets and stops the demo generator and the store's background work.
 /// Every acknowledged event was fsync'd when it was acknowledged, so there is nothing to flush.
@@ -46,6 +49,7 @@ pub async fn serve(
             stopping.clone(),
         ))
     });
+    let live_sockets = state.live_sockets.clone();
     let app = router::build(state);
     let addr = listener.local_addr().map_err(Error::Listen)?;
     tracing::info!(data_dir = %config.data_dir.display(), "listening on http://{addr}");
@@ -59,6 +63,16 @@ pub async fn serve(
         .await
         .map_err(Error::Listen)?;
     stopping.cancel();
+    live_sockets.close();
+    if tokio::time::timeout(LIVE_CLOSE_GRACE, live_sockets.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            open = live_sockets.len(),
+            "live sockets did not close in time"
+        );
+    }
     if let Some(demo) = demo {
         let _ = demo.await;
     }

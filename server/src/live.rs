@@ -43,7 +43,10 @@ const QUEUE_FRAMES: usize = 16;
 
 pub(crate) async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
     ws.max_message_size(MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| connection(socket, state))
+        .on_upgrade(move |socket| {
+            let tracker = state.live_sockets.clone();
+            tracker.track_future(connection(socket, state))
+        })
 }
 
 #[derive(Deserialize)]

@@ -9,6 +9,7 @@ use leptos::config::LeptosOptions;
 use storage::Store;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tower_http::compression::CompressionLayer;
 use tower_http::decompression::RequestDecompressionLayer;
 use tower_http::trace::TraceLayer;
@@ -27,6 +28,9 @@ pub(crate) struct AppState {
     pub(crate) leptos: LeptosOptions,
     /// Cancelled when the server starts shutting down: live sockets close on it.
     pub(crate) stopping: CancellationToken,
+    /// Live sockets outlive the HTTP graceful shutdown (an upgraded connection is no longer a
+    /// request), so the server waits on them here to send each its close frame.
+    pub(crate) live_sockets: TaskTracker,
 }
 
 impl AppState {
@@ -39,6 +43,7 @@ impl AppState {
             max_body_bytes: config.max_body_bytes,
             leptos: web::leptos_options(&config.site_root),
             stopping,
+            live_sockets: TaskTracker::new(),
         }
     }
 }
