@@ -20,7 +20,7 @@ use arrow::record_batch::RecordBatch;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::schema::{Admission, ColumnType, StreamSchema};
+use crate::schema::{Admission, ColumnType, StreamSchema, Typed};
 use crate::{Error, OFFSET_COLUMN, Offset};
 
 /// How a request body holds its events.
@@ -59,7 +59,7 @@ pub(crate) enum Scalar {
     Str(String),
 }
 
-impl Scalar {
+impl Typed for Scalar {
     fn column_type(&self) -> ColumnType {
         match self {
             Scalar::Bool(_) => ColumnType::Bool,
@@ -119,8 +119,17 @@ pub(crate) fn parse_body(
                 if line.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
-                let value = serde_json::from_slice::<Value>(line).map_err(json_error);
-                take(idx + 1, value);
+                match line::parse_line(line, arrival_us) {
+                    Ok((time_us, fields)) => events.push(Event {
+                        line: idx + 1,
+                        time_us,
+                        fields,
+                    }),
+                    Err(error) => rejected.push(Rejection {
+                        line: idx + 1,
+                        error,
+                    }),
+                }
             }
         }
     }
@@ -134,12 +143,17 @@ fn json_error(err: serde_json::Error) -> String {
     format!("invalid JSON at column {}: {reason}", err.column())
 }
 
+/// The keys an event's time is taken from, by priority.
+const TIME_KEYS: [&str; 3] = ["_time", "timestamp", "time"];
+
+/// One event of a JSON-array body (NDJSON lines go through `line::parse_line`, which gives the
+/// same result without building a `Value` tree).
 fn parse_event(value: Value, arrival_us: i64) -> Result<(i64, Vec<(String, Scalar)>), String> {
     let Value::Object(mut object) = value else {
         return Err(format!("expected a JSON object, got {}", kind(&value)));
     };
     let mut time_us = arrival_us;
-    for key in ["_time", "timestamp", "time"] {
+    for key in TIME_KEYS {
         if let Some(value) = object.shift_remove(key) {
             time_us = parse_time(key, &value)?;
             break;
@@ -166,22 +180,29 @@ fn flatten(
         } else {
             format!("{prefix}_{key}")
         };
-        let scalar = match value {
-            Value::Null => continue,
-            Value::Bool(b) => Scalar::Bool(b),
-            Value::Number(n) => match n.as_i64() {
-                Some(i) => Scalar::Int(i),
-                None => Scalar::Float(n.as_f64().unwrap_or(f64::NAN)),
-            },
-            Value::String(s) => Scalar::Str(s),
-            Value::Array(_) => Scalar::Str(value.to_string()),
-            Value::Object(inner) => {
-                flatten(name, inner, out)?;
-                continue;
-            }
-        };
-        out.push((name, scalar));
+        flatten_value(name, value, out)?;
     }
+    Ok(())
+}
+
+/// One member named `name`: a field, nested fields, or nothing for `null`.
+fn flatten_value(
+    name: String,
+    value: Value,
+    out: &mut Vec<(String, Scalar)>,
+) -> Result<(), String> {
+    let scalar = match value {
+        Value::Null => return Ok(()),
+        Value::Bool(b) => Scalar::Bool(b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => Scalar::Int(i),
+            None => Scalar::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(s) => Scalar::Str(s),
+        Value::Array(_) => Scalar::Str(value.to_string()),
+        Value::Object(inner) => return flatten(name, inner, out),
+    };
+    out.push((name, scalar));
     Ok(())
 }
 
@@ -238,14 +259,18 @@ pub(crate) fn build_batch(
     max_columns: usize,
     rejected: &mut Vec<Rejection>,
 ) -> Result<Option<RecordBatch>, Error> {
-    let mut admitted = Vec::with_capacity(events.len());
+    let mut admitted: Vec<(Event, Vec<usize>)> = Vec::with_capacity(events.len());
     for event in events {
-        let types: Vec<(String, ColumnType)> = event
-            .fields
-            .iter()
-            .map(|(name, value)| (name.clone(), value.column_type()))
-            .collect();
-        match schema.admit(&types, max_columns) {
+        // Events of a stream mostly share one shape: reuse the previous event's columns when
+        // the names match and the values fit as they are (no hashing, no schema change).
+        if let Some(columns) = admitted
+            .last()
+            .and_then(|(previous, columns)| same_shape(schema, previous, columns, &event))
+        {
+            admitted.push((event, columns));
+            continue;
+        }
+        match schema.admit(&event.fields, max_columns) {
             Admission::Fits(columns) => admitted.push((event, columns)),
             Admission::Conflict(error) => rejected.push(Rejection {
                 line: event.line,
@@ -290,6 +315,21 @@ pub(crate) fn build_batch(
         Arc::clone(schema.arrow()),
         arrays,
     )?))
+}
+
+fn same_shape(
+    schema: &StreamSchema,
+    previous: &Event,
+    columns: &[usize],
+    event: &Event,
+) -> Option<Vec<usize>> {
+    let same = previous.fields.len() == event.fields.len()
+        && previous.fields.iter().zip(&event.fields).zip(columns).all(
+            |(((a, _), (b, value)), &column)| {
+                a == b && schema.fits_as_is(column, value.column_type())
+            },
+        );
+    same.then(|| columns.to_vec())
 }
 
 enum ColumnBuilder {
@@ -354,5 +394,6 @@ impl ColumnBuilder {
     }
 }
 
+mod line;
 #[cfg(test)]
 mod tests;

@@ -55,8 +55,19 @@ impl ColumnType {
 pub(crate) struct StreamSchema {
     /// User columns in order of first appearance (excluding `_time` and `_offset`).
     columns: Vec<(String, ColumnType)>,
-    index: HashMap<String, usize>,
+    index: HashMap<String, usize, foldhash::fast::RandomState>,
     arrow: SchemaRef,
+}
+
+/// A value whose column type is known: what [`StreamSchema::admit`] checks.
+pub(crate) trait Typed {
+    fn column_type(&self) -> ColumnType;
+}
+
+impl Typed for ColumnType {
+    fn column_type(&self) -> ColumnType {
+        *self
+    }
 }
 
 /// What admitting one event to the schema would change.
@@ -70,7 +81,7 @@ impl StreamSchema {
     pub(crate) fn new() -> StreamSchema {
         let mut schema = StreamSchema {
             columns: Vec::new(),
-            index: HashMap::new(),
+            index: HashMap::default(),
             arrow: Arc::new(Schema::empty()),
         };
         schema.rebuild_arrow();
@@ -87,13 +98,14 @@ impl StreamSchema {
 
     /// Checks an event's fields against the schema and, if they fit, evolves the schema so they do
     /// (new columns, int widened to float). A conflicting event changes nothing.
-    pub(crate) fn admit(
+    pub(crate) fn admit<T: Typed>(
         &mut self,
-        fields: &[(String, ColumnType)],
+        fields: &[(String, T)],
         max_columns: usize,
     ) -> Admission {
         let mut n_new = 0;
-        for (name, value_type) in fields {
+        for (name, value) in fields {
+            let value_type = &value.column_type();
             match self.index.get(name) {
                 Some(&idx) => {
                     let column_type = self.columns[idx].1;
@@ -115,7 +127,8 @@ impl StreamSchema {
         }
         let mut changed = false;
         let mut indices = Vec::with_capacity(fields.len());
-        for (name, value_type) in fields {
+        for (name, value) in fields {
+            let value_type = &value.column_type();
             let idx = match self.index.get(name) {
                 Some(&idx) => {
                     if self.columns[idx].1 == ColumnType::Int && *value_type == ColumnType::Float {
@@ -137,6 +150,13 @@ impl StreamSchema {
             self.rebuild_arrow();
         }
         Admission::Fits(indices)
+    }
+
+    /// Whether a value of `value_type` goes into column `idx` without changing the schema.
+    pub(crate) fn fits_as_is(&self, idx: usize, value_type: ColumnType) -> bool {
+        let column_type = self.columns[idx].1;
+        column_type == value_type
+            || (column_type == ColumnType::Float && value_type == ColumnType::Int)
     }
 
     /// Widens the schema to cover a batch written earlier (used when replaying the log).

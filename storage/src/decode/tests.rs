@@ -150,3 +150,59 @@ fn columns_keep_the_order_of_first_appearance() {
         .collect();
     assert_eq!(names, ["_time", "_offset", "b", "a", "c_z", "c_y", "d"]);
 }
+
+mod streamed_line_matches_value_path {
+    use proptest::prelude::*;
+    use serde_json::{Map, Value, json};
+
+    use super::super::{line::parse_line, parse_event};
+
+    fn leaf() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            (-1e12f64..1e12).prop_map(Value::from),
+            "[a-z \\\\\"é]{0,8}".prop_map(Value::from),
+            Just(json!("2026-01-05T10:00:00.5Z")),
+            (1_000_000_000i64..2_000_000_000).prop_map(Value::from),
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        leaf().prop_recursive(2, 12, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                prop::collection::btree_map("[a-z_]{1,6}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect::<Map<_, _>>())),
+            ]
+        })
+    }
+
+    fn key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-z_]{1,6}",
+            Just("_time".to_owned()),
+            Just("timestamp".to_owned()),
+            Just("time".to_owned()),
+            Just("_offset".to_owned()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn same_event(members in prop::collection::vec((key(), value()), 0..8)) {
+            let mut object = Map::new();
+            for (k, v) in members {
+                object.entry(k).or_insert(v);
+            }
+            let line = Value::Object(object.clone()).to_string();
+            let streamed = parse_line(line.as_bytes(), 42);
+            let tree = parse_event(Value::Object(object), 42);
+            prop_assert_eq!(streamed, tree, "{}", line);
+        }
+    }
+}

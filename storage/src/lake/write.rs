@@ -77,11 +77,19 @@ fn with_hour(batch: &RecordBatch) -> Result<RecordBatch> {
         .column_by_name(TIME_COLUMN)
         .expect("sorted_by_time checked _time")
         .as_primitive::<TimestampMicrosecondType>();
+    // Rows are sorted by time: format each hour once, not once per row.
+    let mut last: Option<(i64, String)> = None;
     let hours: StringArray = time
         .iter()
         .map(|t| {
-            t.and_then(chrono::DateTime::from_timestamp_micros)
-                .map(|t| t.format("%Y-%m-%dT%H").to_string())
+            let hour = t?.div_euclid(3_600_000_000);
+            if last.as_ref().is_none_or(|(h, _)| *h != hour) {
+                let text = chrono::DateTime::from_timestamp_micros(hour * 3_600_000_000)?
+                    .format("%Y-%m-%dT%H")
+                    .to_string();
+                last = Some((hour, text));
+            }
+            last.as_ref().map(|(_, text)| text.clone())
         })
         .collect();
     let mut fields: Vec<Field> = batch

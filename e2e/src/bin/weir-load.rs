@@ -1,0 +1,133 @@
+//! `weir-load`: sends an NDJSON file (or stdin) to a Weir stream from several concurrent clients,
+//! each request acknowledged (durable) before the client sends its next, and reports the rate.
+//!
+//! ```text
+//! weir-load URL STREAM FILE|- [--batch EVENTS] [--clients N]
+//! ```
+
+use std::io::{BufRead, BufReader, Read};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let positional: Vec<&String> = args.iter().take_while(|a| !a.starts_with("--")).collect();
+    let [url, stream, file] = positional[..] else {
+        bail!("usage: weir-load URL STREAM FILE|- [--batch EVENTS] [--clients N]");
+    };
+    let option = |name: &str, default: usize| -> Result<usize> {
+        match args.iter().position(|a| a == name) {
+            Some(i) => args
+                .get(i + 1)
+                .context("a value")?
+                .parse()
+                .context(name.to_owned()),
+            None => Ok(default),
+        }
+    };
+    let batch = option("--batch", 5_000)?;
+    let clients = option("--clients", 4)?;
+    let input: Box<dyn Read + Send> = if file == "-" {
+        Box::new(std::io::stdin())
+    } else {
+        Box::new(std::fs::File::open(file).with_context(|| file.clone())?)
+    };
+    let endpoint = format!("{url}/api/v1/streams/{stream}/events");
+
+    // A reader thread cuts the input into bodies of `batch` lines; clients post them.
+    let (bodies_tx, bodies_rx) = async_channel(clients * 2);
+    std::thread::spawn(move || {
+        let mut reader = BufReader::with_capacity(1 << 20, input);
+        loop {
+            let mut body = Vec::with_capacity(batch * 256);
+            let mut n = 0;
+            while n < batch {
+                match reader.read_until(b'\n', &mut body) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => n += 1,
+                }
+            }
+            if n == 0 || bodies_tx.send_blocking((body, n)).is_err() {
+                return;
+            }
+        }
+    });
+
+    let events = Arc::new(AtomicU64::new(0));
+    let bytes = Arc::new(AtomicU64::new(0));
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .build()?;
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let (http, endpoint, rx) = (http.clone(), endpoint.clone(), bodies_rx.clone());
+            let (events, bytes) = (Arc::clone(&events), Arc::clone(&bytes));
+            tokio::spawn(async move {
+                while let Ok((body, n)) = rx.recv().await {
+                    let len = body.len() as u64;
+                    let response = http
+                        .post(&endpoint)
+                        .header("content-type", "application/x-ndjson")
+                        .body(body)
+                        .send()
+                        .await?;
+                    let status = response.status();
+                    let reply = response.text().await?;
+                    if !status.is_success() {
+                        bail!("{status}: {reply}");
+                    }
+                    events.fetch_add(n as u64, Ordering::Relaxed);
+                    bytes.fetch_add(len, Ordering::Relaxed);
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await??;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let (events, bytes) = (
+        events.load(Ordering::Relaxed),
+        bytes.load(Ordering::Relaxed),
+    );
+    println!(
+        "{{\"events\":{events},\"bytes\":{bytes},\"seconds\":{secs:.3},\"events_per_sec\":{:.0},\"mb_per_sec\":{:.1},\"clients\":{clients},\"batch\":{batch}}}",
+        events as f64 / secs,
+        bytes as f64 / secs / 1e6
+    );
+    Ok(())
+}
+
+/// A bounded multi-consumer channel from tokio's mpsc, shared behind a mutex by the consumers.
+fn async_channel<T: Send + 'static>(bound: usize) -> (Sender<T>, Receiver<T>) {
+    let (tx, rx) = tokio::sync::mpsc::channel(bound);
+    (Sender(tx), Receiver(Arc::new(tokio::sync::Mutex::new(rx))))
+}
+
+struct Sender<T>(tokio::sync::mpsc::Sender<T>);
+
+impl<T> Sender<T> {
+    fn send_blocking(&self, value: T) -> Result<(), ()> {
+        self.0.blocking_send(value).map_err(|_| ())
+    }
+}
+
+struct Receiver<T>(Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<T>>>);
+
+impl<T> Clone for Receiver<T> {
+    fn clone(&self) -> Self {
+        Receiver(Arc::clone(&self.0))
+    }
+}
+
+impl<T> Receiver<T> {
+    async fn recv(&self) -> Result<T, ()> {
+        self.0.lock().await.recv().await.ok_or(())
+    }
+}
