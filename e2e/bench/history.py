@@ -67,10 +67,11 @@ def main():
     files = table.file_uris()
     con = duckdb.connect()
     con.execute("SET TimeZone='UTC'")
-    con.execute("CREATE VIEW demo_http AS SELECT * FROM read_parquet(?)", [files])
+    paths = ", ".join("'" + f.removeprefix("file://").replace("'", "''") + "'" for f in files)
+    con.execute(f"CREATE VIEW demo_http AS SELECT * FROM read_parquet([{paths}])")
 
     def duck(sql):
-        return len(con.execute(sql).fetch_arrow_table())
+        return len(con.sql(sql).to_arrow_table())
 
     engines = {
         "weir": lambda q: weir_query(a.url, q.get("datafusion") or q["both"]),

@@ -85,8 +85,10 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tower_http=warn".into()),
+            // delta-rs logs every commit and log scan at info; Weir logs its own tiering instead.
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                "info,tower_http=warn,deltalake_core=warn,buoyant_kernel=warn".into()
+            }),
         )
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)

@@ -278,10 +278,11 @@ pub(crate) fn build_batch(
             }),
         }
     }
+    // Parse errors came first; the reply lists every rejection in line order.
+    rejected.sort_by_key(|r| r.line);
     if admitted.is_empty() {
         return Ok(None);
     }
-    rejected.sort_by_key(|r| r.line);
 
     let n_rows = admitted.len();
     let mut builders: Vec<ColumnBuilder> = schema

@@ -39,11 +39,17 @@ pub(crate) struct QueryOutput {
 impl QueryService {
     pub(crate) fn new(store: Arc<Store>) -> QueryService {
         let partitions = std::thread::available_parallelism().map_or(2, usize::from);
-        let config = SessionConfig::new()
+        let mut config = SessionConfig::new()
             .with_create_default_catalog_and_schema(false)
             .with_default_catalog_and_schema("weir", "public")
             .with_information_schema(false)
             .with_target_partitions(partitions);
+        // Filters run inside the Parquet scan, cheapest first, so the other columns are decoded
+        // only for matching rows: a needle query (one trace, one user) reads little more than
+        // the filtered column (docs/benchmarks.md, Q5 and Q7).
+        let parquet = &mut config.options_mut().execution.parquet;
+        parquet.pushdown_filters = true;
+        parquet.reorder_filters = true;
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_limit(QUERY_MEMORY_BYTES, 1.0)
             .build_arc()

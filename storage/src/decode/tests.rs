@@ -206,3 +206,187 @@ mod streamed_line_matches_value_path {
         }
     }
 }
+
+/// Bodies of events with fields of random types, decoded one after another into one stream
+/// schema, agree with a model of the rules in docs/events.md: the first type of a field makes its
+/// column, an integer column takes a float by becoming float, any other conflict rejects the
+/// event (and only it), `null` is a missing value.
+mod schema_evolution_matches_a_model {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::{DataType, Float64Type, Int64Type};
+    use proptest::prelude::*;
+    use serde_json::{Map, Value};
+
+    use super::super::{BodyFormat, build_batch, parse_body};
+    use super::ARRIVAL;
+    use crate::Offset;
+    use crate::schema::{ColumnType, StreamSchema};
+
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum V {
+        Null,
+        Bool(bool),
+        Int(i64),
+        Float(f64),
+        Str(u8),
+    }
+
+    impl V {
+        fn json(self) -> Value {
+            match self {
+                V::Null => Value::Null,
+                V::Bool(b) => Value::from(b),
+                V::Int(i) => Value::from(i),
+                V::Float(f) => Value::from(f),
+                V::Str(s) => Value::from(format!("s{s}")),
+            }
+        }
+
+        fn column_type(self) -> Option<ColumnType> {
+            match self {
+                V::Null => None,
+                V::Bool(_) => Some(ColumnType::Bool),
+                V::Int(_) => Some(ColumnType::Int),
+                V::Float(_) => Some(ColumnType::Float),
+                V::Str(_) => Some(ColumnType::Str),
+            }
+        }
+    }
+
+    fn value() -> impl Strategy<Value = V> {
+        prop_oneof![
+            Just(V::Null),
+            any::<bool>().prop_map(V::Bool),
+            (-1000i64..1000).prop_map(V::Int),
+            (-1000i64..1000).prop_map(|i| V::Float(i as f64 + 0.5)),
+            (0u8..4).prop_map(V::Str),
+        ]
+    }
+
+    /// An event: a value for some of the keys `a`..`d`; `None` is a line that is not JSON.
+    fn event() -> impl Strategy<Value = Option<Vec<(String, V)>>> {
+        prop_oneof![
+            1 => Just(None),
+            12 => prop::collection::btree_map("[a-d]", value(), 0..4)
+                .prop_map(|m| Some(m.into_iter().collect())),
+        ]
+    }
+
+    /// The model: columns in order of appearance with their types.
+    #[derive(Default)]
+    struct Model {
+        columns: Vec<(String, ColumnType)>,
+    }
+
+    impl Model {
+        fn find(&self, name: &str) -> Option<usize> {
+            self.columns.iter().position(|(n, _)| n == name)
+        }
+
+        /// Admits an event, or returns false (and changes nothing) when one of its fields
+        /// conflicts with its column.
+        fn admit(&mut self, fields: &[(String, V)]) -> bool {
+            for (name, v) in fields {
+                if let (Some(idx), Some(t)) = (self.find(name), v.column_type()) {
+                    let column = self.columns[idx].1;
+                    let numbers = [ColumnType::Int, ColumnType::Float];
+                    if column != t && !(numbers.contains(&column) && numbers.contains(&t)) {
+                        return false;
+                    }
+                }
+            }
+            for (name, v) in fields {
+                let Some(t) = v.column_type() else { continue };
+                match self.find(name) {
+                    None => self.columns.push((name.clone(), t)),
+                    Some(idx) if t == ColumnType::Float => self.columns[idx].1 = t,
+                    Some(_) => {}
+                }
+            }
+            true
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn decode_agrees(bodies in prop::collection::vec(prop::collection::vec(event(), 1..8), 1..5)) {
+            let mut schema = StreamSchema::new();
+            let mut model = Model::default();
+            let mut next = 0u64;
+            for body in bodies {
+                let text: String = body
+                    .iter()
+                    .map(|event| match event {
+                        None => "{not json\n".to_owned(),
+                        Some(fields) => {
+                            let object: Map<String, Value> =
+                                fields.iter().map(|(k, v)| (k.clone(), v.json())).collect();
+                            format!("{}\n", Value::Object(object))
+                        }
+                    })
+                    .collect();
+                let (events, mut rejected) =
+                    parse_body(text.as_bytes(), BodyFormat::Ndjson, ARRIVAL).unwrap();
+                let batch =
+                    build_batch(&mut schema, events, Offset(next), 100, &mut rejected).unwrap();
+
+                let mut expected_rejected = Vec::new();
+                let mut expected_rows = Vec::new();
+                for (idx, event) in body.iter().enumerate() {
+                    match event {
+                        Some(fields) if model.admit(fields) => expected_rows.push(fields),
+                        _ => expected_rejected.push(idx + 1),
+                    }
+                }
+                let got_rejected: Vec<usize> = rejected.iter().map(|r| r.line).collect();
+                prop_assert_eq!(got_rejected, expected_rejected, "{}", text);
+                prop_assert_eq!(schema.columns(), &model.columns[..], "{}", text);
+
+                let Some(batch) = batch else {
+                    prop_assert!(expected_rows.is_empty());
+                    continue;
+                };
+                prop_assert_eq!(batch.num_rows(), expected_rows.len());
+                let offsets = batch.column(1).as_primitive::<Int64Type>();
+                for (row, offset) in offsets.values().iter().enumerate() {
+                    prop_assert_eq!(*offset, (next + row as u64) as i64);
+                }
+                next += expected_rows.len() as u64;
+                for (name, column_type) in &model.columns {
+                    let column = batch.column_by_name(name).unwrap();
+                    for (row, fields) in expected_rows.iter().enumerate() {
+                        let want = fields
+                            .iter()
+                            .find(|(n, _)| n == name)
+                            .map_or(V::Null, |(_, v)| *v);
+                        let got = if column.is_null(row) {
+                            V::Null
+                        } else {
+                            match column.data_type() {
+                                DataType::Boolean => V::Bool(column.as_boolean().value(row)),
+                                DataType::Int64 => {
+                                    V::Int(column.as_primitive::<Int64Type>().value(row))
+                                }
+                                DataType::Float64 => {
+                                    V::Float(column.as_primitive::<Float64Type>().value(row))
+                                }
+                                _ => {
+                                    let s = column.as_string::<i32>().value(row);
+                                    V::Str(s[1..].parse().unwrap())
+                                }
+                            }
+                        };
+                        // Integers in a float column are stored as floats.
+                        let want = match (want, column_type) {
+                            (V::Int(i), ColumnType::Float) => V::Float(i as f64),
+                            (want, _) => want,
+                        };
+                        prop_assert_eq!(got, want, "column {} row {}\n{}", name, row, text);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -7,8 +7,6 @@ use std::time::Duration;
 
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::operations::optimize::OptimizeType;
-use deltalake::parquet::basic::{Compression, ZstdLevel};
-use deltalake::parquet::file::properties::WriterProperties;
 use deltalake::{FilterOp, FilterValue};
 
 use super::{HOUR_COLUMN, LakeState, LakeTable, lake_error};
@@ -38,11 +36,12 @@ impl LakeTable {
     pub(crate) async fn compact(&mut self, hour: &str, target_bytes: u64) -> Result<LakeState> {
         let table = self.table().await?;
         let filters = [(HOUR_COLUMN, FilterOp::Eq, FilterValue::Scalar(hour))];
-        let properties = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(
-                ZstdLevel::try_new(3).expect("level 3 is valid"),
-            ))
-            .build();
+        let schema = table
+            .snapshot()
+            .map_err(|e| lake_error(&self.path, e))?
+            .snapshot()
+            .arrow_schema();
+        let properties = super::encoding::writer_properties(&schema);
         let (table, metrics) = table
             .optimize()
             .with_type(OptimizeType::ZOrder(vec![crate::TIME_COLUMN.to_owned()]))

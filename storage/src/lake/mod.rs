@@ -8,6 +8,7 @@
 //! highest offset in the lake) as the version of the Delta application transaction `weir`, so a
 //! restart knows which WAL events the lake already holds.
 
+mod encoding;
 mod files;
 mod maintain;
 mod write;

@@ -13,8 +13,6 @@ use arrow::record_batch::RecordBatch;
 use deltalake::kernel::Transaction;
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::operations::write::SchemaMode;
-use deltalake::parquet::basic::{Compression, ZstdLevel};
-use deltalake::parquet::file::properties::WriterProperties;
 use deltalake::protocol::SaveMode;
 
 use super::{APP_ID, HOUR_COLUMN, LakeTable, lake_error};
@@ -22,8 +20,6 @@ use crate::error::Result;
 use crate::wal::sync_dir;
 use crate::{Error, TIME_COLUMN};
 
-/// Row groups hold at most this many rows (about one hour of a busy stream per group).
-const ROW_GROUP_ROWS: usize = 1 << 20;
 /// Table properties set when the first tiering creates the table: a checkpoint every 25 commits
 /// keeps the log quick to load (a tiering every 30 s makes 120 commits an hour).
 const TABLE_PROPERTIES: [(&str, Option<&str>); 1] = [("delta.checkpointInterval", Some("25"))];
@@ -35,12 +31,7 @@ pub(super) async fn append(
     end: u64,
 ) -> Result<()> {
     let batch = with_hour(&sorted_by_time(schema, batches)?)?;
-    let properties = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(3).expect("level 3 is valid"),
-        ))
-        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        .build();
+    let properties = super::encoding::writer_properties(schema);
     let commit = CommitProperties::default()
         .with_application_transaction(Transaction::new(APP_ID, end as i64));
     let table = lake
@@ -185,6 +176,7 @@ pub(super) async fn widen(
         .with_save_mode(SaveMode::Overwrite)
         .with_schema_mode(SchemaMode::Overwrite)
         .with_partition_columns([HOUR_COLUMN])
+        .with_writer_properties(super::encoding::writer_properties(schema))
         .with_commit_properties(commit)
         .await
         .map_err(|e| lake_error(&lake.path, e))?;
