@@ -54,7 +54,7 @@ impl From<storage::Error> for ApiError {
             E::StreamNotFound { .. } => StatusCode::NOT_FOUND,
             E::OffsetNotRetained { .. } => StatusCode::GONE,
             _ if err.is_disk_full() => StatusCode::SERVICE_UNAVAILABLE,
-            E::Poisoned { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            E::Poisoned { .. } | E::Behind { .. } => StatusCode::SERVICE_UNAVAILABLE,
             E::Io { .. }
             | E::Locked { .. }
             | E::CorruptWal { .. }

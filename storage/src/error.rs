@@ -33,6 +33,10 @@ pub enum Error {
     Locked { path: PathBuf },
     #[error("stream `{stream}` takes no appends until a restart: {reason}")]
     Poisoned { stream: String, reason: String },
+    #[error(
+        "stream `{stream}` is behind: {hot_bytes} bytes of events wait to be written to the lake; retry shortly"
+    )]
+    Behind { stream: String, hot_bytes: usize },
 
     // The data on disk is damaged: starting would lose data silently, so we refuse.
     #[error("{path}: write-ahead log damaged at byte {position}, before its tail: {reason}")]

@@ -38,6 +38,9 @@ pub struct StoreConfig {
     pub tier_bytes: usize,
     /// ... or when its oldest event has been there this long.
     pub tier_age: Duration,
+    /// A stream whose hot tier holds this many bytes takes no appends ([`Error::Behind`]) until
+    /// tiering catches up: memory stays bounded when ingest outruns the lake.
+    pub max_hot_bytes: usize,
     /// Compaction merges an hour's small lake files into files of about this size.
     pub compact_target_bytes: u64,
     /// How often compaction, retention and vacuum run.
@@ -56,6 +59,7 @@ impl Default for StoreConfig {
             max_columns: 1000,
             tier_bytes: 64 << 20,
             tier_age: Duration::from_secs(30),
+            max_hot_bytes: 256 << 20,
             compact_target_bytes: 256 << 20,
             compact_every: Duration::from_secs(60),
             vacuum_grace: Duration::from_secs(3600),
@@ -167,12 +171,15 @@ impl Store {
 
     /// Compacts `stream`'s lake hours that gathered small files; returns how many hours.
     pub async fn compact(&self, stream: &StreamName) -> Result<usize> {
+        self.compact_hours(stream, usize::MAX).await
+    }
+
+    /// Compacts at most `max_hours` hours of `stream`; returns how many.
+    async fn compact_hours(&self, stream: &StreamName, max_hours: usize) -> Result<usize> {
         let now_hour = hour_of(SystemTime::now());
-        let n = self
-            .get(stream)?
-            .compact(self.config.compact_target_bytes, &now_hour)
-            .await?;
-        Ok(n)
+        self.get(stream)?
+            .compact(self.config.compact_target_bytes, &now_hour, max_hours)
+            .await
     }
 
     /// Applies `stream`'s retention (if it has one) and vacuums its lake table.
@@ -210,6 +217,9 @@ impl Store {
         let mut tick = tokio::time::interval(period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_compaction = tokio::time::Instant::now();
+        // A compaction round does one hour per stream per turn, so that tiering, which bounds
+        // the hot tier's memory, never waits for more than one hour's rewrite.
+        let mut compacting = false;
         loop {
             tokio::select! {
                 () = &mut stop => return,
@@ -231,16 +241,24 @@ impl Store {
                     }
                 }
             }
-            if last_compaction.elapsed() < self.config.compact_every {
-                continue;
-            }
-            last_compaction = tokio::time::Instant::now();
-            for stream in &streams {
-                if let Err(err) = self.compact(&stream.name).await {
-                    tracing::warn!(stream = %stream.name, %err, "compaction failed; will retry");
+            if !compacting && last_compaction.elapsed() >= self.config.compact_every {
+                last_compaction = tokio::time::Instant::now();
+                compacting = true;
+                for stream in &streams {
+                    if let Err(err) = self.expire_and_vacuum(&stream.name).await {
+                        tracing::warn!(stream = %stream.name, %err, "retention or vacuum failed; will retry");
+                    }
                 }
-                if let Err(err) = self.expire_and_vacuum(&stream.name).await {
-                    tracing::warn!(stream = %stream.name, %err, "retention or vacuum failed; will retry");
+            }
+            if compacting {
+                compacting = false;
+                for stream in &streams {
+                    match self.compact_hours(&stream.name, 1).await {
+                        Ok(n) => compacting |= n > 0,
+                        Err(err) => {
+                            tracing::warn!(stream = %stream.name, %err, "compaction failed; will retry")
+                        }
+                    }
                 }
             }
         }
@@ -258,6 +276,15 @@ impl Store {
         body: &[u8],
         format: BodyFormat,
     ) -> Result<AppendOutcome> {
+        if let Ok(existing) = self.get(stream) {
+            let hot_bytes = existing.hot_bytes();
+            if hot_bytes >= self.config.max_hot_bytes {
+                return Err(Error::Behind {
+                    stream: stream.to_string(),
+                    hot_bytes,
+                });
+            }
+        }
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();

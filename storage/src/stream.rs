@@ -150,10 +150,16 @@ impl Stream {
 
     /// Compacts the lake's hours that have gathered small files (see `lake::hours_to_compact`).
     /// Returns how many hours were compacted.
-    pub(crate) async fn compact(&self, target_bytes: u64, now_hour: &str) -> Result<usize> {
+    pub(crate) async fn compact(
+        &self,
+        target_bytes: u64,
+        now_hour: &str,
+        max_hours: usize,
+    ) -> Result<usize> {
         let mut lake_table = self.lake.lock().await;
         let current = self.state.lock().lake.clone();
-        let hours = crate::lake::hours_to_compact(&current, target_bytes, now_hour);
+        let mut hours = crate::lake::hours_to_compact(&current, target_bytes, now_hour);
+        hours.truncate(max_hours);
         for hour in &hours {
             let lake = lake_table.compact(hour, target_bytes).await?;
             // Same events, other files: readers switch to the new version at once.
@@ -181,6 +187,11 @@ impl Stream {
     /// Deletes lake files that no version since `grace` ago needs; returns how many.
     pub(crate) async fn vacuum(&self, grace: std::time::Duration) -> Result<usize> {
         self.lake.lock().await.vacuum(grace).await
+    }
+
+    /// Bytes in the hot tier, waiting to be tiered.
+    pub(crate) fn hot_bytes(&self) -> usize {
+        self.state.lock().hot.n_bytes()
     }
 
     /// Whether the hot tier has outgrown `max_bytes` or holds events older than `max_age`.

@@ -588,3 +588,43 @@ async fn the_lake_log_is_checkpointed() {
         (54, 53 * 54 / 2)
     );
 }
+
+#[tokio::test]
+async fn a_stream_behind_on_tiering_refuses_appends_until_tiered_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with(|c| {
+        c.tier_bytes = usize::MAX;
+        c.tier_age = Duration::from_secs(3600);
+        c.max_hot_bytes = 64 << 10;
+    });
+    let store = Store::open(dir.path(), config).await.unwrap();
+    let web = name("web");
+    let mut acknowledged = 0u64;
+    let refused = loop {
+        let body = hour_body(0, acknowledged, 100);
+        match store.append_json(&web, body.as_bytes(), BodyFormat::Ndjson) {
+            Ok(outcome) => acknowledged += outcome.accepted as u64,
+            Err(err) => break err,
+        }
+        assert!(acknowledged < 100_000, "appends were never refused");
+    };
+    assert!(matches!(refused, Error::Behind { .. }), "{refused}");
+    assert!(refused.to_string().contains("retry"), "{refused}");
+    let (count, _) = count_and_sum(store.snapshot(&web).unwrap()).await;
+    assert_eq!(
+        count as u64, acknowledged,
+        "every acknowledged event, no refused one"
+    );
+
+    store.tier(&web).await.unwrap();
+    let outcome = store
+        .append_json(
+            &web,
+            hour_body(0, acknowledged, 100).as_bytes(),
+            BodyFormat::Ndjson,
+        )
+        .unwrap();
+    assert_eq!(outcome.accepted, 100);
+    let (count, _) = count_and_sum(store.snapshot(&web).unwrap()).await;
+    assert_eq!(count as u64, acknowledged + 100);
+}
