@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+pub use crate::engine::EngineConfig;
 pub use storage::StoreConfig;
 
 /// Settings of one server.
@@ -21,6 +22,8 @@ pub struct Config {
     pub max_result_rows: usize,
     /// Limits and tiering bounds of the store.
     pub store: StoreConfig,
+    /// Lateness and limits of continuous queries.
+    pub engine: EngineConfig,
 }
 
 impl Config {
@@ -33,6 +36,7 @@ impl Config {
             max_concurrent_ingest: 64,
             max_result_rows: 100_000,
             store: StoreConfig::default(),
+            engine: EngineConfig::default(),
         }
     }
 }

@@ -7,6 +7,7 @@
 
 mod config;
 mod demo;
+mod engine;
 mod error;
 mod live;
 mod query;
@@ -21,7 +22,7 @@ use storage::Store;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-pub use config::{Config, DemoConfig, StoreConfig};
+pub use config::{Config, DemoConfig, EngineConfig, StoreConfig};
 pub use error::Error;
 
 /// How long shutdown waits for live sockets to send their close frames.

@@ -1,15 +1,14 @@
 //! `GET /api/v1/live`: the WebSocket hub that pushes query results to browsers.
 //!
-//! One socket carries many subscriptions, each a SQL query under a client-chosen id. In this
-//! version every subscription is served by re-query: the query runs at once (a `snapshot` frame),
-//! then again after each append to the store (at most every [`MIN_INTERVAL`], and at least every
-//! [`IDLE_REFRESH`] so that windows relative to `now()` slide), and a new `snapshot` frame is sent
-//! whenever the result changed. A slow client slows only its own subscriptions: a subscription
-//! waits for its frame to be queued before it queries again, so updates coalesce to the latest.
+//! One socket carries many subscriptions, each a SQL query under a client-chosen id. Each
+//! subscription joins the engine's shared query for its SQL (see `engine`): it is sent the
+//! current result (a `snapshot` frame), then what changed (`delta` frames keyed by the group-by
+//! columns). A subscription never holds up the query or other sockets: while its socket is busy
+//! its changes coalesce to the latest row per key, and past a bound it is sent a fresh snapshot.
 //! The protocol, with its limits, is in docs/live-protocol.md.
 
-use std::collections::HashMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
@@ -17,24 +16,18 @@ use axum::response::Response;
 use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
-use tokio::time::{Instant, sleep, sleep_until};
+use tokio::time::Instant;
 
+use crate::engine::{Error as EngineError, Mode, Shared, Start, Update};
 use crate::error::ApiError;
-use crate::query::format;
 use crate::router::AppState;
 
 /// Largest client message.
 const MAX_MESSAGE_BYTES: usize = 64 << 10;
 /// Subscriptions one socket may hold.
 const MAX_SUBSCRIPTIONS: usize = 64;
-/// Rows one snapshot holds at most.
-const MAX_ROWS: usize = 10_000;
-/// A subscription re-runs at most this often.
-const MIN_INTERVAL: Duration = Duration::from_millis(250);
-/// ... and at least this often, even when no event arrived.
-const IDLE_REFRESH: Duration = Duration::from_secs(1);
 /// The server pings this often, and closes a socket it has not heard from in [`CLIENT_TIMEOUT`].
 const PING_EVERY: Duration = Duration::from_secs(15);
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(45);
@@ -133,6 +126,7 @@ async fn handle(
                 send_error(frames, None, "subscription id must be 1 to 128 characters").await;
                 return;
             }
+            subscriptions.retain(|_, task| !task.is_finished());
             if !subscriptions.contains_key(&id) && subscriptions.len() >= MAX_SUBSCRIPTIONS {
                 let message = format!("at most {MAX_SUBSCRIPTIONS} subscriptions per socket");
                 send_error(frames, Some(&id), &message).await;
@@ -152,65 +146,180 @@ async fn handle(
     }
 }
 
-/// Runs one subscription until it fails, is replaced or unsubscribed, or the socket closes.
+/// Runs one subscription until it fails, is replaced or unsubscribed, or the socket closes: a
+/// snapshot, then deltas. While the socket is busy, changes coalesce to the latest row per key;
+/// a subscription that falls too far behind starts again from a snapshot.
 async fn subscription(id: String, sql: String, state: AppState, frames: mpsc::Sender<Message>) {
-    let mut changes = state.store.changes();
+    let shared = match state.engine.subscribe(&sql).await {
+        Ok(shared) => shared,
+        Err(err) => {
+            send_error(&frames, Some(&id), &engine_message(err)).await;
+            return;
+        }
+    };
     let mut seq = 0u64;
-    let mut last_rows: Option<Vec<Vec<Value>>> = None;
     loop {
-        let started = Instant::now();
-        changes.borrow_and_update();
-        let watermark = now_micros();
-        let output = match state.queries.run(&sql, MAX_ROWS).await {
-            Ok(output) => output,
-            Err(err) => {
-                send_error(&frames, Some(&id), &ApiError::from(err).message).await;
+        let (start, mut updates) = match shared.join() {
+            Ok(joined) => joined,
+            Err(message) => {
+                send_error(&frames, Some(&id), &message).await;
                 return;
             }
         };
-        let rows = match format::rows(&output) {
-            Ok(rows) => rows,
-            Err(err) => {
-                send_error(&frames, Some(&id), &err.to_string()).await;
-                return;
+        seq += 1;
+        let frame = snapshot_frame(&id, seq, &shared, &start.rows, &start);
+        if frames.send(frame).await.is_err() {
+            return;
+        }
+        let mut version = start.version;
+        let mut pending = Pending::default();
+        let resync = loop {
+            tokio::select! {
+                update = updates.recv() => match update {
+                    Ok(update) => match update.as_ref() {
+                        Update::Delta { version: v, changes, watermark } if *v > version => {
+                            version = *v;
+                            pending.watermark = *watermark;
+                            for key in &changes.deletes {
+                                let text = serde_json::to_string(key).unwrap_or_default();
+                                pending.keys.insert(text, Change::Delete(key.clone()));
+                            }
+                            for row in &changes.upserts {
+                                let key = key_of(&shared.shape.key, row);
+                                let text = serde_json::to_string(&key).unwrap_or_default();
+                                pending.keys.insert(text, Change::Upsert(row.clone()));
+                            }
+                            if pending.keys.len() > state.engine.config().backlog_rows {
+                                break true;
+                            }
+                        }
+                        Update::Result { version: v, rows, watermark } if *v > version => {
+                            version = *v;
+                            pending.watermark = *watermark;
+                            pending.result = Some(rows.clone());
+                        }
+                        Update::Failed { message } => {
+                            send_error(&frames, Some(&id), message).await;
+                            return;
+                        }
+                        _ => {}
+                    },
+                    Err(broadcast::error::RecvError::Lagged(_)) => break true,
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+                permit = frames.reserve(), if pending.is_due() => {
+                    let Ok(permit) = permit else { return };
+                    seq += 1;
+                    permit.send(pending.take_frame(&id, seq, &shared, &start));
+                }
             }
         };
-        if last_rows.as_ref() != Some(&rows) {
-            seq += 1;
-            let frame = json!({
-                "type": "snapshot",
-                "id": id,
-                "seq": seq,
-                "columns": format::columns(&output),
-                "rows": rows,
-                "truncated": output.truncated,
-                "watermark": watermark,
-                "interval_ms": MIN_INTERVAL.as_millis() as u64,
-            });
-            if frames
-                .send(Message::Text(frame.to_string().into()))
-                .await
-                .is_err()
-            {
-                return;
+        if resync {
+            tracing::debug!(%id, "a live subscription fell behind: sending a fresh snapshot");
+        }
+    }
+}
+
+/// What a subscription has not sent yet.
+#[derive(Default)]
+struct Pending {
+    keys: BTreeMap<String, Change>,
+    /// A whole new result (queries sent as snapshots).
+    result: Option<Vec<Vec<Value>>>,
+    watermark: i64,
+}
+
+enum Change {
+    Upsert(Vec<Value>),
+    Delete(Vec<Value>),
+}
+
+impl Pending {
+    fn is_due(&self) -> bool {
+        !self.keys.is_empty() || self.result.is_some()
+    }
+
+    fn take_frame(&mut self, id: &str, seq: u64, shared: &Shared, start: &Start) -> Message {
+        if let Some(rows) = self.result.take() {
+            let start = Start {
+                watermark: self.watermark,
+                ..start.clone()
+            };
+            return snapshot_frame(id, seq, shared, &rows, &start);
+        }
+        let mut upserts = Vec::new();
+        let mut deletes = Vec::new();
+        for (_, change) in std::mem::take(&mut self.keys) {
+            match change {
+                Change::Upsert(row) => upserts.push(row),
+                Change::Delete(key) => deletes.push(key),
             }
-            last_rows = Some(rows);
         }
-        tokio::select! {
-            changed = changes.changed() => if changed.is_err() { return },
-            () = sleep(IDLE_REFRESH) => {}
+        let frame = json!({
+            "type": "delta",
+            "id": id,
+            "seq": seq,
+            "upserts": upserts,
+            "deletes": deletes,
+            "watermark": self.watermark,
+        });
+        Message::Text(frame.to_string().into())
+    }
+}
+
+fn key_of(key: &Option<Vec<usize>>, row: &[Value]) -> Vec<Value> {
+    match key {
+        Some(key) => key.iter().map(|&i| row[i].clone()).collect(),
+        None => row.to_vec(),
+    }
+}
+
+fn snapshot_frame(
+    id: &str,
+    seq: u64,
+    shared: &Shared,
+    rows: &[Vec<Value>],
+    start: &Start,
+) -> Message {
+    let order: Vec<Value> = shared
+        .shape
+        .order
+        .iter()
+        .map(|&(column, descending)| json!([column, if descending { "desc" } else { "asc" }]))
+        .collect();
+    let mut frame = json!({
+        "type": "snapshot",
+        "id": id,
+        "seq": seq,
+        "columns": shared.shape.columns,
+        "key": shared.shape.key,
+        "order": order,
+        "rows": rows,
+        "watermark": start.watermark,
+        "overflow": start.overflow,
+    });
+    match &start.mode {
+        Mode::Incremental => frame["mode"] = json!("incremental"),
+        Mode::Requery {
+            reason,
+            interval_ms,
+        } => {
+            frame["mode"] = json!("requery");
+            frame["reason"] = json!(reason);
+            frame["interval_ms"] = json!(interval_ms);
         }
-        sleep_until(started + MIN_INTERVAL).await;
+    }
+    Message::Text(frame.to_string().into())
+}
+
+fn engine_message(err: EngineError) -> String {
+    match err {
+        EngineError::DataFusion(err) => ApiError::from(err).message,
+        other => other.to_string(),
     }
 }
 
 async fn send_error(frames: &mpsc::Sender<Message>, id: Option<&str>, message: &str) {
     let frame = json!({ "type": "error", "id": id, "message": message });
     let _ = frames.send(Message::Text(frame.to_string().into())).await;
-}
-
-fn now_micros() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as i64)
 }

@@ -67,6 +67,21 @@ struct ServeArgs {
     /// Per-stream retention in days, as STREAM=DAYS (repeatable); overrides --retention-days.
     #[arg(long, value_parser = parse_stream_days)]
     stream_retention: Vec<(String, f64)>,
+    /// Seconds an event may lag behind its stream's latest event time and still update its
+    /// window in live results (later ones are counted as late, and stored all the same).
+    #[arg(long, default_value_t = 30.0)]
+    allowed_lateness_secs: f64,
+    /// Groups one live query holds at most; events of further groups are left out of its
+    /// live result, which says so.
+    #[arg(long, default_value_t = 10_000)]
+    max_groups: usize,
+    /// Memory all live queries' state may take, in bytes; a query past it is refused.
+    #[arg(long, default_value_t = 512 << 20)]
+    live_state_budget_bytes: usize,
+    /// Changed rows a slow live subscriber may have pending before it is sent a fresh snapshot
+    /// instead.
+    #[arg(long, default_value_t = 10_000)]
+    live_backlog_rows: usize,
 }
 
 fn parse_stream_days(text: &str) -> Result<(String, f64), String> {
@@ -111,6 +126,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.store.compact_every = seconds(args.compact_every_secs);
     config.store.vacuum_grace = seconds(args.vacuum_grace_secs);
     config.store.retention = args.retention_days.map(|days| seconds(days * 86_400.0));
+    config.engine.allowed_lateness = seconds(args.allowed_lateness_secs);
+    config.engine.max_groups = args.max_groups;
+    config.engine.state_budget_bytes = args.live_state_budget_bytes;
+    config.engine.backlog_rows = args.live_backlog_rows;
     config.store.stream_retention = args
         .stream_retention
         .into_iter()

@@ -15,6 +15,7 @@ use tower_http::decompression::RequestDecompressionLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
+use crate::engine::Engine;
 use crate::query::QueryService;
 use crate::{live, routes, web};
 
@@ -22,6 +23,8 @@ use crate::{live, routes, web};
 pub(crate) struct AppState {
     pub(crate) store: Arc<Store>,
     pub(crate) queries: QueryService,
+    /// Continuous queries, shared by every live subscription.
+    pub(crate) engine: Engine,
     pub(crate) ingest_permits: Arc<Semaphore>,
     pub(crate) max_result_rows: usize,
     pub(crate) max_body_bytes: usize,
@@ -35,8 +38,15 @@ pub(crate) struct AppState {
 
 impl AppState {
     pub(crate) fn new(store: Arc<Store>, config: &Config, stopping: CancellationToken) -> AppState {
+        let queries = QueryService::new(Arc::clone(&store));
         AppState {
-            queries: QueryService::new(Arc::clone(&store)),
+            engine: Engine::new(
+                Arc::clone(&store),
+                queries.clone(),
+                config.engine.clone(),
+                stopping.clone(),
+            ),
+            queries,
             store,
             ingest_permits: Arc::new(Semaphore::new(config.max_concurrent_ingest)),
             max_result_rows: config.max_result_rows,
@@ -72,6 +82,7 @@ pub(crate) fn build(state: AppState) -> Router {
             post(routes::query::query).layer(DefaultBodyLimit::max(1 << 20)),
         )
         .route("/api/v1/live", get(live::upgrade))
+        .route("/api/v1/engine", get(routes::engine::describe))
         .merge(ingest);
     web::routes(api, &state)
         .layer(CompressionLayer::new())

@@ -87,6 +87,11 @@ impl Snapshot {
     pub fn into_table(self) -> Arc<dyn TableProvider> {
         Arc::new(StreamTable { snapshot: self })
     }
+
+    /// The snapshot a table made by [`Snapshot::into_table`] reads (`None` for other tables).
+    pub fn of_table(table: &dyn TableProvider) -> Option<&Snapshot> {
+        table.downcast_ref::<StreamTable>().map(|t| &t.snapshot)
+    }
 }
 
 /// The DataFusion table of one snapshot.

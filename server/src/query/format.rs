@@ -94,12 +94,29 @@ impl Export {
 
 /// `[{"name", "type"}]` of a result.
 pub(crate) fn columns(output: &QueryOutput) -> Value {
-    output
-        .schema
+    schema_columns(&output.schema)
+}
+
+/// `[{"name", "type"}]` of a schema.
+pub(crate) fn schema_columns(schema: &arrow::datatypes::Schema) -> Value {
+    schema
         .fields()
         .iter()
         .map(|f| serde_json::json!({"name": f.name(), "type": f.data_type().to_string()}))
         .collect()
+}
+
+/// One batch's rows as JSON arrays, as [`rows`] writes them.
+pub(crate) fn batch_rows(batch: &RecordBatch) -> Result<Vec<Vec<Value>>, ArrowError> {
+    let mut rows: Vec<Vec<Value>> = (0..batch.num_rows())
+        .map(|_| Vec::with_capacity(batch.num_columns()))
+        .collect();
+    for column in batch.columns() {
+        for (row, value) in rows.iter_mut().zip(column_values(column)?) {
+            row.push(value);
+        }
+    }
+    Ok(rows)
 }
 
 /// Rows as JSON arrays. Integers and floats are numbers (NaN and infinities become null),
@@ -108,14 +125,7 @@ pub(crate) fn rows(output: &QueryOutput) -> Result<Vec<Vec<Value>>, ArrowError> 
     let n_rows = output.batches.iter().map(RecordBatch::num_rows).sum();
     let mut rows: Vec<Vec<Value>> = Vec::with_capacity(n_rows);
     for batch in &output.batches {
-        let first = rows.len();
-        rows.extend((0..batch.num_rows()).map(|_| Vec::with_capacity(batch.num_columns())));
-        for column in batch.columns() {
-            let values = column_values(column)?;
-            for (row, value) in rows[first..].iter_mut().zip(values) {
-                row.push(value);
-            }
-        }
+        rows.extend(batch_rows(batch)?);
     }
     Ok(rows)
 }

@@ -14,7 +14,9 @@ use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider};
 use datafusion::error::Result;
+use datafusion::execution::context::SessionState;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use futures::StreamExt;
 use storage::Store;
@@ -66,13 +68,15 @@ impl QueryService {
         QueryService { ctx }
     }
 
+    /// Plans read-only `sql` and analyzes it (types resolved and coerced), unoptimized: the
+    /// plan the incremental engine compiles. The state is the session it was planned in.
+    pub(crate) async fn analyze(&self, sql: &str) -> Result<(LogicalPlan, SessionState)> {
+        analyze(&self.ctx, sql).await
+    }
+
     /// Plans and runs read-only `sql`, keeping at most `max_rows` rows.
     pub(crate) async fn run(&self, sql: &str, max_rows: usize) -> Result<QueryOutput> {
-        let options = SQLOptions::new()
-            .with_allow_ddl(false)
-            .with_allow_dml(false)
-            .with_allow_statements(false);
-        let frame = self.ctx.sql_with_options(sql, options).await?;
+        let frame = self.ctx.sql_with_options(sql, read_only()).await?;
         let schema: SchemaRef = Arc::clone(frame.schema().inner());
         let mut stream = frame.execute_stream().await?;
         let mut batches = Vec::new();
@@ -94,6 +98,26 @@ impl QueryService {
             truncated,
         })
     }
+}
+
+fn read_only() -> SQLOptions {
+    SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false)
+}
+
+/// Plans read-only `sql` in `ctx` and runs DataFusion's analyzer on it.
+pub(crate) async fn analyze(
+    ctx: &SessionContext,
+    sql: &str,
+) -> Result<(LogicalPlan, SessionState)> {
+    let frame = ctx.sql_with_options(sql, read_only()).await?;
+    let (state, plan) = frame.into_parts();
+    let plan = state
+        .analyzer()
+        .execute_and_check(plan, state.config_options(), |_, _| {})?;
+    Ok((plan, state))
 }
 
 #[cfg(test)]

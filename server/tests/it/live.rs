@@ -1,10 +1,12 @@
-//! `/api/v1/live`: a real WebSocket client subscribes, gets snapshots as events arrive, and gets
-//! clear errors for bad messages and bad SQL.
+//! `/api/v1/live`: real WebSocket clients subscribe, get a snapshot then deltas as events arrive,
+//! unsubscribe, send bad frames, fall behind, and reconnect.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
+use tokio::time::{Instant, timeout};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::{ingest, start};
@@ -12,9 +14,16 @@ use crate::{ingest, start};
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+async fn connect(weir: &e2e::WeirProcess) -> Socket {
+    let (socket, _) = tokio_tungstenite::connect_async(format!("ws://{}/api/v1/live", weir.addr()))
+        .await
+        .expect("websocket");
+    socket
+}
+
 async fn next_frame(socket: &mut Socket) -> Value {
     loop {
-        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
+        let message = timeout(Duration::from_secs(10), socket.next())
             .await
             .expect("a frame within 10 s")
             .expect("socket open")
@@ -32,54 +41,187 @@ async fn send(socket: &mut Socket, frame: Value) {
         .unwrap();
 }
 
+async fn subscribe(socket: &mut Socket, id: &str, sql: &str) {
+    send(socket, json!({"type": "subscribe", "id": id, "sql": sql})).await;
+}
+
+/// A client's view of one subscription, built from its frames as a browser would.
+#[derive(Debug, Default)]
+struct View {
+    rows: BTreeMap<String, Value>,
+    key: Option<Vec<usize>>,
+    seq: u64,
+    snapshots: u64,
+    deltas: u64,
+}
+
+impl View {
+    fn apply(&mut self, frame: &Value) {
+        let seq = frame["seq"].as_u64().expect("seq");
+        assert_eq!(seq, self.seq + 1, "sequence numbers have no gaps: {frame}");
+        self.seq = seq;
+        match frame["type"].as_str() {
+            Some("snapshot") => {
+                self.snapshots += 1;
+                self.key = serde_json::from_value(frame["key"].clone()).unwrap();
+                self.rows.clear();
+                for row in frame["rows"].as_array().unwrap() {
+                    let key = self.key_of(row);
+                    self.rows.insert(key, row.clone());
+                }
+            }
+            Some("delta") => {
+                self.deltas += 1;
+                for key in frame["deletes"].as_array().unwrap() {
+                    assert!(self.rows.remove(&key.to_string()).is_some(), "{frame}");
+                }
+                for row in frame["upserts"].as_array().unwrap() {
+                    let key = self.key_of(row);
+                    self.rows.insert(key, row.clone());
+                }
+            }
+            _ => panic!("unexpected frame {frame}"),
+        }
+    }
+
+    fn key_of(&self, row: &Value) -> String {
+        match &self.key {
+            Some(key) => Value::Array(key.iter().map(|&i| row[i].clone()).collect()).to_string(),
+            None => row.to_string(),
+        }
+    }
+
+    fn rows(&self) -> Vec<Value> {
+        self.rows.values().cloned().collect()
+    }
+}
+
+/// Reads frames into the views until `done` holds for subscription `id`, within 20 s.
+async fn until(
+    socket: &mut Socket,
+    views: &mut BTreeMap<String, View>,
+    id: &str,
+    done: impl Fn(&View) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !views.get(id).is_some_and(&done) {
+        assert!(
+            Instant::now() < deadline,
+            "{id} did not reach the expected result: {:?}",
+            views.get(id)
+        );
+        let frame = next_frame(socket).await;
+        let frame_id = frame["id"].as_str().expect("an id").to_owned();
+        assert_ne!(frame["type"], "error", "{frame}");
+        views.entry(frame_id).or_default().apply(&frame);
+    }
+}
+
 #[tokio::test]
-async fn subscribe_snapshot_updates_and_errors() {
+async fn a_snapshot_then_keyed_deltas_then_unsubscribe() {
     let weir = start("live_protocol", &[]).await;
-    ingest(&weir, "web", "{\"status\":200}\n{\"status\":500}\n").await;
-    let (mut socket, _) =
-        tokio_tungstenite::connect_async(format!("ws://{}/api/v1/live", weir.addr()))
-            .await
-            .expect("websocket");
-    send(
+    ingest(
+        &weir,
+        "web",
+        "{\"service\":\"api\",\"status\":200}\n{\"service\":\"db\",\"status\":500}\n",
+    )
+    .await;
+    let mut socket = connect(&weir).await;
+    subscribe(
         &mut socket,
-        json!({"type": "subscribe", "id": "p1", "sql": "SELECT count(*) AS n FROM web"}),
+        "p1",
+        "SELECT service, count(*) AS n FROM web GROUP BY service HAVING count(*) < 3 ORDER BY n DESC",
     )
     .await;
     let first = next_frame(&mut socket).await;
     assert_eq!(first["type"], "snapshot", "{first}");
-    assert_eq!(first["id"], "p1");
-    assert_eq!(first["seq"], 1);
-    assert_eq!(first["columns"][0]["name"], "n");
-    assert_eq!(first["rows"], json!([[2]]));
-    assert!(first["watermark"].as_i64().unwrap() > 0);
-
-    ingest(&weir, "web", "{\"status\":200}\n").await;
-    let second = next_frame(&mut socket).await;
     assert_eq!(
-        (second["seq"].clone(), second["rows"].clone()),
-        (json!(2), json!([[3]])),
-        "{second}"
+        (first["id"].clone(), first["seq"].clone()),
+        (json!("p1"), json!(1))
+    );
+    assert_eq!(first["columns"][1]["name"], "n");
+    assert_eq!(first["key"], json!([0]));
+    assert_eq!(first["order"], json!([[1, "desc"]]));
+    assert_eq!(first["mode"], "incremental");
+    assert!(first["watermark"].as_i64().unwrap() > 0);
+    let mut rows = first["rows"].as_array().unwrap().clone();
+    rows.sort_by_key(Value::to_string);
+    assert_eq!(rows, vec![json!(["api", 1]), json!(["db", 1])]);
+
+    ingest(&weir, "web", "{\"service\":\"api\",\"status\":200}\n").await;
+    let delta = next_frame(&mut socket).await;
+    assert_eq!(delta["type"], "delta", "{delta}");
+    assert_eq!(delta["seq"], 2);
+    assert_eq!(delta["upserts"], json!([["api", 2]]));
+    assert_eq!(delta["deletes"], json!([]));
+
+    // A third api event fails HAVING: the row leaves the result, by key.
+    ingest(&weir, "web", "{\"service\":\"api\",\"status\":200}\n").await;
+    let delta = next_frame(&mut socket).await;
+    assert_eq!(
+        (delta["upserts"].clone(), delta["deletes"].clone()),
+        (json!([]), json!([["api"]])),
+        "{delta}"
     );
 
-    send(
+    // After unsubscribing p1 and subscribing p2, frames come for p2 only.
+    send(&mut socket, json!({"type": "unsubscribe", "id": "p1"})).await;
+    subscribe(
         &mut socket,
-        json!({"type": "subscribe", "id": "bad", "sql": "SELEC count(*) FROM web"}),
+        "p2",
+        "SELECT count(*) AS n FROM web WHERE status >= 500",
     )
     .await;
+    let frame = next_frame(&mut socket).await;
+    assert_eq!(
+        (
+            frame["id"].clone(),
+            frame["rows"].clone(),
+            frame["key"].clone()
+        ),
+        (json!("p2"), json!([[1]]), json!([])),
+        "{frame}"
+    );
+    ingest(&weir, "web", "{\"service\":\"db\",\"status\":503}\n").await;
+    let frame = next_frame(&mut socket).await;
+    assert_eq!(
+        (
+            frame["id"].clone(),
+            frame["type"].clone(),
+            frame["upserts"].clone()
+        ),
+        (json!("p2"), json!("delta"), json!([[2]])),
+        "{frame}"
+    );
+}
+
+#[tokio::test]
+async fn bad_frames_get_error_frames_and_the_socket_stays_open() {
+    let weir = start("live_errors", &[]).await;
+    ingest(&weir, "web", "{\"status\":200}\n").await;
+    let mut socket = connect(&weir).await;
+
+    subscribe(&mut socket, "bad", "SELEC count(*) FROM web").await;
     let error = next_frame(&mut socket).await;
     assert_eq!(
         (error["type"].clone(), error["id"].clone()),
-        (json!("error"), json!("bad")),
-        "{error}"
+        (json!("error"), json!("bad"))
     );
     assert!(
         error["message"].as_str().unwrap().contains("SQL error"),
         "{error}"
     );
 
+    subscribe(&mut socket, "missing", "SELECT count(*) FROM nowhere").await;
+    let error = next_frame(&mut socket).await;
+    assert!(
+        error["message"].as_str().unwrap().contains("nowhere"),
+        "{error}"
+    );
+
     socket.send(Message::Text("not json".into())).await.unwrap();
     let error = next_frame(&mut socket).await;
-    assert_eq!(error["type"], "error");
+    assert_eq!(error["id"], Value::Null);
     assert!(
         error["message"]
             .as_str()
@@ -88,41 +230,228 @@ async fn subscribe_snapshot_updates_and_errors() {
         "{error}"
     );
 
-    // After unsubscribing p1 and subscribing p2, updates come for p2 only.
-    send(&mut socket, json!({"type": "unsubscribe", "id": "p1"})).await;
-    send(&mut socket, json!({"type": "subscribe", "id": "p2", "sql": "SELECT count(*) AS n FROM web WHERE status >= 500"})).await;
-    let frame = next_frame(&mut socket).await;
-    assert_eq!(
-        (frame["id"].clone(), frame["rows"].clone()),
-        (json!("p2"), json!([[1]])),
-        "{frame}"
+    send(&mut socket, json!({"type": "watch", "id": "x"})).await;
+    let error = next_frame(&mut socket).await;
+    assert_eq!(error["id"], "x", "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown variant"),
+        "{error}"
     );
-    ingest(&weir, "web", "{\"status\":503}\n").await;
-    let frame = next_frame(&mut socket).await;
-    assert_eq!(
-        (frame["id"].clone(), frame["rows"].clone()),
-        (json!("p2"), json!([[2]])),
-        "{frame}"
+
+    socket
+        .send(Message::Binary(vec![1, 2, 3].into()))
+        .await
+        .unwrap();
+    let error = next_frame(&mut socket).await;
+    assert!(
+        error["message"].as_str().unwrap().contains("binary"),
+        "{error}"
     );
+
+    for i in 0..64 {
+        subscribe(&mut socket, &format!("s{i}"), "SELECT count(*) FROM web").await;
+    }
+    subscribe(&mut socket, "one-too-many", "SELECT count(*) FROM web").await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        assert!(Instant::now() < deadline);
+        let frame = next_frame(&mut socket).await;
+        if frame["type"] == "error" {
+            assert_eq!(frame["id"], "one-too-many", "{frame}");
+            assert!(
+                frame["message"].as_str().unwrap().contains("at most 64"),
+                "{frame}"
+            );
+            break;
+        }
+    }
+
+    // The socket still works.
+    subscribe(&mut socket, "s0", "SELECT count(*) AS again FROM web").await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        assert!(Instant::now() < deadline);
+        let frame = next_frame(&mut socket).await;
+        if frame["columns"][0]["name"] == "again" {
+            assert_eq!(frame["rows"], json!([[1]]));
+            break;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_query_outside_the_incremental_shape_is_requeried_and_says_why() {
+    let weir = start("live_requery", &[]).await;
+    ingest(&weir, "web", "{\"status\":200}\n{\"status\":500}\n").await;
+    let mut socket = connect(&weir).await;
+    subscribe(
+        &mut socket,
+        "logs",
+        "SELECT status FROM web ORDER BY _offset DESC LIMIT 2",
+    )
+    .await;
+    let first = next_frame(&mut socket).await;
+    assert_eq!(first["type"], "snapshot", "{first}");
+    assert_eq!(first["mode"], "requery");
+    assert!(
+        first["reason"].as_str().unwrap().contains("LIMIT"),
+        "{first}"
+    );
+    assert!(first["interval_ms"].as_u64().unwrap() >= 1000, "{first}");
+    assert_eq!(first["rows"], json!([[500], [200]]));
+    ingest(&weir, "web", "{\"status\":404}\n").await;
+    let next = next_frame(&mut socket).await;
+    assert_eq!(
+        (next["type"].clone(), next["rows"].clone()),
+        (json!("snapshot"), json!([[404], [500]])),
+        "{next}"
+    );
+}
+
+/// Subscriptions opened while events are being ingested each end with every event counted
+/// exactly once: nothing lost or doubled at the seam between backfill and live events.
+#[tokio::test]
+async fn nothing_is_lost_or_doubled_at_the_backfill_seam() {
+    let weir = start("live_seam", &["--tier-max-bytes", "20000"]).await;
+    ingest(&weir, "web", "{\"n\":0}\n").await;
+    let writer = {
+        let url = weir.url("/api/v1/streams/web/events");
+        tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            for batch in 0..100 {
+                let body: String = (0..50)
+                    .map(|i| format!("{{\"n\":{}}}\n", batch * 50 + i))
+                    .collect();
+                let response = client.post(&url).body(body).send().await.unwrap();
+                assert_eq!(response.status(), 200);
+            }
+        })
+    };
+    let mut socket = connect(&weir).await;
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        // Distinct SQL, so each has its own operator and its own seam.
+        let id = format!("q{i}");
+        subscribe(
+            &mut socket,
+            &id,
+            &format!("SELECT count(*) AS c, sum(n) AS s, {i} AS q FROM web"),
+        )
+        .await;
+        ids.push(id);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    writer.await.unwrap();
+    let total = 1 + 100 * 50;
+    let sum: i64 = (0..100 * 50).sum();
+    let mut views = BTreeMap::new();
+    for (i, id) in ids.iter().enumerate() {
+        until(&mut socket, &mut views, id, |v| {
+            v.rows() == vec![json!([total, sum, i])]
+        })
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn a_slow_client_is_resent_a_snapshot_and_slows_no_one() {
+    let weir = start("live_slow", &["--live-backlog-rows", "100"]).await;
+    ingest(&weir, "web", "{\"k\":0}\n").await;
+    let sql = "SELECT k, count(*) AS n FROM web GROUP BY k";
+    let mut slow = connect(&weir).await;
+    subscribe(&mut slow, "p", sql).await;
+    let first = next_frame(&mut slow).await;
+    assert_eq!(first["type"], "snapshot");
+    let mut fast = connect(&weir).await;
+    subscribe(&mut fast, "p", sql).await;
+    let mut fast_views = BTreeMap::new();
+    until(&mut fast, &mut fast_views, "p", |v| v.snapshots == 1).await;
+
+    // The slow client reads nothing while 2,000 keys change 150 times (several MB of deltas).
+    let keys = 2_000;
+    let rounds = 150;
+    let body: String = (0..keys).map(|k| format!("{{\"k\":{k}}}\n")).collect();
+    let started = Instant::now();
+    let client = reqwest::Client::new();
+    for _ in 0..rounds {
+        let response = client
+            .post(weir.url("/api/v1/streams/web/events"))
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    let ingest_time = started.elapsed();
+    let done = |v: &View| {
+        v.rows.len() == keys
+            && v.rows
+                .values()
+                .all(|r| r[1] == json!(rounds + usize::from(r[0] == json!(0))))
+    };
+    // The fast client is up to date while the slow one is still stalled.
+    until(&mut fast, &mut fast_views, "p", done).await;
+
+    // The slow client, reading at last, is not replayed every change: it gets a fresh snapshot
+    // and ends up exactly right.
+    let mut slow_views = BTreeMap::new();
+    slow_views
+        .entry("p".to_owned())
+        .or_insert_with(View::default)
+        .apply(&first);
+    until(&mut slow, &mut slow_views, "p", done).await;
+    let slow_view = &slow_views["p"];
+    assert!(
+        slow_view.snapshots >= 2,
+        "resent a snapshot: {} snapshots",
+        slow_view.snapshots
+    );
+    assert!(
+        slow_view.deltas < rounds as u64,
+        "not a backlog: {} deltas for {rounds} rounds",
+        slow_view.deltas
+    );
+    eprintln!("ingest of {rounds} rounds took {ingest_time:?} with a stalled client");
+}
+
+#[tokio::test]
+async fn a_client_that_reconnects_gets_the_current_result() {
+    let weir = start("live_reconnect", &[]).await;
+    ingest(&weir, "web", "{\"status\":200}\n").await;
+    let sql = "SELECT status, count(*) AS n FROM web GROUP BY status";
+    let mut socket = connect(&weir).await;
+    subscribe(&mut socket, "p", sql).await;
+    let first = next_frame(&mut socket).await;
+    assert_eq!(first["rows"], json!([[200, 1]]));
+    socket.close(None).await.unwrap();
+    drop(socket);
+
+    ingest(&weir, "web", "{\"status\":200}\n{\"status\":500}\n").await;
+    let mut socket = connect(&weir).await;
+    subscribe(&mut socket, "p", sql).await;
+    let mut views = BTreeMap::new();
+    until(&mut socket, &mut views, "p", |v| {
+        let mut rows = v.rows();
+        rows.sort_by_key(Value::to_string);
+        rows == vec![json!([200, 2]), json!([500, 1])]
+    })
+    .await;
+    assert_eq!(views["p"].snapshots, 1);
 }
 
 #[tokio::test]
 async fn sockets_close_when_the_server_stops() {
     let mut weir = start("live_shutdown", &[]).await;
     ingest(&weir, "web", "{\"a\":1}\n").await;
-    let (mut socket, _) =
-        tokio_tungstenite::connect_async(format!("ws://{}/api/v1/live", weir.addr()))
-            .await
-            .unwrap();
-    send(
-        &mut socket,
-        json!({"type": "subscribe", "id": "p", "sql": "SELECT count(*) FROM web"}),
-    )
-    .await;
+    let mut socket = connect(&weir).await;
+    subscribe(&mut socket, "p", "SELECT count(*) FROM web").await;
     next_frame(&mut socket).await;
     let status = weir.terminate().await.unwrap();
     assert!(status.success());
-    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+    let closed = timeout(Duration::from_secs(10), async {
         while let Some(Ok(message)) = socket.next().await {
             if let Message::Close(frame) = message {
                 return frame.map(|f| u16::from(f.code));

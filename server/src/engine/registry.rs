@@ -1,0 +1,595 @@
+//! Running continuous queries, shared: identical queries (the same analyzed plan) run as one
+//! task, whatever the number of viewers.
+//!
+//! A [`Shared`] query keeps its whole current result and a version, and publishes each change
+//! on a bounded broadcast channel. A viewer joins under the result's lock (snapshot at version
+//! V, then every change after V) and reads changes at its own pace: one that falls more than the
+//! channel's capacity behind is told so and starts again from a fresh snapshot. The query's task
+//! never waits for a viewer.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+use storage::{Snapshot, Store, StreamName};
+use tokio::sync::broadcast;
+use tokio::time::{Instant, sleep_until};
+use tokio_util::sync::CancellationToken;
+
+use super::Error;
+use super::operator::{Changes, Metrics, Operator, Settings, row_key, sort_rows};
+use super::plan::{ContinuousPlan, Unsupported, compile};
+use crate::query::{QueryService, format};
+
+/// A changed result is published at most this often, so bursts coalesce ...
+const FLUSH_GAP: Duration = Duration::from_millis(10);
+/// ... and the clock moves windows at least this often.
+const TICK: Duration = Duration::from_millis(100);
+/// Changes a viewer may be behind before it is resynchronized with a snapshot.
+const CHANNEL_CAPACITY: usize = 256;
+/// Rows of a re-queried result, at most.
+const REQUERY_MAX_ROWS: usize = 10_000;
+/// A query outside the incremental shape re-runs this often at least (longer when slow).
+const REQUERY_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Limits and settings of the engine.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// How late (behind the stream's latest event time) an event may arrive and still update
+    /// its window.
+    pub allowed_lateness: Duration,
+    /// After this long without events, a stream's watermark follows the clock.
+    pub idle_after: Duration,
+    /// Groups one continuous query holds at most.
+    pub max_groups: usize,
+    /// State all continuous queries may hold together; a new query past it is refused.
+    pub state_budget_bytes: usize,
+    /// Distinct continuous queries running at once, at most.
+    pub max_queries: usize,
+    /// Changed rows a slow viewer may have pending before it is sent a fresh snapshot instead.
+    pub backlog_rows: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> EngineConfig {
+        EngineConfig {
+            allowed_lateness: Duration::from_secs(30),
+            idle_after: Duration::from_secs(5),
+            max_groups: 10_000,
+            state_budget_bytes: 512 << 20,
+            max_queries: 4_096,
+            backlog_rows: 10_000,
+        }
+    }
+}
+
+/// How a query is kept live.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Mode {
+    Incremental,
+    /// Re-run every `interval_ms`, because of `reason`.
+    Requery {
+        reason: String,
+        interval_ms: u64,
+    },
+}
+
+/// A change of a shared result, as published.
+#[derive(Debug)]
+pub(crate) enum Update {
+    Delta {
+        version: u64,
+        changes: Changes,
+        watermark: i64,
+    },
+    /// The whole result (queries without a key, re-queried ones).
+    Result {
+        version: u64,
+        rows: Vec<Vec<Value>>,
+        watermark: i64,
+    },
+    /// The query stopped.
+    Failed { message: String },
+}
+
+/// The current result of a shared query.
+#[derive(Debug, Default)]
+pub(crate) struct Current {
+    /// Rows by key (the key's JSON text).
+    rows: BTreeMap<String, Vec<Value>>,
+    pub(crate) version: u64,
+    pub(crate) watermark: i64,
+    pub(crate) failed: Option<String>,
+    pub(crate) metrics: Metrics,
+    pub(crate) groups: usize,
+    pub(crate) state_bytes: usize,
+    pub(crate) mode: Option<Mode>,
+}
+
+/// What every viewer of a query is told about its result's shape.
+#[derive(Debug)]
+pub(crate) struct Shape {
+    pub(crate) columns: Value,
+    /// Indices of the columns that identify a row, when deltas are sent.
+    pub(crate) key: Option<Vec<usize>>,
+    pub(crate) order: Vec<(usize, bool)>,
+}
+
+/// One running query.
+pub(crate) struct Shared {
+    pub(crate) shape: Shape,
+    current: Arc<Mutex<Current>>,
+    updates: broadcast::Sender<Arc<Update>>,
+    stop: CancellationToken,
+}
+
+impl Drop for Shared {
+    /// The last viewer gone, the query's task stops.
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// The rows and version a viewer starts from.
+#[derive(Debug, Clone)]
+pub(crate) struct Start {
+    pub(crate) rows: Vec<Vec<Value>>,
+    pub(crate) version: u64,
+    pub(crate) watermark: i64,
+    pub(crate) mode: Mode,
+    pub(crate) overflow: bool,
+}
+
+impl Shared {
+    /// The current result, and a receiver of every change after it (an error if the query
+    /// stopped).
+    pub(crate) fn join(&self) -> Result<(Start, broadcast::Receiver<Arc<Update>>), String> {
+        let current = self.current.lock().expect("a poisoned result");
+        if let Some(message) = &current.failed {
+            return Err(message.clone());
+        }
+        let updates = self.updates.subscribe();
+        let mut rows: Vec<Vec<Value>> = current.rows.values().cloned().collect();
+        sort_rows(&mut rows, &self.shape.order);
+        let start = Start {
+            rows,
+            version: current.version,
+            watermark: current.watermark,
+            mode: current.mode.clone().unwrap_or(Mode::Incremental),
+            overflow: current.metrics.overflow_events > 0,
+        };
+        Ok((start, updates))
+    }
+
+    fn failed(&self) -> bool {
+        self.current.lock().expect("poisoned").failed.is_some()
+    }
+}
+
+/// A running query's SQL and result, as the engine lists them.
+type Running = (String, Weak<Mutex<Current>>);
+
+/// Running continuous queries, by normalized plan.
+#[derive(Clone)]
+pub(crate) struct Engine {
+    store: Arc<Store>,
+    queries: QueryService,
+    config: EngineConfig,
+    running: Arc<Mutex<HashMap<String, Weak<Shared>>>>,
+    /// Every shared query's current result (for the budget and `/api/v1/engine`).
+    results: Arc<Mutex<Vec<Running>>>,
+    stopping: CancellationToken,
+}
+
+impl Engine {
+    pub(crate) fn new(
+        store: Arc<Store>,
+        queries: QueryService,
+        config: EngineConfig,
+        stopping: CancellationToken,
+    ) -> Engine {
+        Engine {
+            store,
+            queries,
+            config,
+            running: Arc::default(),
+            results: Arc::default(),
+            stopping,
+        }
+    }
+
+    /// The running query of `sql`, started if none is: compiled when it has the incremental
+    /// shape (its state backfilled from a snapshot), else re-queried. Viewers [`Shared::join`]
+    /// it, and keep it running as long as they hold it.
+    pub(crate) async fn subscribe(&self, sql: &str) -> Result<Arc<Shared>, Error> {
+        let (logical, state) = self.queries.analyze(sql).await?;
+        let key = logical.display_indent().to_string();
+        if let Some(shared) = self.running(&key) {
+            return Ok(shared);
+        }
+        if self.running.lock().expect("poisoned").len() >= self.config.max_queries {
+            return Err(Error::Budget(format!(
+                "{} continuous queries are running, the most this server runs",
+                self.config.max_queries
+            )));
+        }
+        let compiled = compile(&logical, &state).and_then(|plan| {
+            let snapshot = Snapshot::of_table(plan.table.as_ref())
+                .ok_or_else(|| Unsupported(format!("{} is not a stream", plan.stream)))?;
+            let end = snapshot.end().0;
+            Ok((plan, end))
+        });
+        let shared = match compiled {
+            Ok((plan, end)) => self.start_incremental(sql, plan, end, &state).await?,
+            Err(Unsupported(reason)) => self.start_requery(sql, reason, &logical).await?,
+        };
+        // Someone may have started the same query meanwhile: then use theirs.
+        let shared = {
+            let mut running = self.running.lock().expect("poisoned");
+            match running.get(&key).and_then(Weak::upgrade) {
+                Some(theirs) if !theirs.failed() => theirs,
+                _ => {
+                    running.retain(|_, q| q.strong_count() > 0);
+                    running.insert(key, Arc::downgrade(&shared));
+                    shared
+                }
+            }
+        };
+        Ok(shared)
+    }
+
+    fn running(&self, key: &str) -> Option<Arc<Shared>> {
+        self.running
+            .lock()
+            .expect("poisoned")
+            .get(key)
+            .and_then(Weak::upgrade)
+            .filter(|shared| !shared.failed())
+    }
+
+    /// Bytes of state all running queries hold.
+    fn state_bytes(&self) -> usize {
+        let mut results = self.results.lock().expect("poisoned");
+        results.retain(|(_, r)| r.strong_count() > 0);
+        results
+            .iter()
+            .filter_map(|(_, r)| r.upgrade())
+            .map(|r| r.lock().expect("poisoned").state_bytes)
+            .sum()
+    }
+
+    /// A description of every running query, for `/api/v1/engine`.
+    pub(crate) fn describe(&self) -> Value {
+        let mut results = self.results.lock().expect("poisoned");
+        results.retain(|(_, r)| r.strong_count() > 0);
+        let queries: Vec<Value> = results
+            .iter()
+            .filter_map(|(sql, r)| r.upgrade().map(|r| (sql, r)))
+            .map(|(sql, r)| {
+                let current = r.lock().expect("poisoned");
+                serde_json::json!({
+                    "sql": sql,
+                    "mode": current.mode,
+                    "viewers": Arc::strong_count(&r).saturating_sub(1),
+                    "groups": current.groups,
+                    "state_bytes": current.state_bytes,
+                    "watermark": current.watermark,
+                    "events": current.metrics.events,
+                    "late_events": current.metrics.late_events,
+                    "overflow_events": current.metrics.overflow_events,
+                    "failed": current.failed,
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "queries": queries,
+            "state_bytes": results
+                .iter()
+                .filter_map(|(_, r)| r.upgrade())
+                .map(|r| r.lock().expect("poisoned").state_bytes)
+                .sum::<usize>(),
+            "state_budget_bytes": self.config.state_budget_bytes,
+        })
+    }
+
+    pub(crate) fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    fn settings(&self) -> Settings {
+        Settings {
+            lateness: self.config.allowed_lateness.as_micros() as i64,
+            idle: self.config.idle_after.as_micros() as i64,
+            max_groups: self.config.max_groups,
+        }
+    }
+
+    async fn start_incremental(
+        &self,
+        sql: &str,
+        plan: ContinuousPlan,
+        end: u64,
+        state: &datafusion::execution::context::SessionState,
+    ) -> Result<Arc<Shared>, Error> {
+        let stream = StreamName::new(&plan.stream)?;
+        let plan = Arc::new(plan);
+        let mut operator = Operator::new(Arc::clone(&plan), self.settings(), end, now_micros())?;
+        operator.backfill(state).await?;
+        operator.flush(now_micros())?;
+        let bytes = operator.state_bytes();
+        let used = self.state_bytes();
+        if used + bytes > self.config.state_budget_bytes {
+            return Err(Error::Budget(format!(
+                "this query needs {} KiB of state and the engine holds {} KiB of its {} KiB budget",
+                bytes >> 10,
+                used >> 10,
+                self.config.state_budget_bytes >> 10
+            )));
+        }
+        let subscription = self.store.subscribe(&stream, storage::Offset(end))?;
+        let shape = Shape {
+            columns: format::schema_columns(&plan.output_schema),
+            key: plan.key.clone(),
+            order: plan.order.clone(),
+        };
+        let shared = self.new_shared(sql, shape, Mode::Incremental);
+        {
+            let mut current = shared.current.lock().expect("poisoned");
+            current.watermark = operator.watermark();
+            current.state_bytes = bytes;
+            current.groups = operator.n_groups();
+            set_rows(
+                &mut current,
+                operator.rows(),
+                plan.key.is_some().then_some(&*plan),
+            );
+        }
+        tokio::spawn(run_incremental(
+            operator,
+            subscription,
+            Arc::clone(&shared.current),
+            shared.updates.clone(),
+            shared.stop.clone(),
+        ));
+        Ok(shared)
+    }
+
+    async fn start_requery(
+        &self,
+        sql: &str,
+        reason: String,
+        logical: &datafusion::logical_expr::LogicalPlan,
+    ) -> Result<Arc<Shared>, Error> {
+        // Run once now, so that a query that cannot run at all is an error, not a feed.
+        let started = Instant::now();
+        let output = self.queries.run(sql, REQUERY_MAX_ROWS).await?;
+        let interval = REQUERY_INTERVAL.max(started.elapsed() * 4);
+        let rows = format::rows(&output)?;
+        let schema = logical.schema().as_arrow().clone();
+        let shape = Shape {
+            columns: format::schema_columns(&schema),
+            key: None,
+            order: Vec::new(),
+        };
+        let mode = Mode::Requery {
+            reason,
+            interval_ms: interval.as_millis() as u64,
+        };
+        let shared = self.new_shared(sql, shape, mode);
+        {
+            let mut current = shared.current.lock().expect("poisoned");
+            set_rows(&mut current, rows.clone(), None);
+            current.watermark = now_micros();
+        }
+        tokio::spawn(run_requery(
+            sql.to_owned(),
+            rows,
+            self.queries.clone(),
+            interval,
+            Arc::clone(&shared.current),
+            shared.updates.clone(),
+            shared.stop.clone(),
+        ));
+        Ok(shared)
+    }
+
+    fn new_shared(&self, sql: &str, shape: Shape, mode: Mode) -> Arc<Shared> {
+        let current = Arc::new(Mutex::new(Current {
+            mode: Some(mode),
+            ..Current::default()
+        }));
+        self.results
+            .lock()
+            .expect("poisoned")
+            .push((sql.to_owned(), Arc::downgrade(&current)));
+        let (updates, _) = broadcast::channel(CHANNEL_CAPACITY);
+        Arc::new(Shared {
+            shape,
+            current,
+            updates,
+            stop: self.stopping.child_token(),
+        })
+    }
+}
+
+fn set_rows(current: &mut Current, rows: Vec<Vec<Value>>, key: Option<&ContinuousPlan>) {
+    current.rows = rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let key = match key {
+                Some(plan) => serde_json::to_string(&row_key(plan, &row)).unwrap_or_default(),
+                None => format!("{i:012}"),
+            };
+            (key, row)
+        })
+        .collect();
+}
+
+/// The task of an incremental query: applies the stream's events as they become durable and
+/// publishes the changed rows.
+async fn run_incremental(
+    mut operator: Operator,
+    mut subscription: storage::Subscription,
+    current: Arc<Mutex<Current>>,
+    updates: broadcast::Sender<Arc<Update>>,
+    stop: CancellationToken,
+) {
+    let plan = Arc::clone(operator.plan());
+    // Reading runs in its own task: a read from the lake is not abandoned half-way when the
+    // clock ticks.
+    let (batches_in, mut batches_out) = tokio::sync::mpsc::channel(4);
+    let reader = stop.clone();
+    tokio::spawn(async move {
+        loop {
+            let batches = tokio::select! {
+                () = reader.cancelled() => return,
+                batches = subscription.next() => batches,
+            };
+            let failed = batches.is_err();
+            if batches_in.send(batches).await.is_err() || failed {
+                return;
+            }
+        }
+    });
+    let mut last_flush = Instant::now() - FLUSH_GAP;
+    let mut dirty = true;
+    let mut last_sizing = Instant::now() - Duration::from_secs(60);
+    loop {
+        let deadline = if dirty {
+            last_flush + FLUSH_GAP
+        } else {
+            last_flush + TICK
+        };
+        tokio::select! {
+            () = stop.cancelled() => return,
+            batches = batches_out.recv() => {
+                let Some(batches) = batches else { return };
+                let result = batches.map_err(Error::from).and_then(|batches| {
+                    let now = now_micros();
+                    batches.iter().try_for_each(|b| operator.apply(b, now))
+                });
+                if let Err(err) = result {
+                    fail(&current, &updates, &err);
+                    return;
+                }
+                dirty = true;
+                if last_flush.elapsed() < FLUSH_GAP {
+                    continue;
+                }
+            }
+            () = sleep_until(deadline) => {}
+        }
+        last_flush = Instant::now();
+        dirty = false;
+        let changes = match operator.flush(now_micros()) {
+            Ok(changes) => changes,
+            Err(err) => {
+                fail(&current, &updates, &err);
+                return;
+            }
+        };
+        let mut current = current.lock().expect("poisoned");
+        current.metrics = operator.metrics();
+        current.groups = operator.n_groups();
+        if last_sizing.elapsed() >= Duration::from_secs(5) {
+            current.state_bytes = operator.state_bytes();
+            last_sizing = Instant::now();
+        }
+        let watermark = operator.watermark();
+        let moved = watermark != current.watermark;
+        current.watermark = watermark;
+        if changes.is_empty() && !moved {
+            continue;
+        }
+        current.version += 1;
+        let version = current.version;
+        if plan.key.is_some() {
+            for key in &changes.deletes {
+                current
+                    .rows
+                    .remove(&serde_json::to_string(key).unwrap_or_default());
+            }
+            for row in &changes.upserts {
+                let key = serde_json::to_string(&row_key(&plan, row)).unwrap_or_default();
+                current.rows.insert(key, row.clone());
+            }
+            let _ = updates.send(Arc::new(Update::Delta {
+                version,
+                changes,
+                watermark,
+            }));
+        } else {
+            let rows = operator.rows();
+            set_rows(&mut current, rows.clone(), None);
+            let _ = updates.send(Arc::new(Update::Result {
+                version,
+                rows,
+                watermark,
+            }));
+        }
+    }
+}
+
+/// The task of a query outside the incremental shape: re-runs it every `interval`.
+async fn run_requery(
+    sql: String,
+    first: Vec<Vec<Value>>,
+    queries: QueryService,
+    interval: Duration,
+    current: Arc<Mutex<Current>>,
+    updates: broadcast::Sender<Arc<Update>>,
+    stop: CancellationToken,
+) {
+    let mut next = Instant::now() + interval;
+    let mut last = first;
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = sleep_until(next) => {}
+        }
+        next = Instant::now() + interval;
+        let rows = match queries.run(&sql, REQUERY_MAX_ROWS).await {
+            Ok(output) => format::rows(&output).map_err(Error::from),
+            Err(err) => Err(Error::from(err)),
+        };
+        let rows = match rows {
+            Ok(rows) => rows,
+            Err(err) => {
+                fail(&current, &updates, &err);
+                return;
+            }
+        };
+        let mut current = current.lock().expect("poisoned");
+        current.watermark = now_micros();
+        if last == rows {
+            continue;
+        }
+        current.version += 1;
+        set_rows(&mut current, rows.clone(), None);
+        let _ = updates.send(Arc::new(Update::Result {
+            version: current.version,
+            rows: rows.clone(),
+            watermark: current.watermark,
+        }));
+        last = rows;
+    }
+}
+
+fn fail(current: &Mutex<Current>, updates: &broadcast::Sender<Arc<Update>>, err: &Error) {
+    let message = match err {
+        Error::SchemaChanged { .. } => format!("{err}: subscribe again to recompile the query"),
+        other => other.to_string(),
+    };
+    tracing::warn!(%message, "a continuous query stopped");
+    current.lock().expect("poisoned").failed = Some(message.clone());
+    let _ = updates.send(Arc::new(Update::Failed { message }));
+}
+
+fn now_micros() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
