@@ -36,6 +36,7 @@ mod socket {
 
     use leptos::prelude::*;
     use serde::Deserialize;
+    use serde_json::Value;
     use wasm_bindgen::JsCast;
     use wasm_bindgen::closure::Closure;
     use web_sys::{MessageEvent, WebSocket};
@@ -51,6 +52,7 @@ mod socket {
         open: bool,
         next_id: u64,
         subscriptions: BTreeMap<String, (String, WriteSignal<Option<Live>>)>,
+        results: BTreeMap<String, Rows>,
     }
 
     thread_local! {
@@ -63,9 +65,22 @@ mod socket {
         Snapshot {
             id: String,
             columns: Vec<Column>,
-            rows: Vec<Vec<serde_json::Value>>,
+            rows: Vec<Vec<Value>>,
+            /// Columns that identify a row, when `delta` frames follow.
             #[serde(default)]
-            watermark: i64,
+            key: Option<Vec<usize>>,
+            #[serde(default)]
+            order: Vec<(usize, String)>,
+            /// The server's clock when the frame was sent, µs since the epoch.
+            #[serde(default)]
+            now: i64,
+        },
+        Delta {
+            id: String,
+            upserts: Vec<Vec<Value>>,
+            deletes: Vec<Vec<Value>>,
+            #[serde(default)]
+            now: i64,
         },
         Error {
             id: Option<String>,
@@ -73,6 +88,92 @@ mod socket {
         },
         #[serde(other)]
         Other,
+    }
+
+    /// A subscription's result as the frames so far built it.
+    struct Rows {
+        columns: Vec<Column>,
+        key: Option<Vec<usize>>,
+        order: Vec<(usize, bool)>,
+        rows: Vec<Vec<Value>>,
+    }
+
+    impl Rows {
+        fn key_of<'a>(&self, row: &'a [Value]) -> Vec<&'a Value> {
+            match &self.key {
+                Some(key) => key.iter().filter_map(|&i| row.get(i)).collect(),
+                None => row.iter().collect(),
+            }
+        }
+
+        fn apply(&mut self, upserts: Vec<Vec<Value>>, deletes: Vec<Vec<Value>>) {
+            for key in deletes {
+                let key: Vec<&Value> = key.iter().collect();
+                self.rows.retain(|row| {
+                    let row_key = match &self.key {
+                        Some(k) => k.iter().filter_map(|&i| row.get(i)).collect(),
+                        None => row.iter().collect::<Vec<_>>(),
+                    };
+                    row_key != key
+                });
+            }
+            for row in upserts {
+                let key: Vec<Value> = self.key_of(&row).into_iter().cloned().collect();
+                let key: Vec<&Value> = key.iter().collect();
+                match self.rows.iter().position(|r| self.key_of(r) == key) {
+                    Some(i) => self.rows[i] = row,
+                    None => self.rows.push(row),
+                }
+            }
+            self.sort();
+        }
+
+        fn sort(&mut self) {
+            let order = self.order.clone();
+            if order.is_empty() {
+                return;
+            }
+            self.rows.sort_by(|a, b| {
+                for &(i, descending) in &order {
+                    let ordering = compare(a.get(i), b.get(i));
+                    let ordering = if descending {
+                        ordering.reverse()
+                    } else {
+                        ordering
+                    };
+                    if ordering.is_ne() {
+                        return ordering;
+                    }
+                }
+                std::cmp::Ordering::Equal
+            });
+        }
+
+        fn result(&self, now: i64) -> QueryResult {
+            QueryResult {
+                columns: self.columns.clone(),
+                rows: self.rows.clone(),
+                watermark: now,
+            }
+        }
+    }
+
+    /// Numbers by value, then strings, nulls last (as the server orders them).
+    fn compare(a: Option<&Value>, b: Option<&Value>) -> std::cmp::Ordering {
+        use std::cmp::Ordering;
+        match (a, b) {
+            (Some(Value::Number(x)), Some(Value::Number(y))) => x
+                .as_f64()
+                .partial_cmp(&y.as_f64())
+                .unwrap_or(Ordering::Equal),
+            (Some(Value::String(x)), Some(Value::String(y))) => x.cmp(y),
+            (None | Some(Value::Null), None | Some(Value::Null)) => Ordering::Equal,
+            (None | Some(Value::Null), _) => Ordering::Greater,
+            (_, None | Some(Value::Null)) => Ordering::Less,
+            (Some(Value::Number(_)), _) => Ordering::Less,
+            (_, Some(Value::Number(_))) => Ordering::Greater,
+            (Some(x), Some(y)) => x.to_string().cmp(&y.to_string()),
+        }
     }
 
     pub(super) fn subscribe(sql: String, set: WriteSignal<Option<Live>>) -> String {
@@ -93,6 +194,7 @@ mod socket {
     pub(super) fn unsubscribe(id: &str) {
         SOCKET.with_borrow_mut(|socket| {
             socket.subscriptions.remove(id);
+            socket.results.remove(id);
             if let (true, Some(ws)) = (socket.open, &socket.ws) {
                 let frame = serde_json::json!({"type": "unsubscribe", "id": id});
                 let _ = ws.send_with_str(&frame.to_string());
@@ -168,25 +270,47 @@ mod socket {
         let Ok(frame) = serde_json::from_str::<Frame>(text) else {
             return;
         };
-        let (id, live) = match frame {
+        let update = SOCKET.with_borrow_mut(|socket| match frame {
             Frame::Snapshot {
                 id,
                 columns,
                 rows,
-                watermark,
-            } => (
-                id,
-                Live::Result(QueryResult {
+                key,
+                order,
+                now,
+            } => {
+                let mut result = Rows {
                     columns,
+                    key,
+                    order: order
+                        .into_iter()
+                        .map(|(i, direction)| (i, direction == "desc"))
+                        .collect(),
                     rows,
-                    watermark,
-                }),
-            ),
+                };
+                result.sort();
+                let live = Live::Result(result.result(now));
+                socket.results.insert(id.clone(), result);
+                Some((id, live))
+            }
+            Frame::Delta {
+                id,
+                upserts,
+                deletes,
+                now,
+            } => {
+                let result = socket.results.get_mut(&id)?;
+                result.apply(upserts, deletes);
+                Some((id.clone(), Live::Result(result.result(now))))
+            }
             Frame::Error {
                 id: Some(id),
                 message,
-            } => (id, Live::Error(message)),
-            Frame::Error { id: None, .. } | Frame::Other => return,
+            } => Some((id, Live::Error(message))),
+            Frame::Error { id: None, .. } | Frame::Other => None,
+        });
+        let Some((id, live)) = update else {
+            return;
         };
         // Look the signal up first and set it after the borrow ends: setting runs effects that
         // may subscribe or unsubscribe.

@@ -20,7 +20,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::engine::{Error as EngineError, Mode, Shared, Start, Update};
+use crate::engine::{Error as EngineError, Mode, Shared, Start, Update, now_micros};
 use crate::error::ApiError;
 use crate::router::AppState;
 
@@ -262,6 +262,7 @@ impl Pending {
             "upserts": upserts,
             "deletes": deletes,
             "watermark": self.watermark,
+            "now": now_micros(),
         });
         Message::Text(frame.to_string().into())
     }
@@ -296,6 +297,7 @@ fn snapshot_frame(
         "order": order,
         "rows": rows,
         "watermark": start.watermark,
+        "now": now_micros(),
         "overflow": start.overflow,
     });
     match &start.mode {

@@ -2,8 +2,11 @@
 //! each request acknowledged (durable) before the client sends its next, and reports the rate.
 //!
 //! ```text
-//! weir-load URL STREAM FILE|- [--batch EVENTS] [--clients N]
+//! weir-load URL STREAM FILE|- [--batch EVENTS] [--clients N] [--rate EVENTS_PER_SEC]
 //! ```
+//!
+//! With `--rate`, requests are paced to that many events per second in all (a background load);
+//! without, each client sends as fast as its requests are acknowledged.
 
 use std::io::{BufRead, BufReader, Read};
 use std::sync::Arc;
@@ -17,7 +20,9 @@ async fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let positional: Vec<&String> = args.iter().take_while(|a| !a.starts_with("--")).collect();
     let [url, stream, file] = positional[..] else {
-        bail!("usage: weir-load URL STREAM FILE|- [--batch EVENTS] [--clients N]");
+        bail!(
+            "usage: weir-load URL STREAM FILE|- [--batch EVENTS] [--clients N] [--rate EVENTS_PER_SEC]"
+        );
     };
     let option = |name: &str, default: usize| -> Result<usize> {
         match args.iter().position(|a| a == name) {
@@ -31,6 +36,7 @@ async fn main() -> Result<()> {
     };
     let batch = option("--batch", 5_000)?;
     let clients = option("--clients", 4)?;
+    let rate = option("--rate", 0)?;
     let input: Box<dyn Read + Send> = if file == "-" {
         Box::new(std::io::stdin())
     } else {
@@ -63,12 +69,21 @@ async fn main() -> Result<()> {
         .pool_max_idle_per_host(clients)
         .build()?;
     let started = Instant::now();
+    // With a rate, body k may leave no earlier than k × batch / rate seconds after the start.
+    let sent = Arc::new(AtomicU64::new(0));
     let tasks: Vec<_> = (0..clients)
         .map(|_| {
             let (http, endpoint, rx) = (http.clone(), endpoint.clone(), bodies_rx.clone());
             let (events, bytes) = (Arc::clone(&events), Arc::clone(&bytes));
+            let sent = Arc::clone(&sent);
             tokio::spawn(async move {
                 while let Ok((body, n)) = rx.recv().await {
+                    if rate > 0 {
+                        let k = sent.fetch_add(n as u64, Ordering::Relaxed);
+                        let due =
+                            started + std::time::Duration::from_secs_f64(k as f64 / rate as f64);
+                        tokio::time::sleep_until(due.into()).await;
+                    }
                     let len = body.len() as u64;
                     let response = http
                         .post(&endpoint)

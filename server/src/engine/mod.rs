@@ -8,7 +8,7 @@ pub(crate) mod plan;
 mod registry;
 
 pub use registry::EngineConfig;
-pub(crate) use registry::{Engine, Mode, Shared, Start, Update};
+pub(crate) use registry::{Engine, Mode, Shared, Start, Update, now_micros};
 
 use arrow::error::ArrowError;
 use datafusion::error::DataFusionError;

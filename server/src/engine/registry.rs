@@ -119,6 +119,7 @@ pub(crate) struct Shape {
 
 /// One running query.
 pub(crate) struct Shared {
+    sql: String,
     pub(crate) shape: Shape,
     current: Arc<Mutex<Current>>,
     updates: broadcast::Sender<Arc<Update>>,
@@ -168,9 +169,6 @@ impl Shared {
     }
 }
 
-/// A running query's SQL and result, as the engine lists them.
-type Running = (String, Weak<Mutex<Current>>);
-
 /// Running continuous queries, by normalized plan.
 #[derive(Clone)]
 pub(crate) struct Engine {
@@ -179,7 +177,7 @@ pub(crate) struct Engine {
     config: EngineConfig,
     running: Arc<Mutex<HashMap<String, Weak<Shared>>>>,
     /// Every shared query's current result (for the budget and `/api/v1/engine`).
-    results: Arc<Mutex<Vec<Running>>>,
+    results: Arc<Mutex<Vec<Weak<Shared>>>>,
     stopping: CancellationToken,
 }
 
@@ -249,30 +247,33 @@ impl Engine {
             .filter(|shared| !shared.failed())
     }
 
+    /// The running queries.
+    fn all(&self) -> Vec<Arc<Shared>> {
+        let mut results = self.results.lock().expect("poisoned");
+        results.retain(|r| r.strong_count() > 0);
+        results.iter().filter_map(Weak::upgrade).collect()
+    }
+
     /// Bytes of state all running queries hold.
     fn state_bytes(&self) -> usize {
-        let mut results = self.results.lock().expect("poisoned");
-        results.retain(|(_, r)| r.strong_count() > 0);
-        results
+        self.all()
             .iter()
-            .filter_map(|(_, r)| r.upgrade())
-            .map(|r| r.lock().expect("poisoned").state_bytes)
+            .map(|r| r.current.lock().expect("poisoned").state_bytes)
             .sum()
     }
 
     /// A description of every running query, for `/api/v1/engine`.
     pub(crate) fn describe(&self) -> Value {
-        let mut results = self.results.lock().expect("poisoned");
-        results.retain(|(_, r)| r.strong_count() > 0);
-        let queries: Vec<Value> = results
+        let all = self.all();
+        let queries: Vec<Value> = all
             .iter()
-            .filter_map(|(sql, r)| r.upgrade().map(|r| (sql, r)))
-            .map(|(sql, r)| {
-                let current = r.lock().expect("poisoned");
+            .map(|shared| {
+                let current = shared.current.lock().expect("poisoned");
                 serde_json::json!({
-                    "sql": sql,
+                    "sql": shared.sql,
                     "mode": current.mode,
-                    "viewers": Arc::strong_count(&r).saturating_sub(1),
+                    // Every viewer holds the query; `all` holds it once more.
+                    "viewers": Arc::strong_count(shared).saturating_sub(1),
                     "groups": current.groups,
                     "state_bytes": current.state_bytes,
                     "watermark": current.watermark,
@@ -283,13 +284,13 @@ impl Engine {
                 })
             })
             .collect();
+        let state_bytes: usize = all
+            .iter()
+            .map(|r| r.current.lock().expect("poisoned").state_bytes)
+            .sum();
         serde_json::json!({
             "queries": queries,
-            "state_bytes": results
-                .iter()
-                .filter_map(|(_, r)| r.upgrade())
-                .map(|r| r.lock().expect("poisoned").state_bytes)
-                .sum::<usize>(),
+            "state_bytes": state_bytes,
             "state_budget_bytes": self.config.state_budget_bytes,
         })
     }
@@ -400,17 +401,19 @@ impl Engine {
             mode: Some(mode),
             ..Current::default()
         }));
-        self.results
-            .lock()
-            .expect("poisoned")
-            .push((sql.to_owned(), Arc::downgrade(&current)));
         let (updates, _) = broadcast::channel(CHANNEL_CAPACITY);
-        Arc::new(Shared {
+        let shared = Arc::new(Shared {
+            sql: sql.to_owned(),
             shape,
             current,
             updates,
             stop: self.stopping.child_token(),
-        })
+        });
+        self.results
+            .lock()
+            .expect("poisoned")
+            .push(Arc::downgrade(&shared));
+        shared
     }
 }
 
@@ -588,7 +591,7 @@ fn fail(current: &Mutex<Current>, updates: &broadcast::Sender<Arc<Update>>, err:
     let _ = updates.send(Arc::new(Update::Failed { message }));
 }
 
-fn now_micros() -> i64 {
+pub(crate) fn now_micros() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as i64)

@@ -499,3 +499,110 @@ proptest! {
         run_differential(query, prefix, suffix, schedule, lateness)?;
     }
 }
+
+/// Engine throughput on one core over the shared/bench workload (docs/benchmarks.md):
+///
+/// ```text
+/// WEIR_BENCH_EVENTS=/tmp/bench/data1m/demo_http.ndjson \
+///   cargo test --release -p weir --lib engine::tests::throughput -- --ignored --nocapture
+/// ```
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: run in release with WEIR_BENCH_EVENTS (docs/benchmarks.md)"]
+async fn throughput() {
+    use std::io::BufRead;
+
+    let path = std::env::var("WEIR_BENCH_EVENTS").expect("WEIR_BENCH_EVENTS=FILE.ndjson");
+    let limit: usize = std::env::var("WEIR_BENCH_LIMIT")
+        .map(|v| v.parse().unwrap())
+        .unwrap_or(1_000_000);
+    // Decode the events with the store itself, so the batches are those ingest makes.
+    let dir = tempfile::tempdir().unwrap();
+    let config = storage::StoreConfig {
+        tier_bytes: usize::MAX,
+        tier_age: std::time::Duration::from_secs(86_400),
+        max_hot_bytes: usize::MAX,
+        ..Default::default()
+    };
+    let store = storage::Store::open(dir.path(), config).await.unwrap();
+    let stream = storage::StreamName::new("demo_http").unwrap();
+    let reader = std::io::BufReader::new(std::fs::File::open(&path).unwrap());
+    let mut body = Vec::new();
+    let mut n = 0;
+    for line in reader.lines().take(limit) {
+        body.extend_from_slice(line.unwrap().as_bytes());
+        body.push(b'\n');
+        n += 1;
+        if n % 8192 == 0 {
+            store
+                .append_json(&stream, &body, storage::BodyFormat::Ndjson)
+                .unwrap();
+            body.clear();
+        }
+    }
+    if !body.is_empty() {
+        store
+            .append_json(&stream, &body, storage::BodyFormat::Ndjson)
+            .unwrap();
+    }
+    let snapshot = store.snapshot(&stream).unwrap();
+    let batches = snapshot.batches().to_vec();
+    let schema = Arc::clone(snapshot.schema());
+    let config = SessionConfig::new().with_default_catalog_and_schema("weir", "public");
+    let ctx = SessionContext::new_with_config(config);
+    let table = MemTable::try_new(Arc::clone(&schema), vec![batches.clone()]).unwrap();
+    ctx.register_table("demo_http", Arc::new(table)).unwrap();
+    let times = |b: &RecordBatch| {
+        arrow::compute::max(
+            b.column_by_name("_time")
+                .unwrap()
+                .as_any()
+                .downcast_ref::<TimestampMicrosecondArray>()
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let cases = [
+        (
+            "filter + group by + count",
+            "SELECT service, status, count(*) AS n FROM demo_http WHERE method = 'GET' \
+             GROUP BY service, status",
+        ),
+        (
+            "panel: 10 s buckets by service, last 15 minutes",
+            "SELECT date_bin(INTERVAL '10 seconds', _time) AS t, service, count(*) AS n, \
+             avg(latency_ms) AS latency FROM demo_http \
+             WHERE _time >= now() - INTERVAL '15 minutes' GROUP BY 1, 2",
+        ),
+        (
+            "sliding p99 by service, last 5 minutes",
+            "SELECT service, approx_percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms) \
+             AS p99 FROM demo_http WHERE _time >= now() - INTERVAL '5 minutes' GROUP BY service",
+        ),
+    ];
+    for (name, sql) in cases {
+        let (plan, state) = analyze(&ctx, sql).await.unwrap();
+        let plan = Arc::new(compile(&plan, &state).unwrap());
+        let first = times(&batches[0]);
+        let mut op = Operator::new(Arc::clone(&plan), settings(30 * SECOND), 0, first).unwrap();
+        let started = std::time::Instant::now();
+        let mut flushes = 0;
+        for (i, batch) in batches.iter().enumerate() {
+            // The clock follows the events, as it would live.
+            let now = times(batch);
+            op.apply(batch, now).unwrap();
+            if i % 4 == 3 {
+                op.flush(now).unwrap();
+                flushes += 1;
+            }
+        }
+        let secs = started.elapsed().as_secs_f64();
+        let events = op.metrics().events;
+        println!(
+            "{{\"case\":\"{name}\",\"events\":{events},\"batches\":{},\"flushes\":{flushes},\"seconds\":{secs:.3},\"events_per_sec\":{:.0},\"late\":{},\"groups\":{}}}",
+            batches.len(),
+            events as f64 / secs,
+            op.metrics().late_events,
+            op.n_groups()
+        );
+    }
+}

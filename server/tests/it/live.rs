@@ -418,6 +418,57 @@ async fn a_slow_client_is_resent_a_snapshot_and_slows_no_one() {
 }
 
 #[tokio::test]
+async fn identical_queries_share_one_operator_and_state_is_bounded() {
+    let weir = start("live_sharing", &["--max-groups", "2"]).await;
+    ingest(&weir, "web", "{\"k\":1}\n{\"k\":2}\n{\"k\":3}\n").await;
+    let mut a = connect(&weir).await;
+    let mut b = connect(&weir).await;
+    subscribe(&mut a, "p", "SELECT k, count(*) AS n FROM web GROUP BY k").await;
+    // The same query, spelled differently.
+    subscribe(&mut b, "q", "select K,   COUNT(*) as n from web group by k").await;
+    let first = next_frame(&mut a).await;
+    let second = next_frame(&mut b).await;
+    assert_eq!(first["rows"], second["rows"]);
+    assert_eq!(first["rows"].as_array().unwrap().len(), 2, "{first}");
+    assert_eq!(first["overflow"], true, "the group cap is marked: {first}");
+
+    let engine = reqwest::get(weir.url("/api/v1/engine"))
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let queries = engine["queries"].as_array().unwrap();
+    assert_eq!(queries.len(), 1, "{engine}");
+    assert_eq!(queries[0]["viewers"], 2, "{engine}");
+    assert_eq!(queries[0]["mode"], "incremental", "{engine}");
+    assert_eq!(queries[0]["groups"], 2, "{engine}");
+    drop((a, b));
+}
+
+#[tokio::test]
+async fn a_query_past_the_state_budget_is_refused_clearly() {
+    let weir = start("live_budget", &["--live-state-budget-bytes", "100"]).await;
+    ingest(&weir, "web", "{\"k\":1}\n").await;
+    let mut socket = connect(&weir).await;
+    subscribe(
+        &mut socket,
+        "p",
+        "SELECT k, approx_distinct(k) FROM web GROUP BY k",
+    )
+    .await;
+    let error = next_frame(&mut socket).await;
+    assert_eq!(
+        (error["type"].clone(), error["id"].clone()),
+        (json!("error"), json!("p"))
+    );
+    assert!(
+        error["message"].as_str().unwrap().contains("budget"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
 async fn a_client_that_reconnects_gets_the_current_result() {
     let weir = start("live_reconnect", &[]).await;
     ingest(&weir, "web", "{\"status\":200}\n").await;

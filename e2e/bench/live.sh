@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Live benchmarks on a fresh release server (docs/benchmarks.md):
+#   1. ingest → WebSocket delta latency of a panel, under a 50k events/s background load;
+#   2. durable ingest throughput with 0, 1, 100 and 1,000 distinct continuous queries running;
+#   3. durable ingest throughput with 1,000 WebSocket viewers of one panel.
+#   e2e/bench/live.sh FILE.ndjson
+# FILE's events should have no `_time`, so that they arrive now (see docs/benchmarks.md).
+# Build first: cargo build --release -p weir -p e2e --bins
+set -euo pipefail
+ulimit -n 65536
+file=$1
+root=$(cd "$(dirname "$0")/../.." && pwd)
+bin=$root/target/release
+data=$(mktemp -d)
+url=http://127.0.0.1:18091
+pid=
+trap 'kill $pid 2>/dev/null || true; kill $(jobs -p) 2>/dev/null || true; rm -rf "$data"' EXIT
+start() {
+  rm -rf "$data/d"
+  "$bin/weir" serve --data-dir "$data/d" --listen 127.0.0.1:18091 2>"$data/log" &
+  pid=$!
+  until grep -q "listening on" "$data/log"; do sleep 0.05; done
+  # The stream and its columns exist before queries are compiled.
+  head -n 1000 "$file" | "$bin/weir-load" "$url" demo_http - --clients 1 --batch 1000 >/dev/null
+}
+stop() { kill "$pid"; wait "$pid" || true; }
+wait_ready() { until grep -q ready "$data/live.err"; do sleep 0.1; done; }
+
+echo "# latency at 50k events/s"
+start
+"$bin/weir-load" "$url" demo_http "$file" --clients 2 --batch 1000 --rate 50000 >"$data/load.json" &
+load=$!
+sleep 2
+"$bin/weir-live" latency "$url" demo_http --probes 1000 --every-ms 10
+wait "$load"; cat "$data/load.json"
+stop
+
+echo "# ingest with N distinct continuous queries"
+for n in 0 1 100 1000; do
+  start
+  if [ "$n" -gt 0 ]; then
+    : >"$data/live.err"
+    "$bin/weir-live" queries "$url" demo_http --queries "$n" --secs 3600 >"$data/live.json" 2>"$data/live.err" &
+    live=$!
+    wait_ready
+  fi
+  r=$("$bin/weir-load" "$url" demo_http "$file" --clients 4 --batch 5000)
+  echo "{\"queries\":$n,\"load\":$r}"
+  [ "$n" -gt 0 ] && kill "$live"
+  stop
+done
+
+echo "# ingest with 1000 viewers of one panel"
+panel="SELECT date_bin(INTERVAL '1 second', _time) AS t, count(*) AS events, sum(CASE WHEN status >= 500 THEN 1 ELSE 0 END) AS errors FROM demo_http WHERE _time >= now() - INTERVAL '300 seconds' GROUP BY 1 ORDER BY 1"
+start
+: >"$data/live.err"
+"$bin/weir-live" viewers "$url" "$panel" --clients 1000 --secs 60 >"$data/viewers.json" 2>"$data/live.err" &
+live=$!
+wait_ready
+r=$("$bin/weir-load" "$url" demo_http "$file" --clients 4 --batch 5000)
+echo "{\"viewers\":1000,\"load\":$r}"
+wait "$live"; cat "$data/viewers.json"
+stop

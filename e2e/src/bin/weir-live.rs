@@ -1,0 +1,265 @@
+//! `weir-live`: live-query benchmarks against a running Weir, as real WebSocket clients.
+//!
+//! ```text
+//! weir-live latency URL STREAM [--probes N] [--every-ms MS]
+//!     Posts one stamped probe event every MS into STREAM while subscribed to a panel of STREAM,
+//!     and reports how long each probe took from POST to the delta that counts it (p50/p99/max).
+//! weir-live viewers URL SQL [--clients N] [--secs S]
+//!     Opens N sockets subscribed to the same SQL and reads their frames for S seconds.
+//! weir-live queries URL STREAM [--queries N] [--secs S]
+//!     Subscribes N distinct continuous queries over STREAM and reads their frames for S seconds.
+//! ```
+//!
+//! Each prints one JSON line. `viewers` and `queries` are meant to run beside `weir-load`, whose
+//! rate is then compared with a run without them.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let positional: Vec<&str> = args
+        .iter()
+        .take_while(|a| !a.starts_with("--"))
+        .map(String::as_str)
+        .collect();
+    let option = |name: &str, default: u64| -> Result<u64> {
+        match args.iter().position(|a| a == name) {
+            Some(i) => args
+                .get(i + 1)
+                .context("a value")?
+                .parse()
+                .context(name.to_owned()),
+            None => Ok(default),
+        }
+    };
+    match positional[..] {
+        ["latency", url, stream] => {
+            latency(
+                url,
+                stream,
+                option("--probes", 500)?,
+                option("--every-ms", 20)?,
+            )
+            .await
+        }
+        ["viewers", url, sql] => {
+            viewers(url, sql, option("--clients", 1000)?, option("--secs", 20)?).await
+        }
+        ["queries", url, stream] => {
+            queries(
+                url,
+                stream,
+                option("--queries", 100)?,
+                option("--secs", 20)?,
+            )
+            .await
+        }
+        _ => bail!(
+            "usage: weir-live latency URL STREAM [--probes N] [--every-ms MS]\n       \
+             weir-live viewers URL SQL [--clients N] [--secs S]\n       \
+             weir-live queries URL STREAM [--queries N] [--secs S]"
+        ),
+    }
+}
+
+async fn connect(url: &str) -> Result<Socket> {
+    let ws = url.replacen("http://", "ws://", 1) + "/api/v1/live";
+    let (socket, _) = tokio_tungstenite::connect_async(ws).await?;
+    Ok(socket)
+}
+
+async fn subscribe(socket: &mut Socket, id: &str, sql: &str) -> Result<()> {
+    let frame = json!({"type": "subscribe", "id": id, "sql": sql});
+    socket.send(Message::Text(frame.to_string().into())).await?;
+    Ok(())
+}
+
+async fn next_json(socket: &mut Socket) -> Result<Value> {
+    loop {
+        match socket.next().await.context("socket closed")?? {
+            Message::Text(text) => {
+                let frame: Value = serde_json::from_str(&text)?;
+                if frame["type"] == "error" {
+                    bail!("error frame: {frame}");
+                }
+                return Ok(frame);
+            }
+            Message::Close(_) => bail!("socket closed"),
+            _ => {}
+        }
+    }
+}
+
+async fn post(http: &reqwest::Client, url: &str, stream: &str, body: String) -> Result<()> {
+    let response = http
+        .post(format!("{url}/api/v1/streams/{stream}/events"))
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .send()
+        .await?;
+    if !response.status().is_success() {
+        bail!("{}: {}", response.status(), response.text().await?);
+    }
+    Ok(())
+}
+
+async fn latency(url: &str, stream: &str, probes: u64, every_ms: u64) -> Result<()> {
+    let http = reqwest::Client::new();
+    // The probe column must exist before the panel is compiled.
+    post(&http, url, stream, "{\"probe\":0}\n".into()).await?;
+    let sql = format!(
+        "SELECT date_bin(INTERVAL '1 second', _time) AS t, count(*) AS n, max(probe) AS probe \
+         FROM {stream} WHERE _time >= now() - INTERVAL '5 minutes' GROUP BY 1"
+    );
+    let mut socket = connect(url).await?;
+    subscribe(&mut socket, "panel", &sql).await?;
+    let snapshot = next_json(&mut socket).await?;
+    if snapshot["mode"] != "incremental" {
+        bail!("the panel is not incremental: {snapshot}");
+    }
+    let (sent_tx, mut sent_rx) = tokio::sync::mpsc::unbounded_channel::<(u64, Instant)>();
+    let sender = {
+        let (http, url, stream) = (http.clone(), url.to_owned(), stream.to_owned());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(every_ms));
+            for probe in 1..=probes {
+                tick.tick().await;
+                let _ = sent_tx.send((probe, Instant::now()));
+                post(&http, &url, &stream, format!("{{\"probe\":{probe}}}\n")).await?;
+            }
+            anyhow::Ok(())
+        })
+    };
+    let mut sent: HashMap<u64, Instant> = HashMap::new();
+    let mut seen = 0u64;
+    let mut latencies = Vec::with_capacity(probes as usize);
+    let deadline =
+        Instant::now() + Duration::from_millis(probes * every_ms) + Duration::from_secs(30);
+    while seen < probes {
+        let frame = tokio::time::timeout_at(deadline.into(), next_json(&mut socket))
+            .await
+            .context("probes did not all arrive")??;
+        let received = Instant::now();
+        while let Ok((probe, at)) = sent_rx.try_recv() {
+            sent.insert(probe, at);
+        }
+        let rows = frame["upserts"].as_array().or(frame["rows"].as_array());
+        let top = rows
+            .into_iter()
+            .flatten()
+            .filter_map(|row| row[2].as_u64())
+            .max()
+            .unwrap_or(0);
+        while seen < top {
+            seen += 1;
+            if let Some(at) = sent.remove(&seen) {
+                latencies.push(received - at);
+            }
+        }
+    }
+    sender.await??;
+    latencies.sort();
+    let pct = |p: f64| {
+        let i = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
+        latencies[i].as_secs_f64() * 1e3
+    };
+    println!(
+        "{{\"probes\":{},\"p50_ms\":{:.1},\"p90_ms\":{:.1},\"p99_ms\":{:.1},\"max_ms\":{:.1}}}",
+        latencies.len(),
+        pct(0.5),
+        pct(0.9),
+        pct(0.99),
+        pct(1.0)
+    );
+    Ok(())
+}
+
+async fn viewers(url: &str, sql: &str, clients: u64, secs: u64) -> Result<()> {
+    let mut tasks = Vec::new();
+    let started = Instant::now();
+    let until = started + Duration::from_secs(secs);
+    for i in 0..clients {
+        let mut socket = connect(url).await.with_context(|| format!("socket {i}"))?;
+        subscribe(&mut socket, "panel", sql).await?;
+        next_json(&mut socket).await?;
+        tasks.push(tokio::spawn(async move {
+            let mut frames = 0u64;
+            let mut snapshots = 0u64;
+            while let Ok(Ok(frame)) =
+                tokio::time::timeout_at(until.into(), next_json(&mut socket)).await
+            {
+                frames += 1;
+                snapshots += u64::from(frame["type"] == "snapshot");
+            }
+            (frames, snapshots)
+        }));
+    }
+    let connected = started.elapsed();
+    eprintln!("ready: {clients} viewers");
+    let (mut frames, mut snapshots) = (0, 0);
+    for task in tasks {
+        let (f, s) = task.await?;
+        frames += f;
+        snapshots += s;
+    }
+    println!(
+        "{{\"clients\":{clients},\"connect_secs\":{:.2},\"frames\":{frames},\"snapshots\":{snapshots},\"frames_per_client_per_sec\":{:.1}}}",
+        connected.as_secs_f64(),
+        frames as f64 / clients as f64 / secs as f64
+    );
+    Ok(())
+}
+
+async fn queries(url: &str, stream: &str, n: u64, secs: u64) -> Result<()> {
+    // Distinct queries (different WHERE constants), so none is shared; 64 per socket at most.
+    let until = Instant::now() + Duration::from_secs(secs);
+    let mut tasks = Vec::new();
+    let mut started = 0;
+    while started < n {
+        let mut socket = connect(url).await?;
+        let batch = (n - started).min(64);
+        for i in started..started + batch {
+            let sql = format!(
+                "SELECT service, count(*) AS n, avg(latency_ms) AS latency FROM {stream} \
+                 WHERE latency_ms >= {} GROUP BY service",
+                i % 50
+            );
+            let sql = if i >= 50 {
+                format!("{sql} HAVING count(*) >= {}", i / 50)
+            } else {
+                sql
+            };
+            subscribe(&mut socket, &format!("q{i}"), &sql).await?;
+        }
+        for _ in 0..batch {
+            next_json(&mut socket).await?;
+        }
+        started += batch;
+        tasks.push(tokio::spawn(async move {
+            let mut frames = 0u64;
+            while let Ok(Ok(_)) =
+                tokio::time::timeout_at(until.into(), next_json(&mut socket)).await
+            {
+                frames += 1;
+            }
+            frames
+        }));
+    }
+    eprintln!("ready: {n} queries");
+    let mut frames = 0;
+    for task in tasks {
+        frames += task.await?;
+    }
+    println!("{{\"queries\":{n},\"frames\":{frames}}}");
+    Ok(())
+}
