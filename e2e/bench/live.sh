@@ -3,12 +3,14 @@
 #   1. ingest → WebSocket delta latency of a panel, under a 50k events/s background load;
 #   2. durable ingest throughput with 0, 1, 100 and 1,000 distinct continuous queries running;
 #   3. durable ingest throughput with 1,000 WebSocket viewers of one panel.
-#   e2e/bench/live.sh FILE.ndjson
+#   e2e/bench/live.sh FILE.ndjson [latency|queries|viewers]   (all three by default)
 # FILE's events should have no `_time`, so that they arrive now (see docs/benchmarks.md).
 # Build first: cargo build --release -p weir -p e2e --bins
 set -euo pipefail
-ulimit -n 65536
+# 1,000 sockets on each side.
+ulimit -n "$(ulimit -Hn)"
 file=$1
+parts=${2:-latency queries viewers}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=$root/target/release
 data=$(mktemp -d)
@@ -26,6 +28,7 @@ start() {
 stop() { kill "$pid"; wait "$pid" || true; }
 wait_ready() { until grep -q ready "$data/live.err"; do sleep 0.1; done; }
 
+if [[ $parts == *latency* ]]; then
 echo "# latency at 50k events/s"
 start
 "$bin/weir-load" "$url" demo_http "$file" --clients 2 --batch 1000 --rate 50000 >"$data/load.json" &
@@ -34,7 +37,9 @@ sleep 2
 "$bin/weir-live" latency "$url" demo_http --probes 1000 --every-ms 10
 wait "$load"; cat "$data/load.json"
 stop
+fi
 
+if [[ $parts == *queries* ]]; then
 echo "# ingest with N distinct continuous queries"
 for n in 0 1 100 1000; do
   start
@@ -46,18 +51,25 @@ for n in 0 1 100 1000; do
   fi
   r=$("$bin/weir-load" "$url" demo_http "$file" --clients 4 --batch 5000)
   echo "{\"queries\":$n,\"load\":$r}"
-  [ "$n" -gt 0 ] && kill "$live"
+  if [ "$n" -gt 0 ]; then kill "$live"; fi
   stop
 done
+fi
 
+if [[ $parts == *viewers* ]]; then
 echo "# ingest with 1000 viewers of one panel"
 panel="SELECT date_bin(INTERVAL '1 second', _time) AS t, count(*) AS events, sum(CASE WHEN status >= 500 THEN 1 ELSE 0 END) AS errors FROM demo_http WHERE _time >= now() - INTERVAL '300 seconds' GROUP BY 1 ORDER BY 1"
 start
+r=$("$bin/weir-load" "$url" demo_http "$file" --clients 4 --batch 5000)
+echo "{\"viewers\":0,\"load\":$r}"
+stop
+start
 : >"$data/live.err"
-"$bin/weir-live" viewers "$url" "$panel" --clients 1000 --secs 60 >"$data/viewers.json" 2>"$data/live.err" &
+"$bin/weir-live" viewers "$url" "$panel" --clients 1000 --secs 20 >"$data/viewers.json" 2>"$data/live.err" &
 live=$!
 wait_ready
 r=$("$bin/weir-load" "$url" demo_http "$file" --clients 4 --batch 5000)
 echo "{\"viewers\":1000,\"load\":$r}"
 wait "$live"; cat "$data/viewers.json"
 stop
+fi

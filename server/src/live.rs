@@ -32,7 +32,7 @@ const MAX_SUBSCRIPTIONS: usize = 64;
 const PING_EVERY: Duration = Duration::from_secs(15);
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(45);
 /// Frames queued for one socket; a subscription waits when they are all taken.
-const QUEUE_FRAMES: usize = 16;
+const QUEUE_FRAMES: usize = 4;
 
 pub(crate) async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
     ws.max_message_size(MAX_MESSAGE_BYTES)
@@ -158,6 +158,7 @@ async fn subscription(id: String, sql: String, state: AppState, frames: mpsc::Se
         }
     };
     let mut seq = 0u64;
+    let id_json = Value::from(id.as_str()).to_string();
     loop {
         let (start, mut updates) = match shared.join() {
             Ok(joined) => joined,
@@ -177,8 +178,19 @@ async fn subscription(id: String, sql: String, state: AppState, frames: mpsc::Se
             tokio::select! {
                 update = updates.recv() => match update {
                     Ok(update) => match update.as_ref() {
-                        Update::Delta { version: v, changes, watermark } if *v > version => {
+                        Update::Delta { version: v, changes, watermark, tail } if *v > version => {
                             version = *v;
+                            // Nothing held back and room in the queue: the shared serialization.
+                            if !pending.is_due()
+                                && let Ok(permit) = frames.try_reserve()
+                            {
+                                seq += 1;
+                                let frame = format!(
+                                    "{{\"type\":\"delta\",\"id\":{id_json},\"seq\":{seq},{tail}}}"
+                                );
+                                permit.send(Message::Text(frame.into()));
+                                continue;
+                            }
                             pending.watermark = *watermark;
                             for key in &changes.deletes {
                                 let text = serde_json::to_string(key).unwrap_or_default();

@@ -457,7 +457,7 @@ impl Operator {
             let mut values = Vec::with_capacity(keys.len());
             for key in &keys {
                 let group = self.groups.get_mut(key).expect("filtered above");
-                values.push(group_value(&plan, aggregate, a, group)?);
+                values.push(group_value(aggregate, a, group)?);
             }
             let field = plan.aggregate_schema.field(columns.len());
             let array = ScalarValue::iter_to_array(values)?;
@@ -574,12 +574,7 @@ fn new_accumulators(plan: &ContinuousPlan) -> Result<Vec<Box<dyn Accumulator>>, 
 }
 
 /// The value of aggregate `a` of a group: its one pane's, or the merge of its panes' states.
-fn group_value(
-    plan: &ContinuousPlan,
-    aggregate: &Aggregate,
-    a: usize,
-    group: &mut Group,
-) -> Result<ScalarValue, Error> {
+fn group_value(aggregate: &Aggregate, a: usize, group: &mut Group) -> Result<ScalarValue, Error> {
     match group.panes.len() {
         0 => Ok(aggregate.function.create_accumulator()?.evaluate()?),
         1 => {
@@ -600,7 +595,6 @@ fn group_value(
                 accumulators[a] = restored;
                 merged.merge_batch(&state)?;
             }
-            let _ = plan;
             Ok(merged.evaluate()?)
         }
     }

@@ -322,8 +322,8 @@ pub(crate) fn compile(
 
     // ORDER BY, where it names a result column.
     let mut order = Vec::new();
-    for (exprs, above_projection) in sorts.iter().rev() {
-        for sort in exprs {
+    for (sort_exprs, above_projection) in sorts.iter().rev() {
+        for sort in sort_exprs {
             let target = strip_alias(&sort.expr);
             let index = if *above_projection {
                 match target {
@@ -331,7 +331,8 @@ pub(crate) fn compile(
                     _ => None,
                 }
             } else {
-                exprs_position(&exprs_stripped(&exprs_of(projection)), target)
+                // Below the projection: the result column computed by the same expression.
+                exprs.iter().position(|e| strip_alias(e) == target)
             };
             if let Some(index) = index {
                 order.push((index, !sort.asc));
@@ -387,18 +388,6 @@ pub(crate) fn compile(
         key,
         order,
     })
-}
-
-fn exprs_of(projection: Option<&datafusion::logical_expr::Projection>) -> Vec<Expr> {
-    projection.map(|p| p.expr.clone()).unwrap_or_default()
-}
-
-fn exprs_stripped(exprs: &[Expr]) -> Vec<Expr> {
-    exprs.iter().map(|e| strip_alias(e).clone()).collect()
-}
-
-fn exprs_position(exprs: &[Expr], target: &Expr) -> Option<usize> {
-    exprs.iter().position(|e| e == target)
 }
 
 fn strip_alias(expr: &Expr) -> &Expr {

@@ -22,10 +22,16 @@ use super::operator::{Changes, Metrics, Operator, Settings, row_key, sort_rows};
 use super::plan::{ContinuousPlan, Unsupported, compile};
 use crate::query::{QueryService, format};
 
-/// A changed result is published at most this often, so bursts coalesce ...
+/// A changed result is published at most every 10 ms, so bursts coalesce, and less often the
+/// more viewers it has (100 µs each, up to 100 ms), so that sending it stays a bounded share of
+/// the CPU ...
 const FLUSH_GAP: Duration = Duration::from_millis(10);
+const FLUSH_GAP_PER_VIEWER: Duration = Duration::from_micros(100);
+const MAX_FLUSH_GAP: Duration = Duration::from_millis(100);
 /// ... and the clock moves windows at least this often.
 const TICK: Duration = Duration::from_millis(100);
+/// A watermark that moved without any row changing is published at most this often.
+const WATERMARK_EVERY: Duration = Duration::from_secs(1);
 /// Changes a viewer may be behind before it is resynchronized with a snapshot.
 const CHANNEL_CAPACITY: usize = 256;
 /// Rows of a re-queried result, at most.
@@ -83,6 +89,9 @@ pub(crate) enum Update {
         version: u64,
         changes: Changes,
         watermark: i64,
+        /// The frame's fields after `seq`, serialized once for every viewer:
+        /// `"upserts":[…],"deletes":[…],"watermark":…,"now":…`.
+        tail: String,
     },
     /// The whole result (queries without a key, re-queried ones).
     Result {
@@ -341,6 +350,7 @@ impl Engine {
             current.watermark = operator.watermark();
             current.state_bytes = bytes;
             current.groups = operator.n_groups();
+            current.metrics = operator.metrics();
             set_rows(
                 &mut current,
                 operator.rows(),
@@ -458,11 +468,13 @@ async fn run_incremental(
         }
     });
     let mut last_flush = Instant::now() - FLUSH_GAP;
+    let mut gap = FLUSH_GAP;
+    let mut last_watermark_sent = Instant::now();
     let mut dirty = true;
     let mut last_sizing = Instant::now() - Duration::from_secs(60);
     loop {
         let deadline = if dirty {
-            last_flush + FLUSH_GAP
+            last_flush + gap
         } else {
             last_flush + TICK
         };
@@ -479,7 +491,7 @@ async fn run_incremental(
                     return;
                 }
                 dirty = true;
-                if last_flush.elapsed() < FLUSH_GAP {
+                if last_flush.elapsed() < gap {
                     continue;
                 }
             }
@@ -487,6 +499,8 @@ async fn run_incremental(
         }
         last_flush = Instant::now();
         dirty = false;
+        gap = (FLUSH_GAP_PER_VIEWER * updates.receiver_count() as u32)
+            .clamp(FLUSH_GAP, MAX_FLUSH_GAP);
         let changes = match operator.flush(now_micros()) {
             Ok(changes) => changes,
             Err(err) => {
@@ -502,12 +516,15 @@ async fn run_incremental(
             last_sizing = Instant::now();
         }
         let watermark = operator.watermark();
-        let moved = watermark != current.watermark;
+        // A watermark that moved alone is news at most once a second.
+        let moved = watermark != current.watermark
+            && last_watermark_sent.elapsed() >= WATERMARK_EVERY;
         current.watermark = watermark;
         if changes.is_empty() && !moved {
             continue;
         }
         current.version += 1;
+        last_watermark_sent = Instant::now();
         let version = current.version;
         if plan.key.is_some() {
             for key in &changes.deletes {
@@ -519,10 +536,20 @@ async fn run_incremental(
                 let key = serde_json::to_string(&row_key(&plan, row)).unwrap_or_default();
                 current.rows.insert(key, row.clone());
             }
+            let tail = serde_json::json!({
+                "upserts": changes.upserts,
+                "deletes": changes.deletes,
+                "watermark": watermark,
+                "now": now_micros(),
+            })
+            .to_string();
+            // `{…}` without its braces, to follow `"seq":n,` in each viewer's frame.
+            let tail = tail[1..tail.len() - 1].to_owned();
             let _ = updates.send(Arc::new(Update::Delta {
                 version,
                 changes,
                 watermark,
+                tail,
             }));
         } else {
             let rows = operator.rows();

@@ -359,9 +359,18 @@ async fn nothing_is_lost_or_doubled_at_the_backfill_seam() {
 #[tokio::test]
 async fn a_slow_client_is_resent_a_snapshot_and_slows_no_one() {
     let weir = start("live_slow", &["--live-backlog-rows", "100"]).await;
-    ingest(&weir, "web", "{\"k\":0}\n").await;
+    // Long keys, so that the deltas are large: 500 rows of ~1 kB each.
+    let key = |k: usize| format!("key-{k:01000}");
+    ingest(&weir, "web", &format!("{{\"k\":\"{}\"}}\n", key(0))).await;
     let sql = "SELECT k, count(*) AS n FROM web GROUP BY k";
-    let mut slow = connect(&weir).await;
+    // A small receive buffer, so that the kernel does not absorb megabytes for it.
+    let tcp = tokio::net::TcpSocket::new_v4().unwrap();
+    tcp.set_recv_buffer_size(8 << 10).unwrap();
+    let tcp = tokio_tungstenite::MaybeTlsStream::Plain(tcp.connect(weir.addr()).await.unwrap());
+    let (mut slow, _) =
+        tokio_tungstenite::client_async(format!("ws://{}/api/v1/live", weir.addr()), tcp)
+            .await
+            .unwrap();
     subscribe(&mut slow, "p", sql).await;
     let first = next_frame(&mut slow).await;
     assert_eq!(first["type"], "snapshot");
@@ -370,10 +379,13 @@ async fn a_slow_client_is_resent_a_snapshot_and_slows_no_one() {
     let mut fast_views = BTreeMap::new();
     until(&mut fast, &mut fast_views, "p", |v| v.snapshots == 1).await;
 
-    // The slow client reads nothing while 2,000 keys change 150 times (several MB of deltas).
-    let keys = 2_000;
-    let rounds = 150;
-    let body: String = (0..keys).map(|k| format!("{{\"k\":{k}}}\n")).collect();
+    // The slow client reads nothing while 500 keys change 100 times (tens of MB of deltas, more
+    // than the sockets' buffers hold).
+    let keys = 500;
+    let rounds = 100;
+    let body: String = (0..keys)
+        .map(|k| format!("{{\"k\":\"{}\"}}\n", key(k)))
+        .collect();
     let started = Instant::now();
     let client = reqwest::Client::new();
     for _ in 0..rounds {
@@ -390,7 +402,7 @@ async fn a_slow_client_is_resent_a_snapshot_and_slows_no_one() {
         v.rows.len() == keys
             && v.rows
                 .values()
-                .all(|r| r[1] == json!(rounds + usize::from(r[0] == json!(0))))
+                .all(|r| r[1] == json!(rounds + usize::from(r[0] == json!(key(0)))))
     };
     // The fast client is up to date while the slow one is still stalled.
     until(&mut fast, &mut fast_views, "p", done).await;
@@ -404,6 +416,10 @@ async fn a_slow_client_is_resent_a_snapshot_and_slows_no_one() {
         .apply(&first);
     until(&mut slow, &mut slow_views, "p", done).await;
     let slow_view = &slow_views["p"];
+    eprintln!(
+        "slow view: {} snapshots, {} deltas",
+        slow_view.snapshots, slow_view.deltas
+    );
     assert!(
         slow_view.snapshots >= 2,
         "resent a snapshot: {} snapshots",
