@@ -419,10 +419,10 @@ impl Engine {
             updates,
             stop: self.stopping.child_token(),
         });
-        self.results
-            .lock()
-            .expect("poisoned")
-            .push(Arc::downgrade(&shared));
+        let mut results = self.results.lock().expect("poisoned");
+        results.retain(|r| r.strong_count() > 0);
+        results.push(Arc::downgrade(&shared));
+        drop(results);
         shared
     }
 }
@@ -517,8 +517,8 @@ async fn run_incremental(
         }
         let watermark = operator.watermark();
         // A watermark that moved alone is news at most once a second.
-        let moved = watermark != current.watermark
-            && last_watermark_sent.elapsed() >= WATERMARK_EVERY;
+        let moved =
+            watermark != current.watermark && last_watermark_sent.elapsed() >= WATERMARK_EVERY;
         current.watermark = watermark;
         if changes.is_empty() && !moved {
             continue;
