@@ -57,19 +57,28 @@ done
 fi
 
 if [[ $parts == *viewers* ]]; then
-echo "# ingest with 1000 viewers of one panel"
+# Ingest speed on these machines varies run to run (page zeroing): rounds alternate the order of
+# the run without viewers and the run with them; compare the medians.
+echo "# ingest with 1000 viewers of one panel, alternating with none"
 panel="SELECT date_bin(INTERVAL '1 second', _time) AS t, count(*) AS events, sum(CASE WHEN status >= 500 THEN 1 ELSE 0 END) AS errors FROM demo_http WHERE _time >= now() - INTERVAL '300 seconds' GROUP BY 1 ORDER BY 1"
-start
-r=$("$bin/weir-load" "$url" demo_http "$file" --clients 4 --batch 5000)
-echo "{\"viewers\":0,\"load\":$r}"
-stop
-start
-: >"$data/live.err"
-"$bin/weir-live" viewers "$url" "$panel" --clients 1000 --secs 20 >"$data/viewers.json" 2>"$data/live.err" &
-live=$!
-wait_ready
-r=$("$bin/weir-load" "$url" demo_http "$file" --clients 4 --batch 5000)
-echo "{\"viewers\":1000,\"load\":$r}"
-wait "$live"; cat "$data/viewers.json"
-stop
+with_viewers() {
+  start
+  : >"$data/live.err"
+  "$bin/weir-live" viewers "$url" "$panel" --clients 1000 --secs 10 >"$data/viewers.json" 2>"$data/live.err" &
+  live=$!
+  wait_ready
+  r=$("$bin/weir-load" "$url" demo_http "$file" --clients 4 --batch 5000)
+  echo "{\"viewers\":1000,\"load\":$r}"
+  wait "$live"; cat "$data/viewers.json"
+  stop
+}
+without() {
+  start
+  r=$("$bin/weir-load" "$url" demo_http "$file" --clients 4 --batch 5000)
+  echo "{\"viewers\":0,\"load\":$r}"
+  stop
+}
+for round in $(seq "${ROUNDS:-5}"); do
+  if (( round % 2 )); then without; with_viewers; else with_viewers; without; fi
+done
 fi
