@@ -20,7 +20,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::engine::{Error as EngineError, Mode, Shared, Start, Update, now_micros};
+use crate::engine::{Error as EngineError, Mode, Shared, Start, Update, now_micros, row_key};
 use crate::error::ApiError;
 use crate::router::AppState;
 
@@ -197,7 +197,7 @@ async fn subscription(id: String, sql: String, state: AppState, frames: mpsc::Se
                                 pending.keys.insert(text, Change::Delete(key.clone()));
                             }
                             for row in &changes.upserts {
-                                let key = key_of(&shared.shape.key, row);
+                                let key = row_key(shared.shape.key.as_deref(), row);
                                 let text = serde_json::to_string(&key).unwrap_or_default();
                                 pending.keys.insert(text, Change::Upsert(row.clone()));
                             }
@@ -277,13 +277,6 @@ impl Pending {
             "now": now_micros(),
         });
         Message::Text(frame.to_string().into())
-    }
-}
-
-fn key_of(key: &Option<Vec<usize>>, row: &[Value]) -> Vec<Value> {
-    match key {
-        Some(key) => key.iter().map(|&i| row[i].clone()).collect(),
-        None => row.to_vec(),
     }
 }
 

@@ -1,12 +1,14 @@
 //! The incremental engine: continuous SQL kept up to date event by event.
 //!
 //! [`plan`] compiles a query into DataFusion's physical pieces, or says which part it cannot keep
-//! live; [`operator`] holds one query's state and applies batches of the stream to it.
+//! live; [`operator`] holds one query's state and applies batches of the stream to it; the
+//! registry runs each distinct query once for all its viewers and publishes its changes.
 
 pub(crate) mod operator;
 pub(crate) mod plan;
 mod registry;
 
+pub(crate) use operator::row_key;
 pub use registry::EngineConfig;
 pub(crate) use registry::{Engine, Mode, Shared, Start, Update, now_micros};
 
@@ -16,8 +18,6 @@ use datafusion::error::DataFusionError;
 /// Why a continuous query failed.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum Error {
-    #[error("{0}")]
-    Unsupported(#[from] plan::Unsupported),
     #[error("{0}")]
     DataFusion(#[from] DataFusionError),
     #[error("{0}")]

@@ -495,7 +495,7 @@ impl Operator {
             let shown = visible.as_ref().is_none_or(|v| v.is_valid(i) && v.value(i));
             if shown {
                 if group.emitted.as_ref().is_none_or(|(old, _)| *old != row) {
-                    let row_key = row_key(&plan, &row);
+                    let row_key = row_key(plan.key.as_deref(), &row);
                     changes.upserts.push(row.clone());
                     group.emitted = Some((row, row_key));
                 }
@@ -519,8 +519,8 @@ impl Operator {
 }
 
 /// The key columns' values of a result row (the whole row when the query has no key).
-pub(crate) fn row_key(plan: &ContinuousPlan, row: &[Value]) -> Vec<Value> {
-    match &plan.key {
+pub(crate) fn row_key(key: Option<&[usize]>, row: &[Value]) -> Vec<Value> {
+    match key {
         Some(key) => key.iter().map(|&i| row[i].clone()).collect(),
         None => row.to_vec(),
     }

@@ -71,15 +71,13 @@ impl Default for EngineConfig {
 }
 
 /// How a query is kept live.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum Mode {
+    #[default]
     Incremental,
     /// Re-run every `interval_ms`, because of `reason`.
-    Requery {
-        reason: String,
-        interval_ms: u64,
-    },
+    Requery { reason: String, interval_ms: u64 },
 }
 
 /// A change of a shared result, as published.
@@ -114,7 +112,7 @@ pub(crate) struct Current {
     pub(crate) metrics: Metrics,
     pub(crate) groups: usize,
     pub(crate) state_bytes: usize,
-    pub(crate) mode: Option<Mode>,
+    pub(crate) mode: Mode,
 }
 
 /// What every viewer of a query is told about its result's shape.
@@ -167,7 +165,7 @@ impl Shared {
             rows,
             version: current.version,
             watermark: current.watermark,
-            mode: current.mode.clone().unwrap_or(Mode::Incremental),
+            mode: current.mode.clone(),
             overflow: current.metrics.overflow_events > 0,
         };
         Ok((start, updates))
@@ -184,9 +182,8 @@ pub(crate) struct Engine {
     store: Arc<Store>,
     queries: QueryService,
     config: EngineConfig,
+    /// Running queries by their analyzed plan's text; the viewers hold them.
     running: Arc<Mutex<HashMap<String, Weak<Shared>>>>,
-    /// Every shared query's current result (for the budget and `/api/v1/engine`).
-    results: Arc<Mutex<Vec<Weak<Shared>>>>,
     stopping: CancellationToken,
 }
 
@@ -202,7 +199,6 @@ impl Engine {
             queries,
             config,
             running: Arc::default(),
-            results: Arc::default(),
             stopping,
         }
     }
@@ -216,7 +212,7 @@ impl Engine {
         if let Some(shared) = self.running(&key) {
             return Ok(shared);
         }
-        if self.running.lock().expect("poisoned").len() >= self.config.max_queries {
+        if self.all().len() >= self.config.max_queries {
             return Err(Error::Budget(format!(
                 "{} continuous queries are running, the most this server runs",
                 self.config.max_queries
@@ -258,9 +254,9 @@ impl Engine {
 
     /// The running queries.
     fn all(&self) -> Vec<Arc<Shared>> {
-        let mut results = self.results.lock().expect("poisoned");
-        results.retain(|r| r.strong_count() > 0);
-        results.iter().filter_map(Weak::upgrade).collect()
+        let mut running = self.running.lock().expect("poisoned");
+        running.retain(|_, q| q.strong_count() > 0);
+        running.values().filter_map(Weak::upgrade).collect()
     }
 
     /// Bytes of state all running queries hold.
@@ -408,37 +404,33 @@ impl Engine {
 
     fn new_shared(&self, sql: &str, shape: Shape, mode: Mode) -> Arc<Shared> {
         let current = Arc::new(Mutex::new(Current {
-            mode: Some(mode),
+            mode,
             ..Current::default()
         }));
         let (updates, _) = broadcast::channel(CHANNEL_CAPACITY);
-        let shared = Arc::new(Shared {
+        Arc::new(Shared {
             sql: sql.to_owned(),
             shape,
             current,
             updates,
             stop: self.stopping.child_token(),
-        });
-        let mut results = self.results.lock().expect("poisoned");
-        results.retain(|r| r.strong_count() > 0);
-        results.push(Arc::downgrade(&shared));
-        drop(results);
-        shared
+        })
     }
 }
 
 fn set_rows(current: &mut Current, rows: Vec<Vec<Value>>, key: Option<&ContinuousPlan>) {
-    current.rows = rows
-        .into_iter()
-        .enumerate()
-        .map(|(i, row)| {
-            let key = match key {
-                Some(plan) => serde_json::to_string(&row_key(plan, &row)).unwrap_or_default(),
-                None => format!("{i:012}"),
-            };
-            (key, row)
-        })
-        .collect();
+    current.rows =
+        rows.into_iter()
+            .enumerate()
+            .map(|(i, row)| {
+                let key = match key {
+                    Some(plan) => serde_json::to_string(&row_key(plan.key.as_deref(), &row))
+                        .unwrap_or_default(),
+                    None => format!("{i:012}"),
+                };
+                (key, row)
+            })
+            .collect();
 }
 
 /// The task of an incremental query: applies the stream's events as they become durable and
@@ -533,7 +525,8 @@ async fn run_incremental(
                     .remove(&serde_json::to_string(key).unwrap_or_default());
             }
             for row in &changes.upserts {
-                let key = serde_json::to_string(&row_key(&plan, row)).unwrap_or_default();
+                let key =
+                    serde_json::to_string(&row_key(plan.key.as_deref(), row)).unwrap_or_default();
                 current.rows.insert(key, row.clone());
             }
             let tail = serde_json::json!({

@@ -418,7 +418,7 @@ fn run_differential(
                     client.remove(&serde_json::to_string(&key).unwrap());
                 }
                 for row in changes.upserts {
-                    let key = row_key(&plan, &row);
+                    let key = row_key(plan.key.as_deref(), &row);
                     client.insert(serde_json::to_string(&key).unwrap(), row);
                 }
             };

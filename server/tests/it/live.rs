@@ -358,6 +358,8 @@ async fn nothing_is_lost_or_doubled_at_the_backfill_seam() {
         )
         .await;
         ids.push(id);
+        // Not a wait for anything: it spreads the subscriptions (and their seams) over the
+        // ingest under way.
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     writer.await.unwrap();
