@@ -174,7 +174,7 @@ async fn subscription(id: String, sql: String, state: AppState, frames: mpsc::Se
         }
         let mut version = start.version;
         let mut pending = Pending::default();
-        let resync = loop {
+        loop {
             tokio::select! {
                 update = updates.recv() => match update {
                     Ok(update) => match update.as_ref() {
@@ -202,7 +202,7 @@ async fn subscription(id: String, sql: String, state: AppState, frames: mpsc::Se
                                 pending.keys.insert(text, Change::Upsert(row.clone()));
                             }
                             if pending.keys.len() > state.engine.config().backlog_rows {
-                                break true;
+                                break;
                             }
                         }
                         Update::Result { version: v, rows, watermark } if *v > version => {
@@ -216,7 +216,7 @@ async fn subscription(id: String, sql: String, state: AppState, frames: mpsc::Se
                         }
                         _ => {}
                     },
-                    Err(broadcast::error::RecvError::Lagged(_)) => break true,
+                    Err(broadcast::error::RecvError::Lagged(_)) => break,
                     Err(broadcast::error::RecvError::Closed) => return,
                 },
                 permit = frames.reserve(), if pending.is_due() => {
@@ -225,10 +225,8 @@ async fn subscription(id: String, sql: String, state: AppState, frames: mpsc::Se
                     permit.send(pending.take_frame(&id, seq, &shared, &start));
                 }
             }
-        };
-        if resync {
-            tracing::debug!(%id, "a live subscription fell behind: sending a fresh snapshot");
         }
+        tracing::debug!(%id, "a live subscription fell behind: sending a fresh snapshot");
     }
 }
 
