@@ -27,6 +27,8 @@ pub struct Config {
 }
 
 impl Config {
+    /// A server storing into `data_dir` and serving the web app built in `site_root`, with every
+    /// other setting at its default (the defaults of `weir serve`'s flags are these).
     pub fn new(data_dir: impl Into<PathBuf>, site_root: impl Into<PathBuf>) -> Config {
         Config {
             data_dir: data_dir.into(),
@@ -46,4 +48,12 @@ impl Config {
 pub struct DemoConfig {
     /// Mean events per second written to `demo_http`.
     pub events_per_sec: u32,
+}
+
+impl Default for DemoConfig {
+    fn default() -> DemoConfig {
+        DemoConfig {
+            events_per_sec: 300,
+        }
+    }
 }

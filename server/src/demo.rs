@@ -5,17 +5,19 @@
 //! baseline, Zipf-distributed users and random trace ids. Incidents recur on a fixed cycle so a
 //! demo shows them within minutes: every 2 minutes one busy service returns 30% 5xx for 35 s, and every
 //! 3 minutes one route gets 8× slower for 40 s. Events go through the same
-//! [`storage::Store::append_json`] path as HTTP ingest.
+//! `ingest::append_json` path as HTTP ingest.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, LogNormal, Poisson, Zipf};
 use serde::Serialize;
-use storage::{BodyFormat, Store, StreamName};
+use storage::{Store, StreamName, now_micros};
+
+use crate::ingest::{self, BodyFormat};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::DemoConfig;
@@ -307,12 +309,6 @@ impl Generator {
     }
 }
 
-fn now_micros() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as i64)
-}
-
 /// Writes demo traffic until `stopping` is cancelled.
 pub(crate) async fn run(store: Arc<Store>, config: DemoConfig, stopping: CancellationToken) {
     let stream = StreamName::new(STREAM).expect("the demo stream name is valid");
@@ -346,7 +342,7 @@ pub(crate) async fn run(store: Arc<Store>, config: DemoConfig, stopping: Cancell
         generator.write(&mut body, n, now - span, span, incidents);
         let (store, stream) = (Arc::clone(&store), stream.clone());
         let appended = tokio::task::spawn_blocking(move || {
-            store.append_json(&stream, body.as_bytes(), BodyFormat::Ndjson)
+            ingest::append_json(&store, &stream, body.as_bytes(), BodyFormat::Ndjson)
         })
         .await;
         match appended {

@@ -1,10 +1,14 @@
-//! Errors: [`Error`] for starting and running the server, [`ApiError`] for HTTP replies. Every
-//! mapping from an error to a status code is in this file.
+//! Errors: [`Error`] for starting and running the server, [`ApiError`] for what a client is told.
+//! Every error's kind ([`ErrorKind`]) and every kind's HTTP status are chosen in this file.
 
 use axum::Json;
+use axum::extract::rejection::{BytesRejection, JsonRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use datafusion::error::DataFusionError;
+use protocol::ErrorKind;
+
+use crate::{engine, ingest};
 
 /// Why the server could not start or keep serving.
 #[derive(Debug, thiserror::Error)]
@@ -13,70 +17,142 @@ pub enum Error {
     Storage(#[from] storage::Error),
     #[error("listener: {0}")]
     Listen(std::io::Error),
-    #[error("startup: {0}")]
-    Startup(String),
 }
 
-/// An HTTP error reply: a status and a message, sent as `{"error": "..."}`.
+/// A failure as a client is told it: a kind and a message. Over HTTP it is a status and
+/// `{"error": message, "kind": kind}`; on the live socket, an `error` frame; in the web app, the
+/// server function's error.
 #[derive(Debug)]
 pub(crate) struct ApiError {
-    pub(crate) status: StatusCode,
-    pub(crate) message: String,
+    error: protocol::Error,
+    status: StatusCode,
 }
 
 impl ApiError {
-    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> ApiError {
         ApiError {
-            status,
-            message: message.into(),
+            error: protocol::Error::new(kind, message),
+            status: status(kind),
         }
+    }
+
+    pub(crate) fn into_inner(self) -> protocol::Error {
+        self.error
+    }
+
+    pub(crate) fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+/// The HTTP status of each kind.
+fn status(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
+        ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Gone => StatusCode::GONE,
+        ErrorKind::Overloaded => StatusCode::TOO_MANY_REQUESTS,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if self.status.is_server_error() {
-            tracing::warn!(status = %self.status, message = %self.message, "request failed");
+        let status = self.status();
+        let error = self.error;
+        if status.is_server_error() {
+            tracing::warn!(%status, message = %error.message, "request failed");
         }
-        (
-            self.status,
-            Json(serde_json::json!({ "error": self.message })),
-        )
-            .into_response()
+        let body = serde_json::json!({ "error": error.message, "kind": error.kind });
+        (status, Json(body)).into_response()
+    }
+}
+
+/// The status of an ingest reply: 400 when a body held events and none was kept (each
+/// rejection says why), 200 otherwise.
+pub(crate) fn ingest_status(accepted: usize, rejected: usize) -> StatusCode {
+    if accepted == 0 && rejected > 0 {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    }
+}
+
+/// What an axum extractor refused keeps axum's status (413 too large; 400, 415 or 422 for a
+/// malformed request).
+fn rejection(status: StatusCode, message: String) -> ApiError {
+    let kind = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorKind::TooLarge,
+        s if s.is_server_error() => ErrorKind::Internal,
+        _ => ErrorKind::BadRequest,
+    };
+    ApiError {
+        error: protocol::Error::new(kind, message),
+        status,
+    }
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(err: BytesRejection) -> ApiError {
+        rejection(err.status(), err.body_text())
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(err: JsonRejection) -> ApiError {
+        rejection(err.status(), err.body_text())
     }
 }
 
 impl From<storage::Error> for ApiError {
     fn from(err: storage::Error) -> ApiError {
         use storage::Error as E;
-        let status = match &err {
-            E::InvalidStreamName { .. } | E::BodyNotJson { .. } => StatusCode::BAD_REQUEST,
-            E::StreamNotFound { .. } => StatusCode::NOT_FOUND,
-            E::OffsetNotRetained { .. } => StatusCode::GONE,
-            _ if err.is_disk_full() => StatusCode::SERVICE_UNAVAILABLE,
-            E::Poisoned { .. } | E::Behind { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            E::Io { .. }
+        let kind = match &err {
+            E::InvalidStreamName { .. } => ErrorKind::BadRequest,
+            E::StreamNotFound { .. } => ErrorKind::NotFound,
+            E::OffsetNotRetained { .. } => ErrorKind::Gone,
+            _ if err.is_disk_full() => ErrorKind::Unavailable,
+            E::Poisoned { .. } | E::Behind { .. } => ErrorKind::Unavailable,
+            // Events the server's own decoders built wrong: a bug.
+            E::InvalidEvents { .. }
+            | E::Io { .. }
             | E::Locked { .. }
             | E::CorruptWal { .. }
             | E::Lake { .. }
-            | E::Arrow(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            | E::Arrow(_) => ErrorKind::Internal,
         };
-        ApiError::new(status, err.to_string())
+        ApiError::new(kind, err.to_string())
+    }
+}
+
+impl From<ingest::Error> for ApiError {
+    fn from(err: ingest::Error) -> ApiError {
+        match err {
+            ingest::Error::BodyNotJson { .. } => {
+                ApiError::new(ErrorKind::BadRequest, err.to_string())
+            }
+            ingest::Error::Store(err) => ApiError::from(err),
+            ingest::Error::Arrow(_) => ApiError::new(ErrorKind::Internal, err.to_string()),
+        }
     }
 }
 
 impl From<DataFusionError> for ApiError {
     fn from(err: DataFusionError) -> ApiError {
         let root = err.find_root();
-        let status = match root {
+        let kind = match root {
             DataFusionError::SQL(..)
             | DataFusionError::Plan(_)
             | DataFusionError::SchemaError(..)
             | DataFusionError::NotImplemented(_)
             | DataFusionError::Configuration(_)
-            | DataFusionError::Execution(_) => StatusCode::BAD_REQUEST,
-            DataFusionError::ResourcesExhausted(_) => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
+            | DataFusionError::Execution(_) => ErrorKind::BadRequest,
+            DataFusionError::ResourcesExhausted(_) => ErrorKind::Unavailable,
+            _ => ErrorKind::Internal,
         };
         let message = match root {
             DataFusionError::SQL(parser, _) => {
@@ -86,13 +162,37 @@ impl From<DataFusionError> for ApiError {
             }
             _ => err.strip_backtrace(),
         };
-        ApiError::new(status, message)
+        ApiError::new(kind, message)
     }
 }
 
-/// A blocking task that panicked or was cancelled: a bug, reported as 500.
+impl From<engine::Error> for ApiError {
+    fn from(err: engine::Error) -> ApiError {
+        use engine::Error as E;
+        match err {
+            E::DataFusion(err) => ApiError::from(err),
+            E::Store(err) => ApiError::from(err),
+            E::SchemaChanged { .. } => ApiError::new(ErrorKind::BadRequest, err.to_string()),
+            E::TooManyQueries { .. } | E::OverBudget { .. } => {
+                ApiError::new(ErrorKind::Overloaded, err.to_string())
+            }
+            E::MissingColumn(_) | E::Arrow(_) => {
+                ApiError::new(ErrorKind::Internal, err.to_string())
+            }
+        }
+    }
+}
+
+/// Arrow refused to write a result the query produced: a bug.
+impl From<arrow::error::ArrowError> for ApiError {
+    fn from(err: arrow::error::ArrowError) -> ApiError {
+        ApiError::new(ErrorKind::Internal, err.to_string())
+    }
+}
+
+/// A blocking task that panicked or was cancelled: a bug.
 impl From<tokio::task::JoinError> for ApiError {
     fn from(err: tokio::task::JoinError) -> ApiError {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, err.to_string())
+        ApiError::new(ErrorKind::Internal, err.to_string())
     }
 }

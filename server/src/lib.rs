@@ -9,11 +9,11 @@ mod config;
 mod demo;
 mod engine;
 mod error;
-mod live;
+mod ingest;
 mod query;
 mod router;
 mod routes;
-mod web;
+mod state;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -42,7 +42,7 @@ pub async fn serve(
         let (store, stop) = (Arc::clone(&store), stopping.clone());
         tokio::spawn(async move { store.maintain(stop.cancelled_owned()).await })
     };
-    let state = router::AppState::new(Arc::clone(&store), &config, stopping.clone());
+    let state = state::AppState::new(Arc::clone(&store), &config, stopping.clone());
     let demo = config.demo.as_ref().map(|demo| {
         tokio::spawn(demo::run(
             Arc::clone(&store),

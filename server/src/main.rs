@@ -3,10 +3,12 @@
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use storage::StreamName;
 use weir::{Config, DemoConfig};
 
 // Ingest allocates many small, short-lived objects; mimalloc serves them about a quarter faster
@@ -28,6 +30,10 @@ enum Command {
     Serve(ServeArgs),
 }
 
+/// Every default of `weir serve` is the library's ([`Config::new`], `StoreConfig::default`,
+/// `EngineConfig::default`, `DemoConfig::default`): the flags below only read them.
+static DEFAULTS: LazyLock<Config> = LazyLock::new(|| Config::new("", ""));
+
 #[derive(clap::Args)]
 struct ServeArgs {
     /// Directory where streams are stored (created if missing).
@@ -40,56 +46,66 @@ struct ServeArgs {
     #[arg(long)]
     demo: bool,
     /// Mean events per second of the demo generator.
-    #[arg(long, default_value_t = 300, requires = "demo")]
+    #[arg(long, default_value_t = DemoConfig::default().events_per_sec, requires = "demo")]
     demo_rate: u32,
     /// Directory of the built web app (holds pkg/weir.js). Defaults to target/site next to the
     /// binary's build directory, or ./target/site.
     #[arg(long, env = "WEIR_SITE_ROOT")]
     site_root: Option<PathBuf>,
     /// Largest request body accepted, in bytes, after decompression.
-    #[arg(long, default_value_t = 64 << 20)]
+    #[arg(long, default_value_t = DEFAULTS.max_body_bytes)]
     max_body_bytes: usize,
     /// Move a stream's hot tier to its lake table once it holds this many bytes...
-    #[arg(long, default_value_t = 64 << 20)]
+    #[arg(long, default_value_t = DEFAULTS.store.tier_bytes)]
     tier_max_bytes: usize,
     /// ... or once its oldest event has been there this many seconds.
-    #[arg(long, default_value_t = 30.0)]
+    #[arg(long, default_value_t = DEFAULTS.store.tier_age.as_secs_f64())]
     tier_max_age_secs: f64,
     /// Seconds between rounds of lake compaction, retention and vacuum.
-    #[arg(long, default_value_t = 60.0)]
+    #[arg(long, default_value_t = DEFAULTS.store.compact_every.as_secs_f64())]
     compact_every_secs: f64,
     /// Seconds after which lake files replaced by compaction or retention are deleted.
-    #[arg(long, default_value_t = 3600.0)]
+    #[arg(long, default_value_t = DEFAULTS.store.vacuum_grace.as_secs_f64())]
     vacuum_grace_secs: f64,
     /// Remove events older than this many days (whole hours of `_time`) from every stream's lake.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_days)]
     retention_days: Option<f64>,
     /// Per-stream retention in days, as STREAM=DAYS (repeatable); overrides --retention-days.
+    /// STREAM is a stream's exact name (patterns are not supported).
     #[arg(long, value_parser = parse_stream_days)]
-    stream_retention: Vec<(String, f64)>,
+    stream_retention: Vec<(StreamName, f64)>,
     /// Seconds an event may lag behind its stream's latest event time and still update its
     /// window in live results (later ones are counted as late, and stored all the same).
-    #[arg(long, default_value_t = 30.0)]
+    #[arg(long, default_value_t = DEFAULTS.engine.allowed_lateness.as_secs_f64())]
     allowed_lateness_secs: f64,
     /// Groups one live query holds at most; events of further groups are left out of its
     /// live result, which says so.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = DEFAULTS.engine.max_groups)]
     max_groups: usize,
     /// Memory all live queries' state may take, in bytes; a query past it is refused.
-    #[arg(long, default_value_t = 512 << 20)]
+    #[arg(long, default_value_t = DEFAULTS.engine.state_budget_bytes)]
     live_state_budget_bytes: usize,
     /// Changed rows a slow live subscriber may have pending before it is sent a fresh snapshot
     /// instead.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = DEFAULTS.engine.backlog_rows)]
     live_backlog_rows: usize,
 }
 
-fn parse_stream_days(text: &str) -> Result<(String, f64), String> {
+fn parse_days(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(days) if days.is_finite() && days > 0.0 => Ok(days),
+        Ok(_) => Err(format!("`{text}`: days must be a positive number")),
+        Err(err) => Err(format!("`{text}`: {err}")),
+    }
+}
+
+/// `STREAM=DAYS`: a valid stream name and a positive number of days.
+fn parse_stream_days(text: &str) -> Result<(StreamName, f64), String> {
     let (stream, days) = text
         .split_once('=')
         .ok_or_else(|| format!("expected STREAM=DAYS, got `{text}`"))?;
-    let days: f64 = days.parse().map_err(|e| format!("`{days}`: {e}"))?;
-    Ok((stream.to_owned(), days))
+    let stream = StreamName::new(stream).map_err(|e| e.to_string())?;
+    Ok((stream, parse_days(days)?))
 }
 
 fn seconds(secs: f64) -> Duration {

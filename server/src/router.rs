@@ -1,68 +1,21 @@
-//! The one route table, and the state every handler shares.
+//! The one route table: every path, its handler in `routes/`, and the layers around them.
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRef};
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
-use leptos::config::LeptosOptions;
-use storage::Store;
-use tokio::sync::Semaphore;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::compression::CompressionLayer;
 use tower_http::decompression::RequestDecompressionLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::config::Config;
-use crate::engine::Engine;
-use crate::query::QueryService;
-use crate::{live, routes, web};
+use crate::routes;
+use crate::state::AppState;
 
-#[derive(Clone)]
-pub(crate) struct AppState {
-    pub(crate) store: Arc<Store>,
-    pub(crate) queries: QueryService,
-    /// Continuous queries, shared by every live subscription.
-    pub(crate) engine: Engine,
-    pub(crate) ingest_permits: Arc<Semaphore>,
-    pub(crate) max_result_rows: usize,
-    pub(crate) max_body_bytes: usize,
-    pub(crate) leptos: LeptosOptions,
-    /// Cancelled when the server starts shutting down: live sockets close on it.
-    pub(crate) stopping: CancellationToken,
-    /// Live sockets outlive the HTTP graceful shutdown (an upgraded connection is no longer a
-    /// request), so the server waits on them here to send each its close frame.
-    pub(crate) live_sockets: TaskTracker,
-}
-
-impl AppState {
-    pub(crate) fn new(store: Arc<Store>, config: &Config, stopping: CancellationToken) -> AppState {
-        let queries = QueryService::new(Arc::clone(&store));
-        AppState {
-            engine: Engine::new(
-                Arc::clone(&store),
-                queries.clone(),
-                config.engine.clone(),
-                stopping.clone(),
-            ),
-            queries,
-            store,
-            ingest_permits: Arc::new(Semaphore::new(config.max_concurrent_ingest)),
-            max_result_rows: config.max_result_rows,
-            max_body_bytes: config.max_body_bytes,
-            leptos: web::leptos_options(&config.site_root),
-            stopping,
-            live_sockets: TaskTracker::new(),
-        }
-    }
-}
-
-impl FromRef<AppState> for LeptosOptions {
-    fn from_ref(state: &AppState) -> LeptosOptions {
-        state.leptos.clone()
-    }
-}
+/// `POST /api/v1/query` bodies are SQL: 1 MiB is plenty.
+const MAX_QUERY_BODY_BYTES: usize = 1 << 20;
 
 pub(crate) fn build(state: AppState) -> Router {
     // Decompression runs before the body limit, so the limit bounds the decompressed size too.
@@ -79,13 +32,25 @@ pub(crate) fn build(state: AppState) -> Router {
         .route("/api/v1/streams/{stream}", get(routes::streams::show))
         .route(
             "/api/v1/query",
-            post(routes::query::query).layer(DefaultBodyLimit::max(1 << 20)),
+            post(routes::query::query).layer(DefaultBodyLimit::max(MAX_QUERY_BODY_BYTES)),
         )
-        .route("/api/v1/live", get(live::upgrade))
+        .route("/api/v1/live", get(routes::live::upgrade))
         .route("/api/v1/engine", get(routes::engine::describe))
         .merge(ingest);
-    web::routes(api, &state)
-        .layer(CompressionLayer::new())
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
+    // The web app: its pages (rendered here, with the backend as context), its server
+    // functions, and the built files under the site root.
+    let backend = routes::web::backend(&state);
+    let options = state.leptos.clone();
+    api.leptos_routes_with_context(
+        &state,
+        generate_route_list(app::App),
+        move || provide_context(Arc::clone(&backend)),
+        move || app::shell(options.clone()),
+    )
+    .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+        app::shell,
+    ))
+    .layer(CompressionLayer::new())
+    .layer(TraceLayer::new_for_http())
+    .with_state(state)
 }

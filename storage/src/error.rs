@@ -3,14 +3,14 @@
 use std::path::PathBuf;
 
 /// Everything that can go wrong in the store. Per-event problems are not errors: they come back as
-/// [`crate::Rejection`]s next to the events that were stored.
+/// [`crate::RowRejection`]s next to the events that were stored.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     // The caller can fix the input.
-    #[error("invalid stream name `{name}`: use 1 to 64 characters from [a-z0-9_]")]
+    #[error("invalid stream name `{name}`: use {}", protocol::STREAM_NAME_RULE)]
     InvalidStreamName { name: String },
-    #[error("body is not a JSON array: {reason}")]
-    BodyNotJson { reason: String },
+    #[error("events not in the form appends take: {reason}")]
+    InvalidEvents { reason: String },
     #[error("stream `{stream}` not found")]
     StreamNotFound { stream: String },
     #[error("stream `{stream}`: offset {offset} is no longer retained (the first is {first})")]

@@ -1,14 +1,16 @@
 //! Weir's streamhouse store: events in, durable, queryable at once.
 //!
-//! The front door is [`Store`]: [`Store::append_json`] decodes a request body of JSON events into
-//! an Arrow batch, writes it to the stream's write-ahead log with fsync, and makes it visible in
-//! the hot tier before it returns; [`Store::snapshot`] gives a consistent, immutable view of a
-//! stream that DataFusion can scan. Streams are named by [`StreamName`]; every event gets an
-//! [`Offset`] (gap-free, increasing, per stream) and a `_time`.
+//! The front door is [`Store`]: [`Store::append`] takes events already decoded (an Arrow batch
+//! of `_time` and the events' columns), fits them to the stream's schema ([`evolve`]), writes
+//! them to the stream's write-ahead log with fsync, and makes them visible in the hot tier before
+//! it returns; [`Store::snapshot`] gives a consistent, immutable view of a stream that
+//! DataFusion can scan. Streams are named by [`StreamName`]; every event gets an [`Offset`]
+//! (gap-free, increasing, per stream) and a `_time`.
 //!
-//! The store knows nothing of HTTP, SQL text or the UI.
+//! The store knows nothing of HTTP, of any wire format of events (JSON, OTLP: the server decodes
+//! them), of SQL text or of the UI.
 
-mod decode;
+mod clock;
 mod error;
 mod hot;
 mod lake;
@@ -19,13 +21,17 @@ mod snapshot;
 mod store;
 mod stream;
 mod subscribe;
+#[cfg(test)]
+mod testing;
 mod wal;
 
-pub use decode::{AppendOutcome, BodyFormat, Rejection};
+pub use clock::now_micros;
 pub use error::Error;
+pub use lake::HOUR_COLUMN;
 pub use name::StreamName;
+pub use schema::{ColumnType, evolve};
 pub use snapshot::Snapshot;
-pub use store::{ColumnInfo, Store, StoreConfig, StreamInfo};
+pub use store::{Appended, RowRejection, Store, StoreConfig, StreamInfo};
 pub use subscribe::{LAKE_CHUNK, Subscription};
 
 /// Position of an event in its stream: gap-free and increasing from 0.

@@ -1,4 +1,5 @@
-//! Stream names: validated once, when built.
+//! Stream names: validated once, when built, by the rule the server and the web app share
+//! ([`protocol::is_stream_name`]).
 
 use std::fmt;
 
@@ -11,12 +12,7 @@ pub struct StreamName(String);
 
 impl StreamName {
     pub fn new(name: &str) -> Result<StreamName, Error> {
-        let valid = !name.is_empty()
-            && name.len() <= 64
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-        if valid {
+        if protocol::is_stream_name(name) {
             Ok(StreamName(name.to_owned()))
         } else {
             Err(Error::InvalidStreamName {

@@ -1,19 +1,26 @@
-//! A stream's schema and how it evolves: inferred on first write, widened by later ones.
+//! A stream's schema and how it evolves: made by the first events, widened by later ones.
 //!
-//! Rules: a new field becomes a new nullable column; an integer column that receives a float
-//! becomes Float64 (integers are then stored as floats); any other type conflict rejects the
-//! event. `_time` and `_offset` are always the first two columns.
+//! Rules ([`evolve`]): a new field becomes a new nullable column; an integer column that receives a
+//! float becomes Float64 (integers are then stored as floats); a float column takes integers; any
+//! other type conflict rejects the event. `_time` and `_offset` are always the first two columns.
+//! Decoders type events by the same rules ([`ColumnType`], [`evolve`]) before they append them,
+//! and [`StreamSchema::conform`] applies them again to the columns of each batch under the
+//! stream's lock, so that two appends racing to type one field are told apart.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use arrow::array::{
+    Array, ArrayRef, BooleanArray, BooleanBufferBuilder, Int64Array, RecordBatch, new_null_array,
+};
+use arrow::compute::{cast, filter};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
-use crate::{OFFSET_COLUMN, TIME_COLUMN};
+use crate::{Error, OFFSET_COLUMN, Offset, RowRejection, TIME_COLUMN};
 
-/// The type of a JSON value as stored in a column.
+/// The types a column of events can have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ColumnType {
+pub enum ColumnType {
     Bool,
     Int,
     Float,
@@ -21,7 +28,8 @@ pub(crate) enum ColumnType {
 }
 
 impl ColumnType {
-    pub(crate) fn data_type(self) -> DataType {
+    /// The Arrow type of such a column.
+    pub fn data_type(self) -> DataType {
         match self {
             ColumnType::Bool => DataType::Boolean,
             ColumnType::Int => DataType::Int64,
@@ -30,7 +38,8 @@ impl ColumnType {
         }
     }
 
-    fn from_data_type(data_type: &DataType) -> Option<ColumnType> {
+    /// The column type of an Arrow type, if events can have it.
+    pub fn of(data_type: &DataType) -> Option<ColumnType> {
         Some(match data_type {
             DataType::Boolean => ColumnType::Bool,
             DataType::Int64 => ColumnType::Int,
@@ -50,31 +59,29 @@ impl ColumnType {
     }
 }
 
-/// The schema of one stream. Only grows: columns are never removed or renamed.
-#[derive(Debug, Clone)]
-pub(crate) struct StreamSchema {
-    /// User columns in order of first appearance (excluding `_time` and `_offset`).
-    columns: Vec<(String, ColumnType)>,
-    index: HashMap<String, usize, foldhash::fast::RandomState>,
-    arrow: SchemaRef,
-}
-
-/// A value whose column type is known: what [`StreamSchema::admit`] checks.
-pub(crate) trait Typed {
-    fn column_type(&self) -> ColumnType;
-}
-
-impl Typed for ColumnType {
-    fn column_type(&self) -> ColumnType {
-        *self
+/// The rule of evolution: the type column `name` of type `column` has once it takes a value of
+/// type `value`, or why it cannot take it.
+pub fn evolve(name: &str, column: ColumnType, value: ColumnType) -> Result<ColumnType, String> {
+    match (column, value) {
+        _ if column == value => Ok(column),
+        (ColumnType::Int, ColumnType::Float) | (ColumnType::Float, ColumnType::Int) => {
+            Ok(ColumnType::Float)
+        }
+        _ => Err(format!(
+            "field `{name}` is {}, got {}",
+            column.data_type(),
+            value.describe()
+        )),
     }
 }
 
-/// What admitting one event to the schema would change.
-pub(crate) enum Admission {
-    /// The column index of each field, in the event's field order.
-    Fits(Vec<usize>),
-    Conflict(String),
+/// The schema of one stream. Only grows: columns are never removed or renamed.
+#[derive(Debug, Clone)]
+pub(crate) struct StreamSchema {
+    /// Event columns in order of first appearance (excluding `_time` and `_offset`).
+    columns: Vec<(String, ColumnType)>,
+    index: HashMap<String, usize, foldhash::fast::RandomState>,
+    arrow: SchemaRef,
 }
 
 impl StreamSchema {
@@ -92,71 +99,118 @@ impl StreamSchema {
         &self.arrow
     }
 
+    #[cfg(test)]
     pub(crate) fn columns(&self) -> &[(String, ColumnType)] {
         &self.columns
     }
 
-    /// Checks an event's fields against the schema and, if they fit, evolves the schema so they do
-    /// (new columns, int widened to float). A conflicting event changes nothing.
-    pub(crate) fn admit<T: Typed>(
+    /// Fits a batch of events (checked by [`check_events`]) into the schema, evolving it, and
+    /// returns it in the schema with offsets from `first`. Rows whose values a column cannot
+    /// take (its type conflicts, or it would be a column past `max_columns`) are left out and
+    /// told in `rejected`; the schema grows only by what the kept rows use. `None` when no row is
+    /// kept.
+    pub(crate) fn conform(
         &mut self,
-        fields: &[(String, T)],
+        events: &RecordBatch,
+        first: Offset,
         max_columns: usize,
-    ) -> Admission {
-        let mut n_new = 0;
-        for (name, value) in fields {
-            let value_type = &value.column_type();
-            match self.index.get(name) {
-                Some(&idx) => {
-                    let column_type = self.columns[idx].1;
-                    if !compatible(column_type, *value_type) {
-                        return Admission::Conflict(format!(
-                            "field `{name}` is {}, got {}",
-                            column_type.data_type(),
-                            value_type.describe()
-                        ));
-                    }
-                }
-                None => n_new += 1,
+        rejected: &mut Vec<RowRejection>,
+    ) -> Result<Option<RecordBatch>, Error> {
+        let n_rows = events.num_rows();
+        let mut kept = Kept::all(n_rows);
+        // Each event column's column in the schema (`None` for new ones) and type after it.
+        let mut targets: Vec<(usize, Option<usize>, ColumnType)> = Vec::new();
+        let mut new_columns = Vec::new();
+        for (i, field) in events.schema().fields().iter().enumerate() {
+            if field.name() == TIME_COLUMN {
+                continue;
+            }
+            let value = ColumnType::of(field.data_type()).expect("checked by check_events");
+            match self.index.get(field.name()) {
+                Some(&idx) => match evolve(field.name(), self.columns[idx].1, value) {
+                    Ok(after) => targets.push((i, Some(idx), after)),
+                    Err(reason) => kept.reject_values(events.column(i), &reason, rejected),
+                },
+                None => new_columns.push(i),
             }
         }
-        if self.columns.len() + n_new > max_columns {
-            return Admission::Conflict(format!(
-                "the stream would have more than {max_columns} columns"
-            ));
+        let mut n_columns = self.columns.len();
+        for i in new_columns {
+            if !kept.any_value(events.column(i)) {
+                continue;
+            }
+            let field = events.schema().field(i).clone();
+            if n_columns >= max_columns {
+                let reason = format!("the stream would have more than {max_columns} columns");
+                kept.reject_values(events.column(i), &reason, rejected);
+                continue;
+            }
+            n_columns += 1;
+            let value = ColumnType::of(field.data_type()).expect("checked by check_events");
+            targets.push((i, None, value));
         }
+        rejected.sort_by_key(|r| r.row);
+        let mask = kept.mask();
+        if mask.as_ref().is_some_and(|m| m.true_count() == 0) || n_rows == 0 {
+            return Ok(None);
+        }
+        // Evolve: widen and add the columns that kept rows use.
         let mut changed = false;
-        let mut indices = Vec::with_capacity(fields.len());
-        for (name, value) in fields {
-            let value_type = &value.column_type();
-            let idx = match self.index.get(name) {
-                Some(&idx) => {
-                    if self.columns[idx].1 == ColumnType::Int && *value_type == ColumnType::Float {
-                        self.columns[idx].1 = ColumnType::Float;
+        let mut sources: Vec<Option<usize>> = vec![None; self.columns.len()];
+        for &(i, idx, after) in &targets {
+            let idx = match idx {
+                Some(idx) => {
+                    if self.columns[idx].1 != after && kept.any_value(events.column(i)) {
+                        self.columns[idx].1 = after;
                         changed = true;
                     }
                     idx
                 }
                 None => {
-                    self.columns.push((name.clone(), *value_type));
-                    self.index.insert(name.clone(), self.columns.len() - 1);
+                    let name = events.schema().field(i).name().clone();
+                    self.columns.push((name.clone(), after));
+                    self.index.insert(name, self.columns.len() - 1);
+                    sources.push(None);
                     changed = true;
                     self.columns.len() - 1
                 }
             };
-            indices.push(idx);
+            sources[idx] = Some(i);
         }
         if changed {
             self.rebuild_arrow();
         }
-        Admission::Fits(indices)
-    }
-
-    /// Whether a value of `value_type` goes into column `idx` without changing the schema.
-    pub(crate) fn fits_as_is(&self, idx: usize, value_type: ColumnType) -> bool {
-        let column_type = self.columns[idx].1;
-        column_type == value_type
-            || (column_type == ColumnType::Float && value_type == ColumnType::Int)
+        let kept_rows = |array: &ArrayRef| -> Result<ArrayRef, Error> {
+            Ok(match &mask {
+                Some(mask) => filter(array, mask)?,
+                None => Arc::clone(array),
+            })
+        };
+        let time = events
+            .column_by_name(TIME_COLUMN)
+            .expect("checked by check_events");
+        let time = kept_rows(time)?;
+        let n_kept = time.len();
+        let first = first.0 as i64;
+        let mut arrays: Vec<ArrayRef> = vec![
+            time,
+            Arc::new(Int64Array::from_iter_values(first..first + n_kept as i64)),
+        ];
+        for ((_, column_type), source) in self.columns.iter().zip(&sources) {
+            let data_type = column_type.data_type();
+            arrays.push(match source {
+                Some(i) => {
+                    let array = kept_rows(events.column(*i))?;
+                    if array.data_type() == &data_type {
+                        array
+                    } else {
+                        cast(&array, &data_type)?
+                    }
+                }
+                None => new_null_array(&data_type, n_kept),
+            });
+        }
+        Ok(Some(RecordBatch::try_new(Arc::clone(&self.arrow), arrays)?))
     }
 
     /// Widens the schema to cover a batch written earlier (used when replaying the log).
@@ -168,18 +222,18 @@ impl StreamSchema {
             {
                 continue;
             }
-            let Some(value_type) = ColumnType::from_data_type(field.data_type()) else {
+            let Some(value) = ColumnType::of(field.data_type()) else {
                 continue;
             };
             match self.index.get(field.name()) {
                 Some(&idx) => {
-                    if self.columns[idx].1 == ColumnType::Int && value_type == ColumnType::Float {
+                    if self.columns[idx].1 == ColumnType::Int && value == ColumnType::Float {
                         self.columns[idx].1 = ColumnType::Float;
                         changed = true;
                     }
                 }
                 None => {
-                    self.columns.push((field.name().clone(), value_type));
+                    self.columns.push((field.name().clone(), value));
                     self.index
                         .insert(field.name().clone(), self.columns.len() - 1);
                     changed = true;
@@ -193,11 +247,7 @@ impl StreamSchema {
 
     fn rebuild_arrow(&mut self) {
         let mut fields = vec![
-            Field::new(
-                TIME_COLUMN,
-                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-                false,
-            ),
+            Field::new(TIME_COLUMN, time_type(), false),
             Field::new(OFFSET_COLUMN, DataType::Int64, false),
         ];
         fields.extend(
@@ -209,51 +259,90 @@ impl StreamSchema {
     }
 }
 
-fn compatible(column: ColumnType, value: ColumnType) -> bool {
-    column == value
-        || matches!(
-            (column, value),
-            (ColumnType::Int, ColumnType::Float) | (ColumnType::Float, ColumnType::Int)
-        )
+/// The type of `_time`: µs since the epoch, UTC.
+pub(crate) fn time_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+/// Checks that a batch holds events as [`crate::Store::append`] takes them: a `_time` column
+/// without nulls, other columns of a [`ColumnType`], no store column, no name twice.
+pub(crate) fn check_events(events: &RecordBatch) -> Result<(), Error> {
+    let invalid = |reason: String| Err(Error::InvalidEvents { reason });
+    let schema = events.schema();
+    let mut names = std::collections::HashSet::new();
+    for (field, column) in schema.fields().iter().zip(events.columns()) {
+        let name = field.name().as_str();
+        if !names.insert(name) {
+            return invalid(format!("column `{name}` appears twice"));
+        }
+        if name == TIME_COLUMN {
+            if field.data_type() != &time_type() || column.null_count() > 0 {
+                return invalid(format!(
+                    "`{TIME_COLUMN}` must be {} without nulls",
+                    time_type()
+                ));
+            }
+        } else if name.is_empty() || name == OFFSET_COLUMN || name == crate::lake::HOUR_COLUMN {
+            return invalid(format!("`{name}` cannot be an event column"));
+        } else if ColumnType::of(field.data_type()).is_none() {
+            return invalid(format!(
+                "column `{name}` is {}: events hold Boolean, Int64, Float64 or Utf8",
+                field.data_type()
+            ));
+        }
+    }
+    if !names.contains(TIME_COLUMN) {
+        return invalid(format!("events need a `{TIME_COLUMN}` column"));
+    }
+    Ok(())
+}
+
+/// Which rows of a batch are still kept; allocated on the first rejection.
+struct Kept {
+    n_rows: usize,
+    kept: Option<Vec<bool>>,
+}
+
+impl Kept {
+    fn all(n_rows: usize) -> Kept {
+        Kept { n_rows, kept: None }
+    }
+
+    fn is_kept(&self, row: usize) -> bool {
+        self.kept.as_ref().is_none_or(|k| k[row])
+    }
+
+    /// Whether a kept row has a value in `column`.
+    fn any_value(&self, column: &ArrayRef) -> bool {
+        match &self.kept {
+            None => column.null_count() < column.len(),
+            Some(kept) => (0..self.n_rows).any(|row| kept[row] && column.is_valid(row)),
+        }
+    }
+
+    /// Rejects the kept rows that have a value in `column`, for `reason`.
+    fn reject_values(&mut self, column: &ArrayRef, reason: &str, rejected: &mut Vec<RowRejection>) {
+        for row in 0..self.n_rows {
+            if column.is_valid(row) && self.is_kept(row) {
+                self.kept.get_or_insert_with(|| vec![true; self.n_rows])[row] = false;
+                rejected.push(RowRejection {
+                    row,
+                    error: reason.to_owned(),
+                });
+            }
+        }
+    }
+
+    /// The filter of kept rows, if any row was rejected.
+    fn mask(&self) -> Option<BooleanArray> {
+        let kept = self.kept.as_ref()?;
+        let mut builder = BooleanBufferBuilder::new(self.n_rows);
+        for &k in kept {
+            builder.append(k);
+        }
+        Some(BooleanArray::new(builder.finish(), None))
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn fields(list: &[(&str, ColumnType)]) -> Vec<(String, ColumnType)> {
-        list.iter().map(|(n, t)| (n.to_string(), *t)).collect()
-    }
-
-    #[test]
-    fn evolves_and_rejects_conflicts() {
-        use ColumnType::*;
-        let mut schema = StreamSchema::new();
-        let Admission::Fits(idx) = schema.admit(&fields(&[("a", Int), ("b", Str)]), 10) else {
-            panic!("first event must fit");
-        };
-        assert_eq!(idx, vec![0, 1]);
-        assert!(matches!(
-            schema.admit(&fields(&[("a", Float)]), 10),
-            Admission::Fits(_)
-        ));
-        assert_eq!(schema.columns()[0].1, Float);
-        // Ints still fit a float column.
-        assert!(matches!(
-            schema.admit(&fields(&[("a", Int)]), 10),
-            Admission::Fits(_)
-        ));
-        let Admission::Conflict(reason) = schema.admit(&fields(&[("c", Bool), ("b", Int)]), 10)
-        else {
-            panic!("string column must refuse an int");
-        };
-        assert_eq!(reason, "field `b` is Utf8, got an integer");
-        // The conflicting event added nothing.
-        assert_eq!(schema.columns().len(), 2);
-        assert_eq!(schema.arrow().fields().len(), 4);
-        assert!(matches!(
-            schema.admit(&fields(&[("c", Bool)]), 2),
-            Admission::Conflict(_)
-        ));
-    }
-}
+mod tests;

@@ -1,5 +1,5 @@
 //! A snapshot: one consistent view of a stream (a lake version plus the hot events after its
-//! watermark), and the DataFusion table that scans it.
+//! end offset), and the DataFusion table that scans it.
 //!
 //! ```text
 //!   StreamTable::scan ─► UnionExec ─┬─ DataSourceExec (Parquet): the lake files left after
@@ -32,7 +32,7 @@ use crate::lake::LakeState;
 use crate::{Offset, Store, StreamName};
 
 /// Every retained event of a stream below `end`: the lake version holds those below `start` (its
-/// watermark), the hot batches hold `[start, end)`. Later appends, tierings and compactions never
+/// end), the hot batches hold `[start, end)`. Later appends, tierings and compactions never
 /// change a snapshot.
 #[derive(Debug, Clone)]
 pub struct Snapshot {

@@ -7,27 +7,28 @@
 //! <data-dir>/lake/<stream>/                     the stream's Delta Lake table (see `lake`)
 //! ```
 //!
-//! A body is parsed without any lock (the costly part), then appended by its stream (`stream.rs`
-//! says in which order, and why).
+//! Events come decoded (the server decodes each protocol without any lock: the costly part),
+//! then are appended by their stream (`stream.rs` says in which order, and why).
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
 use datafusion::catalog::SchemaProvider;
 use parking_lot::RwLock;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::decode::{self, AppendOutcome, BodyFormat};
 use crate::error::Result;
-use crate::lake::{LakeState, LakeTable};
+use crate::lake::{LakeState, LakeTable, hour_partition};
 use crate::snapshot::StoreSchema;
 use crate::stream::Stream;
-use crate::wal;
-use crate::{Error, Offset, Snapshot, StreamName, Subscription};
+use crate::{Error, Offset, Snapshot, StreamName, Subscription, now_micros};
+use crate::{schema, wal};
 
 /// Limits the store enforces.
 #[derive(Debug, Clone)]
@@ -50,7 +51,7 @@ pub struct StoreConfig {
     /// Events older than this (by `_time`, whole hours) are removed from the lake; `None` keeps
     /// everything. Per-stream values in `stream_retention` take precedence.
     pub retention: Option<Duration>,
-    pub stream_retention: BTreeMap<String, Duration>,
+    pub stream_retention: BTreeMap<StreamName, Duration>,
 }
 
 impl Default for StoreConfig {
@@ -69,6 +70,31 @@ impl Default for StoreConfig {
     }
 }
 
+/// What an append did: the offsets of the events kept, and the events left out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Appended {
+    /// First and last offset given, when any event was kept.
+    pub offsets: Option<(Offset, Offset)>,
+    /// The events left out, by row, in row order.
+    pub rejected: Vec<RowRejection>,
+}
+
+impl Appended {
+    /// How many events were kept.
+    pub fn accepted(&self) -> usize {
+        self.offsets
+            .map_or(0, |(first, last)| (last.0 - first.0 + 1) as usize)
+    }
+}
+
+/// An event the stream could not take, and why: "field `status` is Int64, got a string".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowRejection {
+    /// Its row in the appended batch.
+    pub row: usize,
+    pub error: String,
+}
+
 /// What the store can tell about a stream.
 #[derive(Debug, Clone, Serialize)]
 pub struct StreamInfo {
@@ -84,14 +110,7 @@ pub struct StreamInfo {
     pub lake_files: u64,
     /// The Delta table version queries read; `None` before the first tiering.
     pub lake_version: Option<u64>,
-    pub schema: Vec<ColumnInfo>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ColumnInfo {
-    pub name: String,
-    #[serde(rename = "type")]
-    pub data_type: String,
+    pub schema: Vec<protocol::Column>,
 }
 
 /// The streamhouse store. Cheap to share behind an `Arc`; every method is safe to call from many
@@ -159,14 +178,14 @@ impl Store {
         })
     }
 
-    /// Moves `stream`'s hot tier to its lake table now; returns the new lake watermark, or `None`
+    /// Moves `stream`'s hot tier to its lake table now; returns the new lake end, or `None`
     /// if there was nothing to move.
     pub async fn tier(&self, stream: &StreamName) -> Result<Option<Offset>> {
-        let watermark = self.get(stream)?.tier().await?;
-        if watermark.is_some() {
+        let end = self.get(stream)?.tier().await?;
+        if end.is_some() {
             self.changes.send_modify(|version| *version += 1);
         }
-        Ok(watermark.map(Offset))
+        Ok(end.map(Offset))
     }
 
     /// Compacts `stream`'s lake hours that gathered small files; returns how many hours.
@@ -176,7 +195,7 @@ impl Store {
 
     /// Compacts at most `max_hours` hours of `stream`; returns how many.
     async fn compact_hours(&self, stream: &StreamName, max_hours: usize) -> Result<usize> {
-        let now_hour = hour_of(SystemTime::now());
+        let now_hour = hour_partition(now_micros());
         self.get(stream)?
             .compact(self.config.compact_target_bytes, &now_hour, max_hours)
             .await
@@ -188,11 +207,11 @@ impl Store {
         let retention = self
             .config
             .stream_retention
-            .get(stream.name.as_str())
+            .get(&stream.name)
             .copied()
             .or(self.config.retention);
         if let Some(retention) = retention {
-            let first_kept = hour_of(SystemTime::now() - retention);
+            let first_kept = hour_partition(now_micros() - retention.as_micros() as i64);
             if stream.expire_before(&first_kept).await? {
                 self.changes.send_modify(|version| *version += 1);
             }
@@ -231,9 +250,9 @@ impl Store {
                     continue;
                 }
                 match stream.tier().await {
-                    Ok(Some(watermark)) => {
+                    Ok(Some(lake_end)) => {
                         self.changes.send_modify(|version| *version += 1);
-                        tracing::debug!(stream = %stream.name, watermark, "tiered");
+                        tracing::debug!(stream = %stream.name, lake_end, "tiered");
                     }
                     Ok(None) => {}
                     Err(err) => {
@@ -268,14 +287,14 @@ impl Store {
         &self.dir
     }
 
-    /// Decodes a body of JSON events and appends the good ones to `stream` (created on first
-    /// write). When this returns `Ok`, the accepted events are fsync'd and visible to snapshots.
-    pub fn append_json(
-        &self,
-        stream: &StreamName,
-        body: &[u8],
-        format: BodyFormat,
-    ) -> Result<AppendOutcome> {
+    /// Appends events to `stream` (created on first write). `events` holds one row per event: a
+    /// `_time` column (`Timestamp(µs, "UTC")`, no nulls) and the events' fields as nullable
+    /// Boolean, Int64, Float64 or Utf8 columns (null: the event lacks the field). The columns
+    /// join the stream's schema by its rules (`schema.rs`); rows it cannot take are left out and
+    /// told, by row, in the reply. When this returns `Ok`, the other events are fsync'd and
+    /// visible to snapshots, under the offsets it gives.
+    pub fn append(&self, stream: &StreamName, events: &RecordBatch) -> Result<Appended> {
+        schema::check_events(events)?;
         if let Ok(existing) = self.get(stream) {
             let hot_bytes = existing.hot_bytes();
             if hot_bytes >= self.config.max_hot_bytes {
@@ -285,28 +304,30 @@ impl Store {
                 });
             }
         }
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        let (events, mut rejected) = decode::parse_body(body, format, now.as_micros() as i64)?;
-        if events.is_empty() {
-            return Ok(AppendOutcome {
-                accepted: 0,
-                rejected,
+        let mut rejected = Vec::new();
+        if events.num_rows() == 0 {
+            return Ok(Appended {
                 offsets: None,
+                rejected,
             });
         }
         let stream = self.stream_or_create(stream)?;
         let offsets = stream.append(events, &mut rejected, self.config.max_columns)?;
-        rejected.sort_by_key(|r| r.line);
         if offsets.is_some() {
             self.changes.send_modify(|version| *version += 1);
         }
-        Ok(AppendOutcome {
-            accepted: offsets.map_or(0, |(first, last)| (last.0 - first.0 + 1) as usize),
-            rejected,
-            offsets,
-        })
+        Ok(Appended { offsets, rejected })
+    }
+
+    /// The schema of `stream` now (`None` before its first event): what decoders type events
+    /// against, so that they reject what the stream would.
+    pub fn schema(&self, stream: &StreamName) -> Option<SchemaRef> {
+        self.get(stream).ok().map(|stream| stream.schema())
+    }
+
+    /// Most columns a stream may have.
+    pub fn max_columns(&self) -> usize {
+        self.config.max_columns
     }
 
     /// A consistent view of every event of `stream` acknowledged so far.
@@ -382,18 +403,6 @@ impl Store {
         tracing::info!(stream = %name, "created stream");
         Ok(stream)
     }
-}
-
-/// The lake partition (`YYYY-MM-DDTHH`, UTC) of a moment.
-fn hour_of(time: SystemTime) -> String {
-    let micros = time
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_micros() as i64;
-    chrono::DateTime::from_timestamp_micros(micros)
-        .unwrap_or_default()
-        .format("%Y-%m-%dT%H")
-        .to_string()
 }
 
 #[cfg(test)]

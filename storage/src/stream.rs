@@ -15,7 +15,7 @@
 //!
 //! Tiering, and why it cannot lose or double an event:
 //! 1. Under the state lock: rotate the log (the closed segments hold everything written so far),
-//!    and take the hot batches `[watermark, end)`.
+//!    and take the hot batches `[lake end, end)`.
 //! 2. Without the state lock (appends and reads go on): commit those events to the lake as one
 //!    Delta version whose `weir` transaction version is `end`, and fsync it.
 //! 3. Under the state lock: install the new lake version and drop `[.., end)` from the hot tier in
@@ -23,25 +23,23 @@
 //!    Then delete the log segments that hold only events below `end`.
 //!
 //! A crash before step 2 completes leaves the old lake version and the whole log; after it, the
-//! lake's watermark tells recovery to skip the logged events below `end`.
+//! lake's end tells recovery to skip the logged events below `end`.
 
 use std::collections::VecDeque;
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use arrow::record_batch::RecordBatch;
 use parking_lot::Mutex;
 use tokio::sync::watch;
 
-use crate::decode::{self, Event, Rejection};
 use crate::error::Result;
 use crate::hot::HotTier;
 use crate::lake::{LakeState, LakeTable};
 use crate::rate::RateMeter;
 use crate::schema::StreamSchema;
-use crate::store::{ColumnInfo, StreamInfo};
+use crate::store::StreamInfo;
 use crate::wal::{self, Log};
-use crate::{Error, Offset, Snapshot, StreamName};
+use crate::{Error, Offset, RowRejection, Snapshot, StreamName, now_micros};
 
 /// A log segment is closed once it holds this many bytes (tiering closes it sooner).
 const SEGMENT_BYTES: u64 = 64 << 20;
@@ -62,7 +60,7 @@ pub(crate) struct Stream {
 #[derive(Debug)]
 struct StreamState {
     schema: StreamSchema,
-    /// The lake version readers see; the hot tier starts at its watermark.
+    /// The lake version readers see; the hot tier starts at its end.
     lake: LakeState,
     log: Log,
     hot: HotTier,
@@ -83,7 +81,7 @@ impl Stream {
         lake_table: LakeTable,
         lake: LakeState,
     ) -> Result<Stream> {
-        let from = lake.watermark;
+        let from = lake.end;
         let (mut log, recovered) = Log::open(dir, from)?;
         log.remove_below(from)?;
         let mut schema = StreamSchema::new();
@@ -123,7 +121,7 @@ impl Stream {
     }
 
     /// Moves every durable event of the hot tier into the lake (see the module docs). Returns
-    /// the new watermark, or `None` when there was nothing to move.
+    /// the new lake end, or `None` when there was nothing to move.
     pub(crate) async fn tier(&self) -> Result<Option<u64>> {
         let mut lake_table = self.lake.lock().await;
         let (batches, schema, end, current) = {
@@ -200,12 +198,13 @@ impl Stream {
         state.hot.n_rows() > 0 && (state.hot.n_bytes() >= max_bytes || state.hot.age() >= max_age)
     }
 
-    /// Appends parsed events; returns the first and last offset given, or `None` when every event
-    /// was rejected (into `rejected`). On `Ok`, the events are durable and visible.
+    /// Appends events (checked by `schema::check_events`); returns the first and last offset
+    /// given, or `None` when every event was rejected (into `rejected`). On `Ok`, the events are
+    /// durable and visible.
     pub(crate) fn append(
         &self,
-        events: Vec<Event>,
-        rejected: &mut Vec<Rejection>,
+        events: &RecordBatch,
+        rejected: &mut Vec<RowRejection>,
         max_columns: usize,
     ) -> Result<Option<(Offset, Offset)>> {
         let (first, end) = {
@@ -219,15 +218,16 @@ impl Stream {
             }
             let schema_before = state.schema.clone();
             let first = state.next_offset;
-            let Some(batch) = decode::build_batch(
-                &mut state.schema,
-                events,
-                Offset(first),
-                max_columns,
-                rejected,
-            )?
-            else {
-                return Ok(None);
+            let batch = match state
+                .schema
+                .conform(events, Offset(first), max_columns, rejected)
+            {
+                Ok(Some(batch)) => batch,
+                Ok(None) => return Ok(None),
+                Err(err) => {
+                    state.schema = schema_before;
+                    return Err(err);
+                }
             };
             let written = wal::encode_record(&batch).and_then(|record| state.log.write(&record));
             if let Err(err) = written {
@@ -242,11 +242,14 @@ impl Stream {
             (first, state.next_offset)
         };
         self.make_durable(end)?;
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        self.meter.lock().record(now.as_secs(), end - first);
+        let now_secs = (now_micros() / 1_000_000) as u64;
+        self.meter.lock().record(now_secs, end - first);
         Ok(Some((Offset(first), Offset(end - 1))))
+    }
+
+    /// The stream's schema now.
+    pub(crate) fn schema(&self) -> arrow::datatypes::SchemaRef {
+        std::sync::Arc::clone(self.state.lock().schema.arrow())
     }
 
     /// Returns once every event below `end` is fsync'd and in the hot tier.
@@ -318,11 +321,8 @@ impl Stream {
     }
 
     pub(crate) fn info(&self) -> StreamInfo {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
-        let events_per_sec = self.meter.lock().per_second(now);
+        let now_secs = (now_micros() / 1_000_000) as u64;
+        let events_per_sec = self.meter.lock().per_second(now_secs);
         let state = self.state.lock();
         StreamInfo {
             name: self.name.to_string(),
@@ -339,7 +339,7 @@ impl Stream {
                 .arrow()
                 .fields()
                 .iter()
-                .map(|f| ColumnInfo {
+                .map(|f| protocol::Column {
                     name: f.name().clone(),
                     data_type: f.data_type().to_string(),
                 })

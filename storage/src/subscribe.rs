@@ -7,6 +7,10 @@ use arrow::array::Array;
 use arrow::record_batch::RecordBatch;
 use tokio::sync::watch;
 
+use datafusion::common::Column;
+use datafusion::error::DataFusionError;
+use datafusion::functions_aggregate::expr_fn::min;
+use datafusion::logical_expr::{Expr, lit};
 use datafusion::prelude::SessionContext;
 
 use crate::error::Result;
@@ -70,20 +74,24 @@ impl Subscription {
 /// any offsets retention removed).
 async fn read_lake(mut snapshot: Snapshot, from: u64, to: u64) -> Result<(Vec<RecordBatch>, u64)> {
     snapshot.batches.clear();
-    let ctx = SessionContext::new();
-    let query_error = |e: datafusion::error::DataFusionError| Error::Lake {
-        path: snapshot.stream.as_str().into(),
+    let hot_start = snapshot.start.0;
+    let stream = snapshot.stream.clone();
+    let query_error = |e: DataFusionError| Error::Lake {
+        path: stream.as_str().into(),
         reason: e.to_string(),
     };
-    let hot_start = snapshot.start.0;
-    ctx.register_table("t", snapshot.clone().into_table())
+    let offset = || Expr::Column(Column::new_unqualified(OFFSET_COLUMN));
+    let lake = SessionContext::new()
+        .read_table(snapshot.into_table())
         .map_err(query_error)?;
-    let sql = format!(
-        "SELECT * FROM t WHERE {OFFSET_COLUMN} >= {from} AND {OFFSET_COLUMN} < {to} ORDER BY {OFFSET_COLUMN}"
-    );
-    let batches = ctx
-        .sql(&sql)
-        .await
+    let batches = lake
+        .clone()
+        .filter(
+            offset()
+                .gt_eq(lit(from as i64))
+                .and(offset().lt(lit(to as i64))),
+        )
+        .and_then(|frame| frame.sort(vec![offset().sort(true, false)]))
         .map_err(query_error)?
         .collect()
         .await
@@ -97,10 +105,9 @@ async fn read_lake(mut snapshot: Snapshot, from: u64, to: u64) -> Result<(Vec<Re
         return Ok((batches, last + 1));
     }
     // Nothing in [from, to): retention removed it; go on from the next event still stored.
-    let sql = format!("SELECT min({OFFSET_COLUMN}) FROM t WHERE {OFFSET_COLUMN} >= {to}");
-    let next = ctx
-        .sql(&sql)
-        .await
+    let next = lake
+        .filter(offset().gt_eq(lit(to as i64)))
+        .and_then(|frame| frame.aggregate(vec![], vec![min(offset())]))
         .map_err(query_error)?
         .collect()
         .await

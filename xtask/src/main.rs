@@ -3,13 +3,17 @@
 //!
 //! - `cargo xtask build [--release]`: the web app into `target/site`, then the `weir` binary.
 //! - `cargo xtask serve [--release] [-- ARGS]`: build, then `weir serve --demo ARGS`.
-//! - `cargo xtask test`: build, then every test: unit, integration and headless-browser.
+//! - `cargo xtask test`: build, then every test: tidy (`tidy.rs`), unit, integration and
+//!   headless-browser.
 
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
+
+#[cfg(test)]
+mod tidy;
 
 fn main() -> Result<()> {
     let mut args = env::args().skip(1);
@@ -194,13 +198,16 @@ fn serve(release: bool, extra: &[String]) -> Result<()> {
 fn test() -> Result<()> {
     ensure_browser()?;
     ensure_python_packages()?;
+    // Tidy first: it takes seconds (and builds nothing new), so a habit broken fails fast.
+    cargo(&["test", "--locked", "-p", "xtask"])?;
     // One cargo invocation for every package, so features are unified once. The browser tests
     // drive the binary and the site that `build` just made.
     let target = target_dir();
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     run(Command::new(cargo)
         .args([
-            "test", "--locked", "-p", "storage", "-p", "weir", "-p", "app", "-p", "e2e",
+            "test", "--locked", "-p", "protocol", "-p", "storage", "-p", "weir", "-p", "app", "-p",
+            "e2e",
         ])
         .current_dir(root())
         .env("WEIR_BIN", target.join("debug").join("weir"))

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use super::{LiveBadge, LiveQuery, live_query, number, text};
+use super::{ErrorMessage, LiveBadge, LiveQuery, live_query, number, text};
 use crate::figures;
 
 const STREAMS_SQL: &str = "SELECT name, events, events_per_sec, hot_bytes + lake_bytes AS bytes, \
@@ -21,7 +21,7 @@ pub(crate) fn HomePage() -> impl IntoView {
             </div>
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || result.get().map(|result| match result {
-                    Err(message) => view! { <p class="error">{message}</p> }.into_any(),
+                    Err(error) => view! { <ErrorMessage error/> }.into_any(),
                     Ok(result) if result.rows.is_empty() => view! {
                         <div class="empty">
                             <p>"No streams yet. Send events to create one:"</p>

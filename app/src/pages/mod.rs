@@ -5,14 +5,16 @@ pub(crate) mod stream;
 
 use leptos::prelude::*;
 
-use crate::api::{QueryResult, run_query};
+use protocol::QueryResult;
+
+use crate::api::run_query;
 use crate::live::{Live, use_live_query};
 
 /// A query kept live: the server-rendered result first, then every result the live socket pushes.
 #[derive(Clone, Copy)]
 pub(crate) struct LiveQuery {
     /// Read it inside a `Suspense`: until the first push it waits on the server-side query.
-    pub(crate) result: Signal<Option<Result<QueryResult, String>>>,
+    pub(crate) result: Signal<Option<Result<QueryResult, protocol::Error>>>,
     /// True once the live socket delivered a result.
     pub(crate) is_live: Signal<bool>,
 }
@@ -26,21 +28,30 @@ pub(crate) fn live_query(sql: String) -> LiveQuery {
     LiveQuery {
         result: Signal::derive(move || match live.get() {
             Some(Live::Result(result)) => Some(Ok(result)),
-            Some(Live::Error(message)) => Some(Err(message)),
-            None => initial
-                .get()
-                .map(|result| result.map_err(|e| server_message(&e.to_string()))),
+            Some(Live::Error(error)) => Some(Err(error)),
+            None => initial.get().map(|result| result.map_err(|e| e.0)),
         }),
         is_live: Signal::derive(move || live.with(Option::is_some)),
     }
 }
 
-/// Server function errors read "error running server function: …"; users want the "…".
-fn server_message(text: &str) -> String {
-    text.split_once(": ")
-        .filter(|_| text.starts_with("error running server function"))
-        .map_or(text, |(_, message)| message)
-        .to_owned()
+/// An error as a page shows it: what went wrong, and what to do when the kind says.
+#[component]
+pub(crate) fn ErrorMessage(error: protocol::Error) -> impl IntoView {
+    let hint = match error.kind {
+        protocol::ErrorKind::Unavailable | protocol::ErrorKind::Overloaded => {
+            Some("The server is busy: this page retries on its own.")
+        }
+        protocol::ErrorKind::Unauthorized => Some("Log in to see this page."),
+        protocol::ErrorKind::Forbidden => Some("Your account may not see this page."),
+        _ => None,
+    };
+    view! {
+        <p class="error" data-test="error" data-kind=error.kind.as_str()>
+            {error.message}
+            {hint.map(|hint| view! { <span class="muted">" " {hint}</span> })}
+        </p>
+    }
 }
 
 /// The page's status badge: whether results are being pushed yet.
@@ -67,13 +78,4 @@ pub(crate) fn text(value: &serde_json::Value) -> String {
         serde_json::Value::Null => String::new(),
         other => other.to_string(),
     }
-}
-
-/// Stream names are `[a-z0-9_]{1,64}`: safe to put in SQL unquoted.
-pub(crate) fn valid_stream_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }

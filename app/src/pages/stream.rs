@@ -4,12 +4,14 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use super::{LiveBadge, LiveQuery, live_query, number, text, valid_stream_name};
-use crate::api::{QueryResult, run_query};
+use protocol::{ErrorKind, QueryResult, is_stream_name};
+
+use super::{ErrorMessage, LiveBadge, LiveQuery, live_query, number, text};
+use crate::api::run_query;
 use crate::charts::{self, TimeSeries};
 use crate::figures::{self, Figure};
 
-/// The charts cover this many seconds, up to the result's watermark.
+/// The charts cover this many seconds, up to the server's clock when the result was made.
 const WINDOW_SECS: i64 = 300;
 /// The query reaches a little further back, so the window's first second is whole.
 const QUERY_SECS: i64 = WINDOW_SECS + 2;
@@ -21,14 +23,16 @@ pub(crate) fn StreamPage() -> impl IntoView {
     let columns = Resource::new(
         move || name.get(),
         |name| async move {
-            if !valid_stream_name(&name) {
-                return Err(format!("`{name}` is not a stream name"));
+            // A stream name is safe in SQL as it is; anything else never reaches SQL.
+            if !is_stream_name(&name) {
+                let message = format!("`{name}` is not a stream name");
+                return Err(protocol::Error::new(ErrorKind::BadRequest, message));
             }
             run_query(format!(
                 "SELECT name, type FROM system.columns WHERE stream = '{name}' ORDER BY position"
             ))
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.0)
         },
     );
     view! {
@@ -38,7 +42,7 @@ pub(crate) fn StreamPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     let name = name.get_untracked();
                     match columns.await {
-                        Err(message) => view! { <p class="error">{message}</p> }.into_any(),
+                        Err(error) => view! { <ErrorMessage error/> }.into_any(),
                         Ok(schema) if schema.rows.is_empty() => view! {
                             <p class="empty">"There is no stream named " <code>{name}</code> "."</p>
                         }.into_any(),
@@ -80,7 +84,7 @@ fn Flow(stream: String, has_status: bool) -> impl IntoView {
         </div>
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || result.get().map(|result| match result {
-                Err(message) => view! { <p class="error">{message}</p> }.into_any(),
+                Err(error) => view! { <ErrorMessage error/> }.into_any(),
                 Ok(result) => {
                     let flow = FlowSeries::from_result(&result);
                     flow_view(&flow, has_status).into_any()
@@ -148,8 +152,8 @@ struct FlowSeries {
 
 impl FlowSeries {
     fn from_result(result: &QueryResult) -> FlowSeries {
-        let end = if result.watermark > 0 {
-            result.watermark / 1_000_000
+        let end = if result.now > 0 {
+            result.now / 1_000_000
         } else {
             result
                 .rows
@@ -234,8 +238,9 @@ fn Schema(schema: QueryResult) -> impl IntoView {
 mod tests {
     use serde_json::json;
 
+    use protocol::Column;
+
     use super::*;
-    use crate::api::Column;
 
     #[test]
     fn flow_fills_missing_seconds_and_skips_the_partial_one() {
@@ -250,7 +255,8 @@ mod tests {
         let result = QueryResult {
             columns: vec![column("t"), column("events"), column("errors")],
             rows,
-            watermark: end * 1_000_000 + 500_000,
+            truncated: false,
+            now: end * 1_000_000 + 500_000,
         };
         let flow = FlowSeries::from_result(&result);
         assert_eq!((flow.start, flow.end), (end - 300, end - 1));

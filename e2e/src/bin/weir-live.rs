@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use futures::{SinkExt, StreamExt};
-use serde_json::{Value, json};
+use protocol::live::{ClientMessage, Mode, ServerMessage};
 use tokio_tungstenite::tungstenite::Message;
 
 type Socket =
@@ -79,21 +79,23 @@ async fn connect(url: &str) -> Result<Socket> {
 }
 
 async fn subscribe(socket: &mut Socket, id: &str, sql: &str) -> Result<()> {
-    let frame = json!({"type": "subscribe", "id": id, "sql": sql});
-    socket.send(Message::Text(frame.to_string().into())).await?;
+    let message = ClientMessage::Subscribe {
+        id: id.to_owned(),
+        sql: sql.to_owned(),
+    };
+    socket.send(Message::Text(message.to_text().into())).await?;
     Ok(())
 }
 
-async fn next_json(socket: &mut Socket) -> Result<Value> {
+/// The next snapshot or delta (an error frame is an error).
+async fn next_frame(socket: &mut Socket) -> Result<ServerMessage> {
     loop {
         match socket.next().await.context("socket closed")?? {
-            Message::Text(text) => {
-                let frame: Value = serde_json::from_str(&text)?;
-                if frame["type"] == "error" {
-                    bail!("error frame: {frame}");
-                }
-                return Ok(frame);
-            }
+            Message::Text(text) => match ServerMessage::parse(&text)? {
+                ServerMessage::Error(error) => bail!("error frame: {}", error.message),
+                ServerMessage::Other => {}
+                frame => return Ok(frame),
+            },
             Message::Close(_) => bail!("socket closed"),
             _ => {}
         }
@@ -123,9 +125,9 @@ async fn latency(url: &str, stream: &str, probes: u64, every_ms: u64) -> Result<
     );
     let mut socket = connect(url).await?;
     subscribe(&mut socket, "panel", &sql).await?;
-    let snapshot = next_json(&mut socket).await?;
-    if snapshot["mode"] != "incremental" {
-        bail!("the panel is not incremental: {snapshot}");
+    match next_frame(&mut socket).await? {
+        ServerMessage::Snapshot(snapshot) if snapshot.mode == Mode::Incremental => {}
+        other => bail!("the panel is not incremental: {other:?}"),
     }
     let (sent_tx, mut sent_rx) = tokio::sync::mpsc::unbounded_channel::<(u64, Instant)>();
     let sender = {
@@ -146,18 +148,21 @@ async fn latency(url: &str, stream: &str, probes: u64, every_ms: u64) -> Result<
     let deadline =
         Instant::now() + Duration::from_millis(probes * every_ms) + Duration::from_secs(30);
     while seen < probes {
-        let frame = tokio::time::timeout_at(deadline.into(), next_json(&mut socket))
+        let frame = tokio::time::timeout_at(deadline.into(), next_frame(&mut socket))
             .await
             .context("probes did not all arrive")??;
         let received = Instant::now();
         while let Ok((probe, at)) = sent_rx.try_recv() {
             sent.insert(probe, at);
         }
-        let rows = frame["upserts"].as_array().or(frame["rows"].as_array());
+        let rows = match &frame {
+            ServerMessage::Snapshot(snapshot) => &snapshot.rows[..],
+            ServerMessage::Delta(delta) => delta.change.upserts(),
+            _ => &[],
+        };
         let top = rows
-            .into_iter()
-            .flatten()
-            .filter_map(|row| row[2].as_u64())
+            .iter()
+            .filter_map(|row| row.get(2)?.as_u64())
             .max()
             .unwrap_or(0);
         while seen < top {
@@ -191,7 +196,7 @@ async fn viewers(url: &str, sql: &str, clients: u64, secs: u64) -> Result<()> {
     for i in 0..clients {
         let mut socket = connect(url).await.with_context(|| format!("socket {i}"))?;
         subscribe(&mut socket, "panel", sql).await?;
-        next_json(&mut socket).await?;
+        next_frame(&mut socket).await?;
         tasks.push(tokio::spawn(async move {
             // Frames are counted, not parsed: this client shares the server's CPU, and a
             // thousand browsers would not.
@@ -246,13 +251,13 @@ async fn queries(url: &str, stream: &str, n: u64, secs: u64) -> Result<()> {
             subscribe(&mut socket, &format!("q{i}"), &sql).await?;
         }
         for _ in 0..batch {
-            next_json(&mut socket).await?;
+            next_frame(&mut socket).await?;
         }
         started += batch;
         tasks.push(tokio::spawn(async move {
             let mut frames = 0u64;
             while let Ok(Ok(_)) =
-                tokio::time::timeout_at(until.into(), next_json(&mut socket)).await
+                tokio::time::timeout_at(until.into(), next_frame(&mut socket)).await
             {
                 frames += 1;
             }

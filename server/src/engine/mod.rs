@@ -8,32 +8,50 @@ pub(crate) mod operator;
 pub(crate) mod plan;
 mod registry;
 
-pub(crate) use operator::row_key;
 pub use registry::EngineConfig;
-pub(crate) use registry::{Engine, Mode, Shared, Start, Update, now_micros};
+pub(crate) use registry::{Engine, EngineInfo, Shared, Start, Update};
 
 use arrow::error::ArrowError;
 use datafusion::error::DataFusionError;
 
-/// Why a continuous query failed.
+/// Why a continuous query could not start or stopped, by what its subscriber can do.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum Error {
+    /// The SQL is wrong, or a stream it names is not there (DataFusion says which).
     #[error("{0}")]
     DataFusion(#[from] DataFusionError),
-    #[error("{0}")]
-    Arrow(#[from] ArrowError),
-    #[error("column {column} changed type from {from} to {to}")]
+    /// A column the running query reads changed type: the query must be compiled again.
+    #[error(
+        "column {column} changed type from {from} to {to}: subscribe again to recompile the query"
+    )]
     SchemaChanged {
         column: String,
         from: String,
         to: String,
     },
+    /// The engine runs as many distinct queries as it may.
+    #[error("{max} continuous queries are running, the most this server runs")]
+    TooManyQueries { max: usize },
+    /// The query's state would pass the engine's budget.
+    #[error(
+        "this query needs {} KiB of state and the engine holds {} KiB of its {} KiB budget",
+        needed >> 10,
+        used >> 10,
+        budget >> 10
+    )]
+    OverBudget {
+        needed: usize,
+        used: usize,
+        budget: usize,
+    },
     #[error("{0}")]
     Store(#[from] storage::Error),
+    /// A bug: a batch lacks a column every stream has.
+    #[error("internal error: a batch without `{0}`")]
+    MissingColumn(&'static str),
+    /// A bug: Arrow refused what the engine built.
     #[error("{0}")]
-    Budget(String),
-    #[error("internal error: {0}")]
-    Internal(String),
+    Arrow(#[from] ArrowError),
 }
 
 #[cfg(test)]

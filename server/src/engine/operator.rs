@@ -28,7 +28,8 @@ use datafusion::logical_expr::{
 use datafusion::physical_expr::GroupsAccumulatorAdapter;
 use datafusion::physical_plan::execute_stream;
 use futures::StreamExt;
-use serde_json::Value;
+use protocol::Row;
+use protocol::live::Change;
 use storage::{OFFSET_COLUMN, TIME_COLUMN};
 
 use super::Error;
@@ -48,21 +49,6 @@ pub(crate) struct Settings {
     pub(crate) max_groups: usize,
 }
 
-/// What changed in a query's result since the last flush.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub(crate) struct Changes {
-    /// New or changed rows, whole.
-    pub(crate) upserts: Vec<Vec<Value>>,
-    /// Keys (the key columns' values) of rows that left the result.
-    pub(crate) deletes: Vec<Vec<Value>>,
-}
-
-impl Changes {
-    pub(crate) fn is_empty(&self) -> bool {
-        self.upserts.is_empty() && self.deletes.is_empty()
-    }
-}
-
 /// Counters of one operator.
 #[derive(Debug, Default, Clone, Copy, serde::Serialize)]
 pub(crate) struct Metrics {
@@ -79,7 +65,7 @@ struct Group {
     panes: BTreeMap<i64, Vec<Box<dyn Accumulator>>>,
     dirty: bool,
     /// The row last sent for this group, and its key.
-    emitted: Option<(Vec<Value>, Vec<Value>)>,
+    emitted: Option<(Row, Row)>,
 }
 
 pub(crate) struct Operator {
@@ -90,7 +76,7 @@ pub(crate) struct Operator {
     groups: HashMap<Box<[u8]>, Group>,
     dirty: Vec<Box<[u8]>>,
     /// Keys of rows removed since the last flush.
-    removed: Vec<Vec<Value>>,
+    removed: Vec<Row>,
     position: u64,
     clock: i64,
     watermark: i64,
@@ -242,7 +228,7 @@ impl Operator {
         if let Some((width, origin)) = self.plan.window.pane() {
             let times = batch
                 .column_by_name(TIME_COLUMN)
-                .ok_or_else(|| Error::Internal("a windowed query without _time".into()))?
+                .ok_or(Error::MissingColumn(TIME_COLUMN))?
                 .as_primitive::<TimestampMicrosecondType>();
             let cutoff = self.cutoff_pane();
             let watermark = if live { self.watermark } else { i64::MIN };
@@ -311,7 +297,7 @@ impl Operator {
         }
         let offsets = batch
             .column_by_name(OFFSET_COLUMN)
-            .ok_or_else(|| Error::Internal("a batch without offsets".into()))?
+            .ok_or(Error::MissingColumn(OFFSET_COLUMN))?
             .as_primitive::<Int64Type>();
         let (first, last) = (offsets.value(0) as u64, offsets.value(n - 1) as u64);
         if last < self.position {
@@ -430,20 +416,18 @@ impl Operator {
     }
 
     /// Moves the clock to `now`, expires panes, and returns how the result changed since the
-    /// last flush.
-    pub(crate) fn flush(&mut self, now: i64) -> Result<Changes, Error> {
+    /// last flush, at the watermark after it.
+    pub(crate) fn flush(&mut self, now: i64) -> Result<Change, Error> {
         self.advance_clock(now);
         self.expire();
-        let mut changes = Changes {
-            upserts: Vec::new(),
-            deletes: std::mem::take(&mut self.removed),
-        };
+        let mut upserts = Vec::new();
+        let mut deletes = std::mem::take(&mut self.removed);
         let keys: Vec<Box<[u8]>> = std::mem::take(&mut self.dirty)
             .into_iter()
             .filter(|k| self.groups.contains_key(k))
             .collect();
         if keys.is_empty() {
-            return Ok(changes);
+            return Ok(Change::new(upserts, deletes, self.watermark, now));
         }
         let plan = Arc::clone(&self.plan);
         let mut columns: Vec<ArrayRef> = match &self.converter {
@@ -495,74 +479,26 @@ impl Operator {
             let shown = visible.as_ref().is_none_or(|v| v.is_valid(i) && v.value(i));
             if shown {
                 if group.emitted.as_ref().is_none_or(|(old, _)| *old != row) {
-                    let row_key = row_key(plan.key.as_deref(), &row);
-                    changes.upserts.push(row.clone());
-                    group.emitted = Some((row, row_key));
+                    let key = plan.shape.key_of(&row);
+                    upserts.push(row.clone());
+                    group.emitted = Some((row, key));
                 }
             } else if let Some((_, key)) = group.emitted.take() {
-                changes.deletes.push(key);
+                deletes.push(key);
             }
         }
-        Ok(changes)
+        Ok(Change::new(upserts, deletes, self.watermark, now))
     }
 
-    /// The whole current result (as of the last flush), in ORDER BY order when given.
-    pub(crate) fn rows(&self) -> Vec<Vec<Value>> {
-        let mut rows: Vec<Vec<Value>> = self
+    /// The whole current result (as of the last flush), in the order clients keep it.
+    pub(crate) fn rows(&self) -> Vec<Row> {
+        let mut rows: Vec<Row> = self
             .groups
             .values()
             .filter_map(|g| g.emitted.as_ref().map(|(row, _)| row.clone()))
             .collect();
-        sort_rows(&mut rows, &self.plan.order);
+        self.plan.shape.sort(&mut rows);
         rows
-    }
-}
-
-/// The key columns' values of a result row (the whole row when the query has no key).
-pub(crate) fn row_key(key: Option<&[usize]>, row: &[Value]) -> Vec<Value> {
-    match key {
-        Some(key) => key.iter().map(|&i| row[i].clone()).collect(),
-        None => row.to_vec(),
-    }
-}
-
-/// Sorts rows by (column, descending) pairs, numbers before strings before nulls.
-pub(crate) fn sort_rows(rows: &mut [Vec<Value>], order: &[(usize, bool)]) {
-    if order.is_empty() {
-        return;
-    }
-    rows.sort_by(|a, b| {
-        for &(i, descending) in order {
-            let ordering = compare_values(&a[i], &b[i]);
-            let ordering = if descending {
-                ordering.reverse()
-            } else {
-                ordering
-            };
-            if ordering.is_ne() {
-                return ordering;
-            }
-        }
-        std::cmp::Ordering::Equal
-    });
-}
-
-fn compare_values(a: &Value, b: &Value) -> std::cmp::Ordering {
-    use std::cmp::Ordering;
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x
-            .as_f64()
-            .partial_cmp(&y.as_f64())
-            .unwrap_or(Ordering::Equal),
-        (Value::String(x), Value::String(y)) => x.cmp(y),
-        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
-        (Value::Null, Value::Null) => Ordering::Equal,
-        // Nulls sort last, as in DataFusion's default ascending order.
-        (Value::Null, _) => Ordering::Greater,
-        (_, Value::Null) => Ordering::Less,
-        (Value::Number(_), _) => Ordering::Less,
-        (_, Value::Number(_)) => Ordering::Greater,
-        _ => a.to_string().cmp(&b.to_string()),
     }
 }
 

@@ -9,17 +9,19 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use serde_json::Value;
-use storage::{Snapshot, Store, StreamName};
+use protocol::Row;
+use protocol::live::{Change, Mode, Shape};
+use storage::{Snapshot, Store, StreamName, now_micros};
 use tokio::sync::broadcast;
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use super::Error;
-use super::operator::{Changes, Metrics, Operator, Settings, row_key, sort_rows};
+use super::operator::{Metrics, Operator, Settings};
 use super::plan::{ContinuousPlan, Unsupported, compile};
+use crate::error::ApiError;
 use crate::query::{QueryService, format};
 
 /// A changed result is published at most every 10 ms, so bursts coalesce, and less often the
@@ -70,58 +72,34 @@ impl Default for EngineConfig {
     }
 }
 
-/// How a query is kept live.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum Mode {
-    #[default]
-    Incremental,
-    /// Re-run every `interval_ms`, because of `reason`.
-    Requery { reason: String, interval_ms: u64 },
-}
-
 /// A change of a shared result, as published.
 #[derive(Debug)]
 pub(crate) enum Update {
-    Delta {
-        version: u64,
-        changes: Changes,
-        watermark: i64,
-        /// The frame's fields after `seq`, serialized once for every viewer:
-        /// `"upserts":[…],"deletes":[…],"watermark":…,"now":…`.
-        tail: String,
-    },
+    /// Rows that changed (queries whose rows have a key).
+    Delta { version: u64, change: Change },
     /// The whole result (queries without a key, re-queried ones).
     Result {
         version: u64,
-        rows: Vec<Vec<Value>>,
+        rows: Vec<Row>,
         watermark: i64,
     },
     /// The query stopped.
-    Failed { message: String },
+    Failed { error: protocol::Error },
 }
 
 /// The current result of a shared query.
 #[derive(Debug, Default)]
 pub(crate) struct Current {
-    /// Rows by key (the key's JSON text).
-    rows: BTreeMap<String, Vec<Value>>,
+    /// Rows by key text ([`Shape::key_text`]), or by position when rows have no key.
+    rows: BTreeMap<String, Row>,
     pub(crate) version: u64,
+    /// The event-time watermark (µs); for re-queried queries, the time of the last run.
     pub(crate) watermark: i64,
-    pub(crate) failed: Option<String>,
+    pub(crate) failed: Option<protocol::Error>,
     pub(crate) metrics: Metrics,
     pub(crate) groups: usize,
     pub(crate) state_bytes: usize,
     pub(crate) mode: Mode,
-}
-
-/// What every viewer of a query is told about its result's shape.
-#[derive(Debug)]
-pub(crate) struct Shape {
-    pub(crate) columns: Value,
-    /// Indices of the columns that identify a row, when deltas are sent.
-    pub(crate) key: Option<Vec<usize>>,
-    pub(crate) order: Vec<(usize, bool)>,
 }
 
 /// One running query.
@@ -140,10 +118,35 @@ impl Drop for Shared {
     }
 }
 
+/// What `GET /api/v1/engine` tells.
+#[derive(Debug, serde::Serialize)]
+pub(crate) struct EngineInfo {
+    queries: Vec<QueryInfo>,
+    state_bytes: usize,
+    state_budget_bytes: usize,
+}
+
+/// One running query, as `GET /api/v1/engine` tells it.
+#[derive(Debug, serde::Serialize)]
+struct QueryInfo {
+    sql: String,
+    #[serde(flatten)]
+    mode: Mode,
+    viewers: usize,
+    groups: usize,
+    state_bytes: usize,
+    /// The event-time watermark, µs since the epoch.
+    watermark: i64,
+    #[serde(flatten)]
+    metrics: Metrics,
+    /// Why the query stopped, if it did.
+    failed: Option<String>,
+}
+
 /// The rows and version a viewer starts from.
 #[derive(Debug, Clone)]
 pub(crate) struct Start {
-    pub(crate) rows: Vec<Vec<Value>>,
+    pub(crate) rows: Vec<Row>,
     pub(crate) version: u64,
     pub(crate) watermark: i64,
     pub(crate) mode: Mode,
@@ -153,14 +156,16 @@ pub(crate) struct Start {
 impl Shared {
     /// The current result, and a receiver of every change after it (an error if the query
     /// stopped).
-    pub(crate) fn join(&self) -> Result<(Start, broadcast::Receiver<Arc<Update>>), String> {
+    pub(crate) fn join(
+        &self,
+    ) -> Result<(Start, broadcast::Receiver<Arc<Update>>), protocol::Error> {
         let current = self.current.lock().expect("a poisoned result");
-        if let Some(message) = &current.failed {
-            return Err(message.clone());
+        if let Some(error) = &current.failed {
+            return Err(error.clone());
         }
         let updates = self.updates.subscribe();
-        let mut rows: Vec<Vec<Value>> = current.rows.values().cloned().collect();
-        sort_rows(&mut rows, &self.shape.order);
+        let mut rows: Vec<Row> = current.rows.values().cloned().collect();
+        self.shape.sort(&mut rows);
         let start = Start {
             rows,
             version: current.version,
@@ -213,10 +218,9 @@ impl Engine {
             return Ok(shared);
         }
         if self.all().len() >= self.config.max_queries {
-            return Err(Error::Budget(format!(
-                "{} continuous queries are running, the most this server runs",
-                self.config.max_queries
-            )));
+            return Err(Error::TooManyQueries {
+                max: self.config.max_queries,
+            });
         }
         let compiled = compile(&logical, &state).and_then(|plan| {
             let snapshot = Snapshot::of_table(plan.table.as_ref())
@@ -268,36 +272,30 @@ impl Engine {
     }
 
     /// A description of every running query, for `/api/v1/engine`.
-    pub(crate) fn describe(&self) -> Value {
+    pub(crate) fn describe(&self) -> EngineInfo {
         let all = self.all();
-        let queries: Vec<Value> = all
+        let queries: Vec<QueryInfo> = all
             .iter()
             .map(|shared| {
                 let current = shared.current.lock().expect("poisoned");
-                serde_json::json!({
-                    "sql": shared.sql,
-                    "mode": current.mode,
+                QueryInfo {
+                    sql: shared.sql.clone(),
+                    mode: current.mode.clone(),
                     // Every viewer holds the query; `all` holds it once more.
-                    "viewers": Arc::strong_count(shared).saturating_sub(1),
-                    "groups": current.groups,
-                    "state_bytes": current.state_bytes,
-                    "watermark": current.watermark,
-                    "events": current.metrics.events,
-                    "late_events": current.metrics.late_events,
-                    "overflow_events": current.metrics.overflow_events,
-                    "failed": current.failed,
-                })
+                    viewers: Arc::strong_count(shared).saturating_sub(1),
+                    groups: current.groups,
+                    state_bytes: current.state_bytes,
+                    watermark: current.watermark,
+                    metrics: current.metrics,
+                    failed: current.failed.as_ref().map(|e| e.message.clone()),
+                }
             })
             .collect();
-        let state_bytes: usize = all
-            .iter()
-            .map(|r| r.current.lock().expect("poisoned").state_bytes)
-            .sum();
-        serde_json::json!({
-            "queries": queries,
-            "state_bytes": state_bytes,
-            "state_budget_bytes": self.config.state_budget_bytes,
-        })
+        EngineInfo {
+            state_bytes: queries.iter().map(|q| q.state_bytes).sum(),
+            queries,
+            state_budget_bytes: self.config.state_budget_bytes,
+        }
     }
 
     pub(crate) fn config(&self) -> &EngineConfig {
@@ -327,31 +325,21 @@ impl Engine {
         let bytes = operator.state_bytes();
         let used = self.state_bytes();
         if used + bytes > self.config.state_budget_bytes {
-            return Err(Error::Budget(format!(
-                "this query needs {} KiB of state and the engine holds {} KiB of its {} KiB budget",
-                bytes >> 10,
-                used >> 10,
-                self.config.state_budget_bytes >> 10
-            )));
+            return Err(Error::OverBudget {
+                needed: bytes,
+                used,
+                budget: self.config.state_budget_bytes,
+            });
         }
         let subscription = self.store.subscribe(&stream, storage::Offset(end))?;
-        let shape = Shape {
-            columns: format::schema_columns(&plan.output_schema),
-            key: plan.key.clone(),
-            order: plan.order.clone(),
-        };
-        let shared = self.new_shared(sql, shape, Mode::Incremental);
+        let shared = self.new_shared(sql, plan.shape.clone(), Mode::Incremental);
         {
             let mut current = shared.current.lock().expect("poisoned");
             current.watermark = operator.watermark();
             current.state_bytes = bytes;
             current.groups = operator.n_groups();
             current.metrics = operator.metrics();
-            set_rows(
-                &mut current,
-                operator.rows(),
-                plan.key.is_some().then_some(&*plan),
-            );
+            set_rows(&mut current, operator.rows(), &plan.shape);
         }
         tokio::spawn(run_incremental(
             operator,
@@ -376,7 +364,7 @@ impl Engine {
         let rows = format::rows(&output)?;
         let schema = logical.schema().as_arrow().clone();
         let shape = Shape {
-            columns: format::schema_columns(&schema),
+            columns: format::columns(&schema),
             key: None,
             order: Vec::new(),
         };
@@ -387,7 +375,7 @@ impl Engine {
         let shared = self.new_shared(sql, shape, mode);
         {
             let mut current = shared.current.lock().expect("poisoned");
-            set_rows(&mut current, rows.clone(), None);
+            set_rows(&mut current, rows.clone(), &shape_without_key());
             current.watermark = now_micros();
         }
         tokio::spawn(run_requery(
@@ -418,19 +406,23 @@ impl Engine {
     }
 }
 
-fn set_rows(current: &mut Current, rows: Vec<Vec<Value>>, key: Option<&ContinuousPlan>) {
-    current.rows =
-        rows.into_iter()
-            .enumerate()
-            .map(|(i, row)| {
-                let key = match key {
-                    Some(plan) => serde_json::to_string(&row_key(plan.key.as_deref(), &row))
-                        .unwrap_or_default(),
-                    None => format!("{i:012}"),
-                };
-                (key, row)
-            })
-            .collect();
+/// Replaces the current rows: by key when they have one, else in the order given.
+fn set_rows(current: &mut Current, rows: Vec<Row>, shape: &Shape) {
+    current.rows = rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let key = match shape.key {
+                Some(_) => Shape::key_text(&shape.key_of(&row)),
+                None => format!("{i:012}"),
+            };
+            (key, row)
+        })
+        .collect();
+}
+
+fn shape_without_key() -> Shape {
+    Shape::default()
 }
 
 /// The task of an incremental query: applies the stream's events as they become durable and
@@ -479,7 +471,7 @@ async fn run_incremental(
                     batches.iter().try_for_each(|b| operator.apply(b, now))
                 });
                 if let Err(err) = result {
-                    fail(&current, &updates, &err);
+                    fail(&current, &updates, err);
                     return;
                 }
                 dirty = true;
@@ -493,10 +485,10 @@ async fn run_incremental(
         dirty = false;
         gap = (FLUSH_GAP_PER_VIEWER * updates.receiver_count() as u32)
             .clamp(FLUSH_GAP, MAX_FLUSH_GAP);
-        let changes = match operator.flush(now_micros()) {
-            Ok(changes) => changes,
+        let change = match operator.flush(now_micros()) {
+            Ok(change) => change,
             Err(err) => {
-                fail(&current, &updates, &err);
+                fail(&current, &updates, err);
                 return;
             }
         };
@@ -512,41 +504,24 @@ async fn run_incremental(
         let moved =
             watermark != current.watermark && last_watermark_sent.elapsed() >= WATERMARK_EVERY;
         current.watermark = watermark;
-        if changes.is_empty() && !moved {
+        if change.is_empty() && !moved {
             continue;
         }
         current.version += 1;
         last_watermark_sent = Instant::now();
         let version = current.version;
-        if plan.key.is_some() {
-            for key in &changes.deletes {
-                current
-                    .rows
-                    .remove(&serde_json::to_string(key).unwrap_or_default());
+        if plan.shape.key.is_some() {
+            for key in change.deletes() {
+                current.rows.remove(&Shape::key_text(key));
             }
-            for row in &changes.upserts {
-                let key =
-                    serde_json::to_string(&row_key(plan.key.as_deref(), row)).unwrap_or_default();
+            for row in change.upserts() {
+                let key = Shape::key_text(&plan.shape.key_of(row));
                 current.rows.insert(key, row.clone());
             }
-            let tail = serde_json::json!({
-                "upserts": changes.upserts,
-                "deletes": changes.deletes,
-                "watermark": watermark,
-                "now": now_micros(),
-            })
-            .to_string();
-            // `{…}` without its braces, to follow `"seq":n,` in each viewer's frame.
-            let tail = tail[1..tail.len() - 1].to_owned();
-            let _ = updates.send(Arc::new(Update::Delta {
-                version,
-                changes,
-                watermark,
-                tail,
-            }));
+            let _ = updates.send(Arc::new(Update::Delta { version, change }));
         } else {
             let rows = operator.rows();
-            set_rows(&mut current, rows.clone(), None);
+            set_rows(&mut current, rows.clone(), &plan.shape);
             let _ = updates.send(Arc::new(Update::Result {
                 version,
                 rows,
@@ -559,7 +534,7 @@ async fn run_incremental(
 /// The task of a query outside the incremental shape: re-runs it every `interval`.
 async fn run_requery(
     sql: String,
-    first: Vec<Vec<Value>>,
+    first: Vec<Row>,
     queries: QueryService,
     interval: Duration,
     current: Arc<Mutex<Current>>,
@@ -581,7 +556,7 @@ async fn run_requery(
         let rows = match rows {
             Ok(rows) => rows,
             Err(err) => {
-                fail(&current, &updates, &err);
+                fail(&current, &updates, err);
                 return;
             }
         };
@@ -591,7 +566,7 @@ async fn run_requery(
             continue;
         }
         current.version += 1;
-        set_rows(&mut current, rows.clone(), None);
+        set_rows(&mut current, rows.clone(), &shape_without_key());
         let _ = updates.send(Arc::new(Update::Result {
             version: current.version,
             rows: rows.clone(),
@@ -601,18 +576,9 @@ async fn run_requery(
     }
 }
 
-fn fail(current: &Mutex<Current>, updates: &broadcast::Sender<Arc<Update>>, err: &Error) {
-    let message = match err {
-        Error::SchemaChanged { .. } => format!("{err}: subscribe again to recompile the query"),
-        other => other.to_string(),
-    };
-    tracing::warn!(%message, "a continuous query stopped");
-    current.lock().expect("poisoned").failed = Some(message.clone());
-    let _ = updates.send(Arc::new(Update::Failed { message }));
-}
-
-pub(crate) fn now_micros() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as i64)
+fn fail(current: &Mutex<Current>, updates: &broadcast::Sender<Arc<Update>>, err: Error) {
+    let error = ApiError::from(err).into_inner();
+    tracing::warn!(message = %error.message, "a continuous query stopped");
+    current.lock().expect("poisoned").failed = Some(error.clone());
+    let _ = updates.send(Arc::new(Update::Failed { error }));
 }

@@ -1,6 +1,5 @@
 //! The engine against DataFusion's batch results over the same events.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::array::{Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
@@ -10,8 +9,11 @@ use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use proptest::prelude::*;
 use serde_json::Value;
 
-use super::operator::{Operator, Settings, row_key};
+use protocol::live::{Change, Delta, Direction, LiveResult, Mode, Order, Snapshot};
+
+use super::operator::{Operator, Settings};
 use super::plan::{ContinuousPlan, Unsupported, Window, compile};
+use crate::ingest::{self, BodyFormat};
 use crate::query::{analyze, format};
 
 const SECOND: i64 = 1_000_000;
@@ -127,8 +129,14 @@ async fn compiles_the_demo_flow_query() {
     );
     assert_eq!(plan.range, Some(300 * SECOND));
     assert!(plan.physical_filter.is_none());
-    assert_eq!(plan.key, Some(vec![0]));
-    assert_eq!(plan.order, vec![(0, false)]);
+    assert_eq!(plan.shape.key, Some(vec![0]));
+    assert_eq!(
+        plan.shape.order,
+        vec![Order {
+            column: 0,
+            direction: Direction::Asc
+        }]
+    );
     assert_eq!(plan.stream, "s");
 }
 
@@ -139,7 +147,7 @@ async fn a_moving_range_without_a_bucket_slides_by_panes() {
     let plan = compile_sql(sql, &[]).await.unwrap();
     assert_eq!(plan.window, Window::Sliding { width: 5 * SECOND });
     assert!(plan.physical_filter.is_some());
-    assert_eq!(plan.key, Some(vec![0]));
+    assert_eq!(plan.shape.key, Some(vec![0]));
 }
 
 #[tokio::test]
@@ -192,13 +200,13 @@ async fn deltas_upsert_changed_rows_and_delete_expired_ones() {
     ];
     op.apply(&batch(&events, 0), T0).unwrap();
     let changes = op.flush(T0).unwrap();
-    assert_eq!(changes.upserts.len(), 2, "{changes:?}");
-    assert!(changes.deletes.is_empty());
+    assert_eq!(changes.upserts().len(), 2, "{changes:?}");
+    assert!(changes.deletes().is_empty());
     // Ten seconds on, the bucket of T0 - 30 s has left the range.
     let changes = op.flush(T0 + 10 * SECOND).unwrap();
-    assert!(changes.upserts.is_empty());
+    assert!(changes.upserts().is_empty());
     assert_eq!(
-        changes.deletes,
+        changes.deletes(),
         vec![vec![
             Value::from("2023-11-14T22:13:30.000000Z"),
             Value::from("api")
@@ -411,17 +419,27 @@ fn run_differential(
         op.backfill(&context(&prefix).state())
             .await
             .map_err(|e| TestCaseError::fail(format!("{sql}: {e}")))?;
-        let mut client: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-        let apply_changes =
-            |changes: super::operator::Changes, client: &mut BTreeMap<String, Vec<Value>>| {
-                for key in changes.deletes {
-                    client.remove(&serde_json::to_string(&key).unwrap());
-                }
-                for row in changes.upserts {
-                    let key = row_key(plan.key.as_deref(), &row);
-                    client.insert(serde_json::to_string(&key).unwrap(), row);
-                }
-            };
+        // A client of the query: an empty snapshot, then every flush's change as a delta frame.
+        let mut client = LiveResult::new(Snapshot {
+            id: "q".into(),
+            seq: 1,
+            shape: plan.shape.clone(),
+            rows: Vec::new(),
+            watermark: 0,
+            now: 0,
+            mode: Mode::Incremental,
+            overflow: false,
+        });
+        let apply_changes = |change: Change, client: &mut LiveResult| {
+            if client.shape.key.is_some() {
+                let delta = Delta {
+                    id: "q".into(),
+                    seq: client.seq() + 1,
+                    change,
+                };
+                client.apply(&delta).unwrap();
+            }
+        };
         apply_changes(op.flush(clock).unwrap(), &mut client);
 
         // The model of lateness: an event is late when its pane ended at or before the watermark
@@ -473,11 +491,17 @@ fn run_differential(
         }
 
         let expected = sorted(batch_rows(&sql, &kept, clock).await);
-        let live = sorted(op.rows());
-        prop_assert_eq!(&live, &expected, "{} at clock {}", sql, clock);
-        if plan.key.is_some() {
-            let from_deltas = sorted(client.into_values().collect());
-            prop_assert_eq!(&from_deltas, &expected, "deltas of {}", sql);
+        let snapshot = op.rows();
+        prop_assert_eq!(
+            &sorted(snapshot.clone()),
+            &expected,
+            "{} at clock {}",
+            sql,
+            clock
+        );
+        if plan.shape.key.is_some() {
+            // Replaying the frames from the first snapshot gives the snapshot now, in order.
+            prop_assert_eq!(client.rows(), &snapshot[..], "deltas of {}", sql);
         }
         Ok(())
     })
@@ -516,7 +540,7 @@ async fn throughput() {
     let limit: usize = std::env::var("WEIR_BENCH_LIMIT")
         .map(|v| v.parse().unwrap())
         .unwrap_or(1_000_000);
-    // Decode the events with the store itself, so the batches are those ingest makes.
+    // Decode the events as ingest does, so the batches are those ingest makes.
     let dir = tempfile::tempdir().unwrap();
     let config = storage::StoreConfig {
         tier_bytes: usize::MAX,
@@ -534,16 +558,12 @@ async fn throughput() {
         body.push(b'\n');
         n += 1;
         if n % 8192 == 0 {
-            store
-                .append_json(&stream, &body, storage::BodyFormat::Ndjson)
-                .unwrap();
+            ingest::append_json(&store, &stream, &body, BodyFormat::Ndjson).unwrap();
             body.clear();
         }
     }
     if !body.is_empty() {
-        store
-            .append_json(&stream, &body, storage::BodyFormat::Ndjson)
-            .unwrap();
+        ingest::append_json(&store, &stream, &body, BodyFormat::Ndjson).unwrap();
     }
     let snapshot = store.snapshot(&stream).unwrap();
     let batches = snapshot.batches().to_vec();

@@ -12,6 +12,7 @@ use arrow::util::display::{ArrayFormatter, FormatOptions};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use protocol::{Column, QueryResult, Row};
 use serde_json::Value;
 
 use super::QueryOutput;
@@ -92,23 +93,31 @@ impl Export {
     }
 }
 
-/// `[{"name", "type"}]` of a result.
-pub(crate) fn columns(output: &QueryOutput) -> Value {
-    schema_columns(&output.schema)
-}
-
-/// `[{"name", "type"}]` of a schema.
-pub(crate) fn schema_columns(schema: &arrow::datatypes::Schema) -> Value {
+/// The columns of a schema, as results describe them.
+pub(crate) fn columns(schema: &arrow::datatypes::Schema) -> Vec<Column> {
     schema
         .fields()
         .iter()
-        .map(|f| serde_json::json!({"name": f.name(), "type": f.data_type().to_string()}))
+        .map(|f| Column {
+            name: f.name().clone(),
+            data_type: f.data_type().to_string(),
+        })
         .collect()
 }
 
+/// A result as the JSON API replies it, with the server's clock `now` (µs).
+pub(crate) fn result(output: &QueryOutput, now: i64) -> Result<QueryResult, ArrowError> {
+    Ok(QueryResult {
+        columns: columns(&output.schema),
+        rows: rows(output)?,
+        truncated: output.truncated,
+        now,
+    })
+}
+
 /// One batch's rows as JSON arrays, as [`rows`] writes them.
-pub(crate) fn batch_rows(batch: &RecordBatch) -> Result<Vec<Vec<Value>>, ArrowError> {
-    let mut rows: Vec<Vec<Value>> = (0..batch.num_rows())
+pub(crate) fn batch_rows(batch: &RecordBatch) -> Result<Vec<Row>, ArrowError> {
+    let mut rows: Vec<Row> = (0..batch.num_rows())
         .map(|_| Vec::with_capacity(batch.num_columns()))
         .collect();
     for column in batch.columns() {
@@ -121,9 +130,9 @@ pub(crate) fn batch_rows(batch: &RecordBatch) -> Result<Vec<Vec<Value>>, ArrowEr
 
 /// Rows as JSON arrays. Integers and floats are numbers (NaN and infinities become null),
 /// timestamps are RFC 3339 strings in UTC, other types are written as Arrow displays them.
-pub(crate) fn rows(output: &QueryOutput) -> Result<Vec<Vec<Value>>, ArrowError> {
+pub(crate) fn rows(output: &QueryOutput) -> Result<Vec<Row>, ArrowError> {
     let n_rows = output.batches.iter().map(RecordBatch::num_rows).sum();
-    let mut rows: Vec<Vec<Value>> = Vec::with_capacity(n_rows);
+    let mut rows: Vec<Row> = Vec::with_capacity(n_rows);
     for batch in &output.batches {
         rows.extend(batch_rows(batch)?);
     }

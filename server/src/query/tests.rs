@@ -1,4 +1,8 @@
-use storage::{BodyFormat, StoreConfig, StreamName};
+//! The query service against a real store: streams and system tables, read-only SQL, row limits.
+
+use storage::{StoreConfig, StreamName};
+
+use crate::ingest::{self, BodyFormat};
 
 use super::*;
 
@@ -9,13 +13,8 @@ async fn service_with_events(body: &str) -> (tempfile::TempDir, QueryService) {
             .await
             .unwrap(),
     );
-    store
-        .append_json(
-            &StreamName::new("web").unwrap(),
-            body.as_bytes(),
-            BodyFormat::Detect,
-        )
-        .unwrap();
+    let web = StreamName::new("web").unwrap();
+    ingest::append_json(&store, &web, body.as_bytes(), BodyFormat::Detect).unwrap();
     (dir, QueryService::new(store))
 }
 
@@ -70,11 +69,13 @@ async fn refuses_writes_and_reports_bad_sql() {
         panic!("bad SQL must fail")
     };
     let api = crate::error::ApiError::from(err);
-    assert_eq!(api.status, axum::http::StatusCode::BAD_REQUEST);
+    assert_eq!(api.status(), axum::http::StatusCode::BAD_REQUEST);
+    let error = api.into_inner();
+    assert_eq!(error.kind, protocol::ErrorKind::BadRequest);
     assert!(
-        api.message.contains("Line: 1, Column: 1"),
+        error.message.contains("Line: 1, Column: 1"),
         "{}",
-        api.message
+        error.message
     );
     let Err(err) = service.run("SELECT * FROM nope", 10).await else {
         panic!()

@@ -3,10 +3,10 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde_json::Value;
 
-use crate::router::AppState;
+use crate::engine::EngineInfo;
+use crate::state::AppState;
 
-pub(crate) async fn describe(State(state): State<AppState>) -> Json<Value> {
+pub(crate) async fn describe(State(state): State<AppState>) -> Json<EngineInfo> {
     Json(state.engine.describe())
 }

@@ -5,13 +5,15 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
+use protocol::ErrorKind;
 use serde_json::json;
-use storage::{BodyFormat, StreamName};
+use storage::StreamName;
 
-use crate::error::ApiError;
-use crate::router::AppState;
+use crate::error::{ApiError, ingest_status};
+use crate::ingest::{self, BodyFormat};
+use crate::state::AppState;
 
 pub(crate) async fn ingest(
     State(state): State<AppState>,
@@ -20,24 +22,20 @@ pub(crate) async fn ingest(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let stream = StreamName::new(&stream)?;
-    let body =
-        body.map_err(|rejection| ApiError::new(rejection.status(), rejection.body_text()))?;
+    let body = body?;
     // Overload is refused at once rather than queued, so clients back off instead of timing out.
     let Ok(_permit) = state.ingest_permits.try_acquire() else {
         return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
+            ErrorKind::Overloaded,
             "too many ingest requests in flight: retry shortly",
         ));
     };
     let format = body_format(&headers);
     let store = std::sync::Arc::clone(&state.store);
     let outcome =
-        tokio::task::spawn_blocking(move || store.append_json(&stream, &body, format)).await??;
-    let status = if outcome.accepted > 0 || outcome.rejected.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::BAD_REQUEST
-    };
+        tokio::task::spawn_blocking(move || ingest::append_json(&store, &stream, &body, format))
+            .await??;
+    let status = ingest_status(outcome.accepted, outcome.rejected.len());
     let offsets = outcome
         .offsets
         .map(|(first, last)| json!({ "first": first.0, "last": last.0 }));

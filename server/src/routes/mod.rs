@@ -1,7 +1,10 @@
-//! HTTP handlers of `/api/v1` and `/healthz`, one file per resource.
+//! Every handler, one file per resource: `/api/v1`, `/healthz`, the live socket and the web
+//! app's server side. `router.rs` says which path goes where.
 
 pub(crate) mod engine;
 pub(crate) mod health;
 pub(crate) mod ingest;
+pub(crate) mod live;
 pub(crate) mod query;
 pub(crate) mod streams;
+pub(crate) mod web;

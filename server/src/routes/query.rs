@@ -1,15 +1,17 @@
 //! `POST /api/v1/query` with `{"sql": "..."}`: JSON rows, or an export with `?format=`.
 
 use axum::Json;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use protocol::ErrorKind;
 use serde::Deserialize;
-use serde_json::json;
+use storage::now_micros;
 
 use crate::error::ApiError;
 use crate::query::format::{self, Export};
-use crate::router::AppState;
+use crate::state::AppState;
 
 /// Exports hold at most this many rows (the `x-weir-truncated` header says when rows were left out).
 const MAX_EXPORT_ROWS: usize = 1_000_000;
@@ -27,15 +29,14 @@ pub(crate) struct QueryParams {
 pub(crate) async fn query(
     State(state): State<AppState>,
     Query(params): Query<QueryParams>,
-    request: Result<Json<QueryRequest>, axum::extract::rejection::JsonRejection>,
+    request: Result<Json<QueryRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let Json(request) =
-        request.map_err(|rejection| ApiError::new(rejection.status(), rejection.body_text()))?;
+    let Json(request) = request?;
     let export = match params.format.as_deref() {
         None | Some("json") => None,
         Some(name) => Some(Export::parse(name).ok_or_else(|| {
             ApiError::new(
-                StatusCode::BAD_REQUEST,
+                ErrorKind::BadRequest,
                 format!("unknown format `{name}`: use json, csv, ndjson, arrow or parquet"),
             )
         })?),
@@ -45,37 +46,24 @@ pub(crate) async fn query(
     } else {
         state.max_result_rows
     };
+    let now = now_micros();
     let output = state.queries.run(&request.sql, max_rows).await?;
-    let internal = |e: arrow::error::ArrowError| {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+    let Some(export) = export else {
+        return Ok(Json(format::result(&output, now)?).into_response());
     };
-    match export {
-        None => {
-            let reply = json!({
-                "columns": format::columns(&output),
-                "rows": format::rows(&output).map_err(internal)?,
-                "truncated": output.truncated,
-            });
-            Ok(Json(reply).into_response())
-        }
-        Some(export) => {
-            let body = tokio::task::spawn_blocking(move || {
-                export.write(&output).map(|bytes| (bytes, output.truncated))
-            })
-            .await?
-            .map_err(internal)?;
-            let (bytes, truncated) = body;
-            Ok((
-                [
-                    (header::CONTENT_TYPE, export.content_type()),
-                    (
-                        header::HeaderName::from_static("x-weir-truncated"),
-                        if truncated { "true" } else { "false" },
-                    ),
-                ],
-                bytes,
-            )
-                .into_response())
-        }
-    }
+    let (bytes, truncated) = tokio::task::spawn_blocking(move || {
+        export.write(&output).map(|bytes| (bytes, output.truncated))
+    })
+    .await??;
+    Ok((
+        [
+            (header::CONTENT_TYPE, export.content_type()),
+            (
+                header::HeaderName::from_static("x-weir-truncated"),
+                if truncated { "true" } else { "false" },
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
 }

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use storage::{StreamInfo, StreamName};
 
 use crate::error::ApiError;
-use crate::router::AppState;
+use crate::state::AppState;
 
 pub(crate) async fn list(State(state): State<AppState>) -> Json<Value> {
     Json(json!({ "streams": state.store.streams() }))

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
+use protocol::live::{LiveResult, ServerMessage};
 use serde_json::{Value, json};
 use tokio::time::{Instant, timeout};
 use tokio_tungstenite::tungstenite::Message;
@@ -57,54 +58,41 @@ async fn subscribe(socket: &mut Socket, id: &str, sql: &str) {
     send(socket, json!({"type": "subscribe", "id": id, "sql": sql})).await;
 }
 
-/// A client's view of one subscription, built from its frames as a browser would.
+/// A client's view of one subscription, built from its frames as a browser builds it (with the
+/// `protocol` crate's rules), counting snapshots and deltas.
 #[derive(Debug, Default)]
 struct View {
-    rows: BTreeMap<String, Value>,
-    key: Option<Vec<usize>>,
-    seq: u64,
+    result: Option<LiveResult>,
     snapshots: u64,
     deltas: u64,
 }
 
 impl View {
     fn apply(&mut self, frame: &Value) {
-        let seq = frame["seq"].as_u64().expect("seq");
-        assert_eq!(seq, self.seq + 1, "sequence numbers have no gaps: {frame}");
-        self.seq = seq;
-        match frame["type"].as_str() {
-            Some("snapshot") => {
+        match serde_json::from_value::<ServerMessage>(frame.clone()).expect("a server frame") {
+            ServerMessage::Snapshot(snapshot) => {
                 self.snapshots += 1;
-                self.key = serde_json::from_value(frame["key"].clone()).unwrap();
-                self.rows.clear();
-                for row in frame["rows"].as_array().unwrap() {
-                    let key = self.key_of(row);
-                    self.rows.insert(key, row.clone());
+                match &mut self.result {
+                    Some(result) => result.reset(snapshot).expect("seq has no gaps"),
+                    None => {
+                        assert_eq!(snapshot.seq, 1, "{frame}");
+                        self.result = Some(LiveResult::new(snapshot));
+                    }
                 }
             }
-            Some("delta") => {
+            ServerMessage::Delta(delta) => {
                 self.deltas += 1;
-                for key in frame["deletes"].as_array().unwrap() {
-                    assert!(self.rows.remove(&key.to_string()).is_some(), "{frame}");
-                }
-                for row in frame["upserts"].as_array().unwrap() {
-                    let key = self.key_of(row);
-                    self.rows.insert(key, row.clone());
-                }
+                let result = self.result.as_mut().expect("a snapshot first");
+                result.apply(&delta).expect("seq has no gaps");
             }
             _ => panic!("unexpected frame {frame}"),
         }
     }
 
-    fn key_of(&self, row: &Value) -> String {
-        match &self.key {
-            Some(key) => Value::Array(key.iter().map(|&i| row[i].clone()).collect()).to_string(),
-            None => row.to_string(),
-        }
-    }
-
+    /// The rows, in the order the client keeps them.
     fn rows(&self) -> Vec<Value> {
-        self.rows.values().cloned().collect()
+        let rows = self.result.as_ref().map_or(&[][..], LiveResult::rows);
+        rows.iter().map(|row| Value::from(row.clone())).collect()
     }
 }
 
@@ -220,8 +208,12 @@ async fn bad_frames_get_error_frames_and_the_socket_stays_open() {
     subscribe(&mut socket, "bad", "SELEC count(*) FROM web").await;
     let error = next_frame(&mut socket).await;
     assert_eq!(
-        (error["type"].clone(), error["id"].clone()),
-        (json!("error"), json!("bad"))
+        (
+            error["type"].clone(),
+            error["id"].clone(),
+            error["kind"].clone()
+        ),
+        (json!("error"), json!("bad"), json!("bad_request"))
     );
     assert!(
         error["message"].as_str().unwrap().contains("SQL error"),
@@ -417,9 +409,10 @@ async fn a_slow_client_is_resent_a_snapshot_and_slows_no_one() {
     }
     let ingest_time = started.elapsed();
     let done = |v: &View| {
-        v.rows.len() == keys
-            && v.rows
-                .values()
+        let rows = v.rows();
+        rows.len() == keys
+            && rows
+                .iter()
                 .all(|r| r[1] == json!(rounds + usize::from(r[0] == json!(key(0)))))
     };
     // The fast client is up to date while the slow one is still stalled.
@@ -493,8 +486,12 @@ async fn a_query_past_the_state_budget_is_refused_clearly() {
     .await;
     let error = next_frame(&mut socket).await;
     assert_eq!(
-        (error["type"].clone(), error["id"].clone()),
-        (json!("error"), json!("p"))
+        (
+            error["type"].clone(),
+            error["id"].clone(),
+            error["kind"].clone()
+        ),
+        (json!("error"), json!("p"), json!("overloaded"))
     );
     assert!(
         error["message"].as_str().unwrap().contains("budget"),
@@ -547,4 +544,42 @@ async fn sockets_close_when_the_server_stops() {
     .await
     .expect("the socket ends within 10 s");
     assert_eq!(closed, Some(1001), "closed with 'going away'");
+}
+
+/// RFC 6455: a message over the size limit is answered with close code 1009 (message too big),
+/// not a dropped connection.
+#[tokio::test]
+async fn a_message_over_the_limit_is_closed_with_1009() {
+    let weir = start("live_too_big", &[]).await;
+    for size in [10 << 20, (64 << 10) + 1] {
+        let (mut sink, mut stream) = connect(&weir).await.split();
+        let sql = format!("SELECT '{}'", "x".repeat(size));
+        let message = json!({"type": "subscribe", "id": "p", "sql": sql}).to_string();
+        // Sent beside the reads, as a browser does: the server may close before it is all
+        // written (the send then fails, which is fine).
+        let sending = tokio::spawn(async move { sink.send(Message::Text(message.into())).await });
+        let closed = timeout(Duration::from_secs(10), async {
+            while let Some(message) = stream.next().await {
+                match message {
+                    Ok(Message::Close(frame)) => return frame.map(|f| u16::from(f.code)),
+                    Ok(_) => {}
+                    Err(err) => panic!("the socket failed before its close frame: {err}"),
+                }
+            }
+            None
+        })
+        .await
+        .expect("the socket closes within 10 s");
+        assert_eq!(
+            closed,
+            Some(1009),
+            "a {size}-byte message: closed with 'message too big'"
+        );
+        sending.abort();
+    }
+    // The server still serves.
+    let mut socket = connect(&weir).await;
+    ingest(&weir, "web", "{\"a\":1}\n").await;
+    subscribe(&mut socket, "p", "SELECT count(*) FROM web").await;
+    assert_eq!(next_frame(&mut socket).await["type"], "snapshot");
 }

@@ -9,6 +9,9 @@ use deltalake::kernel::transaction::CommitProperties;
 use deltalake::operations::optimize::OptimizeType;
 use deltalake::{FilterOp, FilterValue};
 
+use datafusion::common::Column;
+use datafusion::logical_expr::{Expr, lit};
+
 use super::{HOUR_COLUMN, LakeState, LakeTable, lake_error};
 use crate::error::Result;
 
@@ -86,7 +89,8 @@ impl LakeTable {
     /// Removes every hour before `first_kept` (`YYYY-MM-DDTHH`), as one commit.
     pub(crate) async fn expire_before(&mut self, first_kept: &str) -> Result<LakeState> {
         let table = self.table().await?;
-        let predicate = format!("{HOUR_COLUMN} < '{first_kept}'");
+        let hour = Expr::Column(Column::new_unqualified(HOUR_COLUMN));
+        let predicate = hour.lt(lit(first_kept));
         let (table, metrics) = table
             .delete()
             .with_predicate(predicate)

@@ -4,7 +4,7 @@
 //!
 //! Layout: Parquet files (zstd, sorted by `_time`, page index) partitioned by the hour of `_time`
 //! (`_hour=2026-01-05T10/part-….parquet`), each commit's add actions carrying row counts and
-//! min/max/null counts. Every tiering commit records the stream's lake watermark (one past the
+//! min/max/null counts. Every tiering commit records the stream's lake end (one past the
 //! highest offset in the lake) as the version of the Delta application transaction `weir`, so a
 //! restart knows which WAL events the lake already holds.
 
@@ -26,10 +26,21 @@ pub(crate) use maintain::hours_to_compact;
 use crate::Error;
 use crate::error::Result;
 
-/// The application id under which tiering commits record the lake watermark.
+/// The application id under which tiering commits record the lake end.
 pub(crate) const APP_ID: &str = "weir";
-/// The partition column: the hour of `_time`, as `YYYY-MM-DDTHH` (UTC).
-pub(crate) const HOUR_COLUMN: &str = "_hour";
+/// The partition column of lake tables: the hour of `_time`, as `YYYY-MM-DDTHH` (UTC).
+pub const HOUR_COLUMN: &str = "_hour";
+/// How an hour partition is named (`2026-01-05T10`), as chrono and DataFusion's `to_char` take it.
+/// Hours so named sort as text in time order.
+pub(crate) const HOUR_FORMAT: &str = "%Y-%m-%dT%H";
+
+/// The hour partition of a moment (µs since the epoch).
+pub(crate) fn hour_partition(micros: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros)
+        .unwrap_or_default()
+        .format(HOUR_FORMAT)
+        .to_string()
+}
 
 /// One version of a lake table, as readers need it. Immutable: a new commit makes a new one.
 #[derive(Debug, Clone, Default)]
@@ -37,7 +48,7 @@ pub(crate) struct LakeState {
     /// Delta table version; `None` before the first commit.
     pub(crate) version: Option<u64>,
     /// One past the highest offset the lake holds.
-    pub(crate) watermark: u64,
+    pub(crate) end: u64,
     /// The table's active files with their statistics.
     pub(crate) files: Arc<DataFiles>,
     /// The table's schema (with the `_hour` partition column); `None` before the first commit.
@@ -91,7 +102,7 @@ impl LakeTable {
             return Ok(LakeState::default());
         };
         let snapshot = table.snapshot().map_err(|e| lake_error(&self.path, e))?;
-        let watermark = snapshot
+        let end = snapshot
             .transaction_version(table.log_store().as_ref(), APP_ID)
             .await
             .map_err(|e| lake_error(&self.path, e))?
@@ -101,14 +112,14 @@ impl LakeTable {
             .map_err(|e| lake_error(&self.path, e))?;
         Ok(LakeState {
             version: Some(version),
-            watermark,
+            end,
             files: Arc::new(DataFiles::new(&self.path, actions)),
             schema: Some(snapshot.snapshot().arrow_schema()),
         })
     }
 
     /// Commits `batches` (events `[.., end)`, in the stream schema `schema`) as one Delta version
-    /// that records `end` as the lake watermark, and makes it durable.
+    /// that records `end` as the lake end, and makes it durable.
     pub(crate) async fn append(
         &mut self,
         batches: &[RecordBatch],

@@ -1,5 +1,5 @@
 //! Tiering's write: events sorted by `_time`, split by hour, committed as one Delta version that
-//! carries the lake watermark, then fsync'd (files, commit, directories).
+//! carries the lake end, then fsync'd (files, commit, directories).
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -10,12 +10,16 @@ use arrow::array::{ArrayRef, AsArray, StringArray};
 use arrow::compute::{concat_batches, sort_to_indices, take_record_batch};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimestampMicrosecondType};
 use arrow::record_batch::RecordBatch;
+use datafusion::common::Column;
+use datafusion::functions::expr_fn::to_char;
+use datafusion::logical_expr::{Expr, lit};
+use datafusion::prelude::SessionContext;
 use deltalake::kernel::Transaction;
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::operations::write::SchemaMode;
 use deltalake::protocol::SaveMode;
 
-use super::{APP_ID, HOUR_COLUMN, LakeTable, lake_error};
+use super::{APP_ID, HOUR_COLUMN, HOUR_FORMAT, LakeTable, hour_partition, lake_error};
 use crate::error::Result;
 use crate::wal::sync_dir;
 use crate::{Error, TIME_COLUMN};
@@ -62,6 +66,8 @@ fn sorted_by_time(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<RecordB
     Ok(take_record_batch(&all, &order)?)
 }
 
+const HOUR_MICROS: i64 = 3_600_000_000;
+
 /// Adds the partition column: the hour of `_time`.
 fn with_hour(batch: &RecordBatch) -> Result<RecordBatch> {
     let time = batch
@@ -73,12 +79,9 @@ fn with_hour(batch: &RecordBatch) -> Result<RecordBatch> {
     let hours: StringArray = time
         .iter()
         .map(|t| {
-            let hour = t?.div_euclid(3_600_000_000);
+            let hour = t?.div_euclid(HOUR_MICROS);
             if last.as_ref().is_none_or(|(h, _)| *h != hour) {
-                let text = chrono::DateTime::from_timestamp_micros(hour * 3_600_000_000)?
-                    .format("%Y-%m-%dT%H")
-                    .to_string();
-                last = Some((hour, text));
+                last = Some((hour, hour_partition(hour * HOUR_MICROS)));
             }
             last.as_ref().map(|(_, text)| text.clone())
         })
@@ -143,7 +146,7 @@ pub(super) fn needs_widening(lake: &Option<SchemaRef>, schema: &SchemaRef) -> bo
 }
 
 /// Rewrites every lake file with the stream's (wider) schema, as one overwrite commit that keeps
-/// the lake watermark. Rare: only when an integer column that is already tiered receives a float.
+/// the lake end. Rare: only when an integer column that is already tiered receives a float.
 pub(super) async fn widen(
     lake: &mut LakeTable,
     current: &super::LakeState,
@@ -154,20 +157,23 @@ pub(super) async fn widen(
         stream: stream.clone(),
         schema: Arc::clone(schema),
         lake: current.clone(),
-        start: crate::Offset(current.watermark),
+        start: crate::Offset(current.end),
         batches: Vec::new(),
-        end: crate::Offset(current.watermark),
+        end: crate::Offset(current.end),
     };
-    let ctx = datafusion::prelude::SessionContext::new();
     let fail = |e: datafusion::error::DataFusionError| lake_error(&lake.path, e);
-    ctx.register_table("lake", snapshot.into_table())
-        .map_err(fail)?;
-    let sql = format!(
-        "SELECT *, to_char({TIME_COLUMN}, '%Y-%m-%dT%H') AS {HOUR_COLUMN} FROM lake ORDER BY {TIME_COLUMN}"
-    );
-    let plan = ctx.sql(&sql).await.map_err(fail)?.into_unoptimized_plan();
+    // Every column, plus the hour partition of `_time`, in time order.
+    let column = |name: &str| Expr::Column(Column::new_unqualified(name));
+    let mut columns: Vec<Expr> = schema.fields().iter().map(|f| column(f.name())).collect();
+    columns.push(to_char(column(TIME_COLUMN), lit(HOUR_FORMAT)).alias(HOUR_COLUMN));
+    let plan = SessionContext::new()
+        .read_table(snapshot.into_table())
+        .and_then(|frame| frame.select(columns))
+        .and_then(|frame| frame.sort(vec![column(TIME_COLUMN).sort(true, false)]))
+        .map_err(fail)?
+        .into_unoptimized_plan();
     let commit = CommitProperties::default()
-        .with_application_transaction(Transaction::new(APP_ID, current.watermark as i64));
+        .with_application_transaction(Transaction::new(APP_ID, current.end as i64));
     let table = lake
         .table()
         .await?

@@ -1,3 +1,6 @@
+//! The store as a whole: appends, restarts, tiering, compaction, retention, subscriptions and
+//! snapshots under concurrency, the hot tier's bound.
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -8,6 +11,7 @@ use datafusion::prelude::SessionContext;
 use std::collections::BTreeMap;
 
 use super::*;
+use crate::testing::events;
 
 async fn open(dir: &Path) -> Store {
     Store::open(dir, StoreConfig::default()).await.unwrap()
@@ -51,20 +55,28 @@ async fn append_snapshot_and_restart() {
     {
         let store = open(dir.path()).await;
         let out = store
-            .append_json(
-                &web,
-                b"{\"a\":1}\n{\"a\":\"bad\"}\n{\"a\":2,\"b\":\"x\"}\n",
-                BodyFormat::Detect,
-            )
+            .append(&web, &events("{\"a\":1}\n{\"a\":2,\"b\":\"x\"}\n"))
             .unwrap();
-        assert_eq!(out.accepted, 2);
-        assert_eq!(out.rejected.len(), 1);
+        assert_eq!(out.accepted(), 2);
         assert_eq!(out.offsets, Some((Offset(0), Offset(1))));
+        // A string for the integer column `a`: that event is left out, the other kept.
         let out = store
-            .append_json(&web, b"[{\"a\":3.5}]", BodyFormat::Detect)
+            .append(&web, &events("{\"a\":\"bad\"}\n{\"b\":\"y\"}\n"))
             .unwrap();
-        assert_eq!(out.offsets, Some((Offset(2), Offset(2))));
-        assert_eq!(offsets(store.snapshot(&web).unwrap()).await, vec![0, 1, 2]);
+        assert_eq!(out.accepted(), 1);
+        assert_eq!(
+            out.rejected,
+            vec![RowRejection {
+                row: 0,
+                error: "field `a` is Int64, got a string".into()
+            }]
+        );
+        let out = store.append(&web, &events("{\"a\":3.5}")).unwrap();
+        assert_eq!(out.offsets, Some((Offset(3), Offset(3))));
+        assert_eq!(
+            offsets(store.snapshot(&web).unwrap()).await,
+            vec![0, 1, 2, 3]
+        );
     }
     let store = open(dir.path()).await;
     let snapshot = store.snapshot(&web).unwrap();
@@ -79,11 +91,9 @@ async fn append_snapshot_and_restart() {
         snapshot.schema().field(2).data_type(),
         &arrow::datatypes::DataType::Float64
     );
-    assert_eq!(offsets(snapshot).await, vec![0, 1, 2]);
-    let out = store
-        .append_json(&web, b"{\"a\":4}", BodyFormat::Detect)
-        .unwrap();
-    assert_eq!(out.offsets, Some((Offset(3), Offset(3))));
+    assert_eq!(offsets(snapshot).await, vec![0, 1, 2, 3]);
+    let out = store.append(&web, &events("{\"a\":4}")).unwrap();
+    assert_eq!(out.offsets, Some((Offset(4), Offset(4))));
 }
 
 #[tokio::test]
@@ -103,14 +113,10 @@ async fn tiering_moves_events_to_the_lake_and_restart_neither_loses_nor_repeats(
     };
     {
         let store = open(dir.path()).await;
-        store
-            .append_json(&web, body(0).as_bytes(), BodyFormat::Ndjson)
-            .unwrap();
+        store.append(&web, &events(body(0))).unwrap();
         assert_eq!(store.tier(&web).await.unwrap(), Some(Offset(100)));
         assert_eq!(store.tier(&web).await.unwrap(), None, "nothing new to tier");
-        store
-            .append_json(&web, body(100).as_bytes(), BodyFormat::Ndjson)
-            .unwrap();
+        store.append(&web, &events(body(100))).unwrap();
         let snapshot = store.snapshot(&web).unwrap();
         assert_eq!(
             (snapshot.start(), snapshot.end()),
@@ -142,9 +148,7 @@ async fn tiering_moves_events_to_the_lake_and_restart_neither_loses_nor_repeats(
         (Offset(200), Offset(200))
     );
     assert_eq!(count_and_sum(snapshot).await, (200, 199 * 200 / 2));
-    let out = store
-        .append_json(&web, b"{\"i\":-1}", BodyFormat::Detect)
-        .unwrap();
+    let out = store.append(&web, &events("{\"i\":-1}")).unwrap();
     assert_eq!(out.offsets, Some((Offset(200), Offset(200))));
 }
 
@@ -164,9 +168,7 @@ async fn filters_on_time_prune_lake_files_by_their_statistics() {
                 )
             })
             .collect();
-        store
-            .append_json(&web, body.as_bytes(), BodyFormat::Ndjson)
-            .unwrap();
+        store.append(&web, &events(body)).unwrap();
         store.tier(&web).await.unwrap();
     }
     assert_eq!(store.snapshot(&web).unwrap().lake_files().len(), 3);
@@ -219,13 +221,11 @@ async fn second_open_of_a_directory_is_refused() {
 }
 
 #[tokio::test]
-async fn nothing_is_created_for_a_body_of_bad_lines() {
+async fn nothing_is_created_for_no_events() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path()).await;
-    let out = store
-        .append_json(&name("x"), b"nope\n", BodyFormat::Detect)
-        .unwrap();
-    assert_eq!((out.accepted, out.rejected.len()), (0, 1));
+    let out = store.append(&name("x"), &events("")).unwrap();
+    assert_eq!((out.accepted(), out.rejected.len()), (0, 0));
     assert!(store.stream_names().is_empty());
     assert!(matches!(
         store.snapshot(&name("x")),
@@ -242,9 +242,7 @@ async fn concurrent_appends_tiering_compaction_and_snapshots_are_consistent() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(open(dir.path()).await);
     let web = name("web");
-    store
-        .append_json(&web, b"{\"w\":-1}", BodyFormat::Ndjson)
-        .unwrap();
+    store.append(&web, &events("{\"w\":-1}")).unwrap();
     let acked = Arc::new(AtomicU64::new(1));
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writers: Vec<_> = (0..4)
@@ -261,10 +259,8 @@ async fn concurrent_appends_tiering_compaction_and_snapshots_are_consistent() {
                     let body: String = (0..7)
                         .map(|j| format!("{{\"w\":{writer},\"i\":{i},\"j\":{j}}}\n"))
                         .collect();
-                    let out = store
-                        .append_json(&web, body.as_bytes(), BodyFormat::Ndjson)
-                        .unwrap();
-                    assert_eq!(out.accepted, 7);
+                    let out = store.append(&web, &events(body)).unwrap();
+                    assert_eq!(out.accepted(), 7);
                     acked.fetch_add(7, Ordering::SeqCst);
                     i += 1;
                 }
@@ -343,11 +339,7 @@ async fn subscribe_catches_up_then_follows() {
     let store = Arc::new(open(dir.path()).await);
     let web = name("web");
     store
-        .append_json(
-            &web,
-            b"{\"i\":0}\n{\"i\":1}\n{\"i\":2}\n",
-            BodyFormat::Detect,
-        )
+        .append(&web, &events("{\"i\":0}\n{\"i\":1}\n{\"i\":2}\n"))
         .unwrap();
     let mut subscription = store.subscribe(&web, Offset(1)).unwrap();
     let caught_up = subscription.next().await.unwrap();
@@ -361,7 +353,7 @@ async fn subscribe_catches_up_then_follows() {
         let (store, web) = (Arc::clone(&store), web.clone());
         tokio::task::spawn_blocking(move || {
             store
-                .append_json(&web, b"{\"i\":3}\n{\"i\":4}\n", BodyFormat::Detect)
+                .append(&web, &events("{\"i\":3}\n{\"i\":4}\n"))
                 .unwrap()
         })
     };
@@ -397,11 +389,7 @@ async fn compaction_merges_an_hour_sorted_without_changing_data_and_vacuum_delet
     let web = name("web");
     for round in 0..4 {
         store
-            .append_json(
-                &web,
-                hour_body(0, round * 25, 25).as_bytes(),
-                BodyFormat::Ndjson,
-            )
+            .append(&web, &events(hour_body(0, round * 25, 25)))
             .unwrap();
         store.tier(&web).await.unwrap();
     }
@@ -452,24 +440,17 @@ async fn compaction_merges_an_hour_sorted_without_changing_data_and_vacuum_delet
 async fn retention_removes_whole_expired_hours() {
     let dir = tempfile::tempdir().unwrap();
     let mut retention = BTreeMap::new();
-    retention.insert("web".to_owned(), Duration::from_secs(7 * 86_400));
+    retention.insert(name("web"), Duration::from_secs(7 * 86_400));
     let config = config_with(|c| c.stream_retention = retention);
     let store = Store::open(dir.path(), config).await.unwrap();
     let web = name("web");
     let old = hour_body(0, 0, 10); // January 2026: long expired
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let now = crate::now_micros() / 1_000_000;
     let recent: String = (10..20)
         .map(|i| format!("{{\"_time\":{},\"i\":{i}}}\n", now - 60))
         .collect();
-    store
-        .append_json(&web, old.as_bytes(), BodyFormat::Ndjson)
-        .unwrap();
-    store
-        .append_json(&web, recent.as_bytes(), BodyFormat::Ndjson)
-        .unwrap();
+    store.append(&web, &events(&old)).unwrap();
+    store.append(&web, &events(recent)).unwrap();
     store.tier(&web).await.unwrap();
     assert_eq!(store.snapshot(&web).unwrap().lake_files().len(), 2);
     store.expire_and_vacuum(&web).await.unwrap();
@@ -478,9 +459,7 @@ async fn retention_removes_whole_expired_hours() {
     assert_eq!(count_and_sum(snapshot).await, (10, (10..20).sum()));
     // Other streams keep everything.
     let api = name("api");
-    store
-        .append_json(&api, old.as_bytes(), BodyFormat::Ndjson)
-        .unwrap();
+    store.append(&api, &events(old)).unwrap();
     store.tier(&api).await.unwrap();
     store.expire_and_vacuum(&api).await.unwrap();
     assert_eq!(count_and_sum(store.snapshot(&api).unwrap()).await.0, 10);
@@ -491,13 +470,9 @@ async fn subscribe_reads_tiered_events_from_the_lake_then_the_hot_tier() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path()).await;
     let web = name("web");
-    store
-        .append_json(&web, hour_body(0, 0, 30).as_bytes(), BodyFormat::Ndjson)
-        .unwrap();
+    store.append(&web, &events(hour_body(0, 0, 30))).unwrap();
     store.tier(&web).await.unwrap();
-    store
-        .append_json(&web, hour_body(0, 30, 10).as_bytes(), BodyFormat::Ndjson)
-        .unwrap();
+    store.append(&web, &events(hour_body(0, 30, 10))).unwrap();
     let mut subscription = store.subscribe(&web, Offset(5)).unwrap();
     let mut seen = Vec::new();
     while seen.len() < 35 {
@@ -523,12 +498,10 @@ async fn a_tiered_integer_column_that_becomes_float_keeps_tiering() {
     let store = open(dir.path()).await;
     let web = name("web");
     store
-        .append_json(&web, b"{\"x\":1}\n{\"x\":2}\n", BodyFormat::Ndjson)
+        .append(&web, &events("{\"x\":1}\n{\"x\":2}\n"))
         .unwrap();
     store.tier(&web).await.unwrap();
-    store
-        .append_json(&web, b"{\"x\":2.5}\n", BodyFormat::Ndjson)
-        .unwrap();
+    store.append(&web, &events("{\"x\":2.5}\n")).unwrap();
     store.tier(&web).await.unwrap();
     let snapshot = store.snapshot(&web).unwrap();
     assert_eq!(snapshot.start(), Offset(3));
@@ -564,11 +537,7 @@ async fn the_lake_log_is_checkpointed() {
         let store = open(dir.path()).await;
         for round in 0..27 {
             store
-                .append_json(
-                    &web,
-                    hour_body(0, round * 2, 2).as_bytes(),
-                    BodyFormat::Ndjson,
-                )
+                .append(&web, &events(hour_body(0, round * 2, 2)))
                 .unwrap();
             store.tier(&web).await.unwrap();
         }
@@ -602,8 +571,8 @@ async fn a_stream_behind_on_tiering_refuses_appends_until_tiered_and_loses_nothi
     let mut acknowledged = 0u64;
     let refused = loop {
         let body = hour_body(0, acknowledged, 100);
-        match store.append_json(&web, body.as_bytes(), BodyFormat::Ndjson) {
-            Ok(outcome) => acknowledged += outcome.accepted as u64,
+        match store.append(&web, &events(body)) {
+            Ok(outcome) => acknowledged += outcome.accepted() as u64,
             Err(err) => break err,
         }
         assert!(acknowledged < 100_000, "appends were never refused");
@@ -618,13 +587,9 @@ async fn a_stream_behind_on_tiering_refuses_appends_until_tiered_and_loses_nothi
 
     store.tier(&web).await.unwrap();
     let outcome = store
-        .append_json(
-            &web,
-            hour_body(0, acknowledged, 100).as_bytes(),
-            BodyFormat::Ndjson,
-        )
+        .append(&web, &events(hour_body(0, acknowledged, 100)))
         .unwrap();
-    assert_eq!(outcome.accepted, 100);
+    assert_eq!(outcome.accepted(), 100);
     let (count, _) = count_and_sum(store.snapshot(&web).unwrap()).await;
     assert_eq!(count as u64, acknowledged + 100);
 }

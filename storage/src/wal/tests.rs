@@ -1,3 +1,5 @@
+//! The write-ahead log: records written and read back, torn and damaged tails, cuts and bit flips.
+
 use std::sync::Arc;
 
 use arrow::array::{Int64Array, StringArray};

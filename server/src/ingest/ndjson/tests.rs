@@ -1,22 +1,32 @@
-use arrow::array::{Array, AsArray};
+//! JSON bodies decoded and typed into batches: lines kept and rejected, flattening, event time,
+//! and the schema rules across bodies appended to a real store.
+
+use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Float64Type, Int64Type, TimestampMicrosecondType};
 
 use super::*;
+use crate::ingest::events;
 
 const ARRIVAL: i64 = 1_700_000_000_000_000;
 
-fn decode(body: &str) -> (Option<RecordBatch>, Vec<Rejection>, StreamSchema) {
-    let mut schema = StreamSchema::new();
+/// A body decoded and typed for a new stream: the batch, the rejections, the column names.
+fn decode(body: &str) -> (RecordBatch, Vec<Rejection>, Vec<String>) {
     let (events, mut rejected) = parse_body(body.as_bytes(), BodyFormat::Detect, ARRIVAL).unwrap();
-    let batch = build_batch(&mut schema, events, Offset(10), 100, &mut rejected).unwrap();
-    (batch, rejected, schema)
+    let batch = events::build(events, None, 100, &mut rejected).unwrap();
+    let names = batch
+        .events
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    (batch.events, rejected, names)
 }
 
 #[test]
 fn ndjson_keeps_good_lines_and_reports_bad_ones() {
     let body = "{\"a\":1}\n\nnot json\n[1]\n{\"a\":\"x\"}\n{\"a\":2,\"b\":true}\n";
     let (batch, rejected, _) = decode(body);
-    let batch = batch.unwrap();
     assert_eq!(batch.num_rows(), 2);
     let lines: Vec<usize> = rejected.iter().map(|r| r.line).collect();
     assert_eq!(lines, vec![3, 4, 5]);
@@ -27,11 +37,11 @@ fn ndjson_keeps_good_lines_and_reports_bad_ones() {
     );
     assert_eq!(rejected[1].error, "expected a JSON object, got an array");
     assert_eq!(rejected[2].error, "field `a` is Int64, got a string");
-    let offsets = batch
-        .column_by_name("_offset")
+    let a = batch
+        .column_by_name("a")
         .unwrap()
         .as_primitive::<Int64Type>();
-    assert_eq!(offsets.values(), &[10, 11]);
+    assert_eq!(a.values(), &[1, 2]);
     let b = batch.column_by_name("b").unwrap().as_boolean();
     assert!(b.is_null(0));
     assert!(b.value(1));
@@ -40,19 +50,9 @@ fn ndjson_keeps_good_lines_and_reports_bad_ones() {
 #[test]
 fn json_array_and_flattening() {
     let body = r#"[{"http":{"status":200,"route":"/x"},"tags":["a","b"],"n":null}, 5]"#;
-    let (batch, rejected, schema) = decode(body);
-    let batch = batch.unwrap();
-    let names: Vec<&str> = schema
-        .arrow()
-        .fields()
-        .iter()
-        .map(|f| f.name().as_str())
-        .collect();
-    assert_eq!(
-        names,
-        ["_time", "_offset", "http_status", "http_route", "tags"]
-    );
-    assert_eq!(batch.column(4).as_string::<i32>().value(0), r#"["a","b"]"#);
+    let (batch, rejected, names) = decode(body);
+    assert_eq!(names, ["_time", "http_status", "http_route", "tags"]);
+    assert_eq!(batch.column(3).as_string::<i32>().value(0), r#"["a","b"]"#);
     assert_eq!(
         rejected,
         vec![Rejection {
@@ -64,8 +64,6 @@ fn json_array_and_flattening() {
 
 #[test]
 fn malformed_array_fails_whole_body() {
-    let mut schema = StreamSchema::new();
-    let _ = &mut schema;
     assert!(matches!(
         parse_body(b"[{\"a\":1},", BodyFormat::Detect, ARRIVAL),
         Err(Error::BodyNotJson { .. })
@@ -77,7 +75,6 @@ fn int_widens_to_float_within_one_request() {
     let (batch, rejected, _) = decode("{\"x\":1}\n{\"x\":2.5}\n");
     assert!(rejected.is_empty());
     let x = batch
-        .unwrap()
         .column_by_name("x")
         .unwrap()
         .as_primitive::<Float64Type>()
@@ -107,7 +104,6 @@ fn event_time_sources_and_units() {
         let (batch, rejected, _) = decode(line);
         assert!(rejected.is_empty(), "{line}: {rejected:?}");
         let t = batch
-            .unwrap()
             .column(0)
             .as_primitive::<TimestampMicrosecondType>()
             .value(0);
@@ -127,28 +123,21 @@ fn event_time_sources_and_units() {
 
 #[test]
 fn offset_field_is_ignored_and_time_field_consumed() {
-    let (batch, _, schema) = decode(r#"{"_offset":99,"timestamp":1767607200,"a":1}"#);
-    assert_eq!(schema.arrow().fields().len(), 3);
+    let (batch, _, names) = decode(r#"{"_offset":99,"_hour":"x","timestamp":1767607200,"a":1}"#);
+    assert_eq!(names, ["_time", "a"]);
     assert_eq!(
         batch
-            .unwrap()
-            .column(1)
-            .as_primitive::<Int64Type>()
+            .column(0)
+            .as_primitive::<TimestampMicrosecondType>()
             .value(0),
-        10
+        1_767_607_200_000_000
     );
 }
 
 #[test]
 fn columns_keep_the_order_of_first_appearance() {
-    let (_, _, schema) = decode(r#"{"_time":1767607200,"b":1,"a":2,"c":{"z":1,"y":2},"d":3}"#);
-    let names: Vec<&str> = schema
-        .arrow()
-        .fields()
-        .iter()
-        .map(|f| f.name().as_str())
-        .collect();
-    assert_eq!(names, ["_time", "_offset", "b", "a", "c_z", "c_y", "d"]);
+    let (_, _, names) = decode(r#"{"_time":1767607200,"b":1,"a":2,"c":{"z":1,"y":2},"d":3}"#);
+    assert_eq!(names, ["_time", "b", "a", "c_z", "c_y", "d"]);
 }
 
 mod streamed_line_matches_value_path {
@@ -207,20 +196,19 @@ mod streamed_line_matches_value_path {
     }
 }
 
-/// Bodies of events with fields of random types, decoded one after another into one stream
-/// schema, agree with a model of the rules in docs/events.md: the first type of a field makes its
-/// column, an integer column takes a float by becoming float, any other conflict rejects the
-/// event (and only it), `null` is a missing value.
+/// Bodies of events with fields of random types, ingested one after another into one stream of
+/// a real store, agree with a model of the rules in docs/events.md: the first type of a field
+/// makes its column, an integer column takes a float by becoming float, any other conflict
+/// rejects the event (and only it), `null` is a missing value.
 mod schema_evolution_matches_a_model {
     use arrow::array::{Array, AsArray};
+    use arrow::compute::concat_batches;
     use arrow::datatypes::{DataType, Float64Type, Int64Type};
     use proptest::prelude::*;
     use serde_json::{Map, Value};
+    use storage::{ColumnType, Store, StoreConfig, StreamName};
 
-    use super::super::{BodyFormat, build_batch, parse_body};
-    use super::ARRIVAL;
-    use crate::Offset;
-    use crate::schema::{ColumnType, StreamSchema};
+    use crate::ingest::{BodyFormat, append_json};
 
     #[derive(Debug, Clone, Copy, PartialEq)]
     enum V {
@@ -312,7 +300,12 @@ mod schema_evolution_matches_a_model {
 
         #[test]
         fn decode_agrees(bodies in prop::collection::vec(prop::collection::vec(event(), 1..8), 1..5)) {
-            let mut schema = StreamSchema::new();
+            let dir = tempfile::tempdir().unwrap();
+            let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let store = runtime
+                .block_on(Store::open(dir.path(), StoreConfig::default()))
+                .unwrap();
+            let web = StreamName::new("web").unwrap();
             let mut model = Model::default();
             let mut next = 0u64;
             for body in bodies {
@@ -327,10 +320,7 @@ mod schema_evolution_matches_a_model {
                         }
                     })
                     .collect();
-                let (events, mut rejected) =
-                    parse_body(text.as_bytes(), BodyFormat::Ndjson, ARRIVAL).unwrap();
-                let batch =
-                    build_batch(&mut schema, events, Offset(next), 100, &mut rejected).unwrap();
+                let outcome = append_json(&store, &web, text.as_bytes(), BodyFormat::Ndjson).unwrap();
 
                 let mut expected_rejected = Vec::new();
                 let mut expected_rows = Vec::new();
@@ -340,14 +330,29 @@ mod schema_evolution_matches_a_model {
                         _ => expected_rejected.push(idx + 1),
                     }
                 }
-                let got_rejected: Vec<usize> = rejected.iter().map(|r| r.line).collect();
+                let got_rejected: Vec<usize> = outcome.rejected.iter().map(|r| r.line).collect();
                 prop_assert_eq!(got_rejected, expected_rejected, "{}", text);
-                prop_assert_eq!(schema.columns(), &model.columns[..], "{}", text);
+                let columns: Vec<(String, ColumnType)> = store
+                    .schema(&web)
+                    .map(|schema| {
+                        schema
+                            .fields()
+                            .iter()
+                            .skip(2)
+                            .map(|f| (f.name().clone(), ColumnType::of(f.data_type()).unwrap()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                prop_assert_eq!(&columns, &model.columns, "{}", text);
 
-                let Some(batch) = batch else {
+                if outcome.accepted == 0 {
                     prop_assert!(expected_rows.is_empty());
                     continue;
-                };
+                }
+                // This body's events: the last ones of the stream.
+                let snapshot = store.snapshot(&web).unwrap();
+                let all = concat_batches(snapshot.schema(), snapshot.batches()).unwrap();
+                let batch = all.slice(next as usize, all.num_rows() - next as usize);
                 prop_assert_eq!(batch.num_rows(), expected_rows.len());
                 let offsets = batch.column(1).as_primitive::<Int64Type>();
                 for (row, offset) in offsets.values().iter().enumerate() {

@@ -8,9 +8,9 @@ use std::fmt;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
+use storage::{HOUR_COLUMN, OFFSET_COLUMN};
+
 use super::{Scalar, TIME_KEYS, flatten_value, json_error, kind, parse_time};
-use crate::OFFSET_COLUMN;
-use crate::lake::HOUR_COLUMN;
 
 /// Parses one line into (event time, flattened fields), or says why it is rejected.
 pub(super) fn parse_line(

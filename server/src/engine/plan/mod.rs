@@ -17,17 +17,26 @@ use std::sync::Arc;
 
 use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
 use datafusion::catalog::TableProvider;
-use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
-use datafusion::common::{Column, DFSchema, ScalarValue};
+use datafusion::common::DFSchema;
 use datafusion::datasource::source_as_provider;
 use datafusion::execution::context::SessionState;
+use datafusion::logical_expr::execution_props::ExecutionProps;
 use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
 use datafusion::logical_expr::utils::{conjunction, split_conjunction};
-use datafusion::logical_expr::{BinaryExpr, Expr, LogicalPlan, Operator as BinOp, SortExpr};
+use datafusion::logical_expr::{Expr, Filter, LogicalPlan, Projection, SortExpr, TableScan};
 use datafusion::physical_expr::aggregate::{AggregateFunctionExpr, LoweredAggregateBuilder};
 use datafusion::physical_expr::{PhysicalExpr, create_physical_expr};
 
+use protocol::live::{Direction, Order, Shape};
 use storage::TIME_COLUMN;
+
+use self::time::uses_now;
+use crate::query::format;
+
+mod time;
+
+#[cfg(test)]
+pub(crate) use time::sliding_pane;
 
 /// Aggregate functions the engine keeps incrementally: each has a bounded partial state that
 /// merges (none keeps raw rows).
@@ -98,11 +107,10 @@ pub(crate) struct ContinuousPlan {
     /// The result's columns, over the aggregate's output.
     pub(crate) projection: Vec<Arc<dyn PhysicalExpr>>,
     pub(crate) output_schema: SchemaRef,
-    /// The result columns that identify a row (computed from group-by columns alone); `None` when
-    /// they do not cover every group-by column, and results are then sent whole.
-    pub(crate) key: Option<Vec<usize>>,
-    /// ORDER BY, as (result column, descending), for clients to order rows.
-    pub(crate) order: Vec<(usize, bool)>,
+    /// The result's columns; which of them identify a row (those computed from group-by columns
+    /// alone; `None` when they do not cover every group-by column, and results are then sent
+    /// whole); and ORDER BY, for clients to order rows.
+    pub(crate) shape: Shape,
 }
 
 /// One aggregate function of the query.
@@ -112,14 +120,106 @@ pub(crate) struct Aggregate {
     pub(crate) filter: Option<Arc<dyn PhysicalExpr>>,
 }
 
-/// Compiles an analyzed logical plan.
+/// Compiles an analyzed logical plan, clause by clause.
 pub(crate) fn compile(
     plan: &LogicalPlan,
     state: &SessionState,
 ) -> Result<ContinuousPlan, Unsupported> {
-    let props = state.execution_props();
+    let top = above_aggregate(plan)?;
+    let aggregate = top.aggregate;
+    let (scan, predicates) = below_aggregate(&aggregate.input)?;
+    let table_name = &scan.table_name;
+    if table_name.schema().is_some_and(|s| s != "public") {
+        return unsupported(format!(
+            "{table_name} is not a stream: only streams are kept live"
+        ));
+    }
+    let table = source_as_provider(&scan.source)
+        .map_err(|e| Unsupported(format!("table {table_name}: {e}")))?;
+    let input_schema: SchemaRef = table.schema();
+    let lower = Lower {
+        props: state.execution_props(),
+    };
+    let input_df = aggregate.input.schema();
+    if input_df.fields().len() != input_schema.fields().len() {
+        return unsupported("a projection below the aggregation is not kept live");
+    }
+    let (range, filter) = where_clause(predicates)?;
+    let physical_filter = filter
+        .as_ref()
+        .map(|f| lower.expr(f, input_df))
+        .transpose()?;
+    let (group_exprs, bucket) = group_by(aggregate, &lower)?;
+    let aggregates = aggregates(aggregate, &input_schema, &lower)?;
+    let aggregate_df = aggregate.schema.as_ref();
+    let aggregate_schema: SchemaRef = Arc::new(aggregate_df.as_arrow().clone());
+    let having = match top.having {
+        Some(f) => {
+            if uses_now(&f.predicate) {
+                return unsupported("now() in HAVING is not kept live");
+            }
+            Some(lower.expr(&f.predicate, aggregate_df)?)
+        }
+        None => None,
+    };
+    let select = select_list(top.projection, aggregate, &lower)?;
+    let order = order_by(&top.sorts, &select);
+    let output_schema: SchemaRef = Arc::new(select.schema.as_arrow().clone());
+    let window = window(bucket, range, &input_schema, &table_name.to_string())?;
+    let columns = columns_read(filter.as_ref(), aggregate, &input_schema);
+    Ok(ContinuousPlan {
+        table,
+        stream: table_name.table().to_owned(),
+        input_schema,
+        columns,
+        filter,
+        physical_filter,
+        range,
+        window,
+        group_exprs,
+        aggregates,
+        aggregate_schema,
+        having,
+        projection: select.physical,
+        shape: Shape {
+            columns: format::columns(&output_schema),
+            key: select.key,
+            order,
+        },
+        output_schema,
+    })
+}
+
+/// Lowers logical expressions to physical ones, in the session's context.
+struct Lower<'a> {
+    props: &'a ExecutionProps,
+}
+
+impl Lower<'_> {
+    fn expr(&self, expr: &Expr, schema: &DFSchema) -> Result<Arc<dyn PhysicalExpr>, Unsupported> {
+        create_physical_expr(
+            expr,
+            schema,
+            self.props,
+            &PhysicalPlanningContext::default(),
+        )
+        .map_err(|e| Unsupported(format!("cannot compile {expr}: {e}")))
+    }
+}
+
+/// The nodes above the aggregate: ORDER BY, the SELECT list, HAVING.
+struct Top<'a> {
+    /// Each Sort met walking down, and whether it is above the projection.
+    sorts: Vec<(Vec<SortExpr>, bool)>,
+    projection: Option<&'a Projection>,
+    having: Option<&'a Filter>,
+    aggregate: &'a datafusion::logical_expr::Aggregate,
+}
+
+/// `[Sort] → [Projection] → [Filter: HAVING] → Aggregate`, or what else is there.
+fn above_aggregate(plan: &LogicalPlan) -> Result<Top<'_>, Unsupported> {
     let mut node = plan;
-    let mut sorts: Vec<(Vec<SortExpr>, bool)> = Vec::new();
+    let mut sorts = Vec::new();
     let mut projection = None;
     let mut having = None;
     let aggregate = loop {
@@ -155,9 +255,17 @@ pub(crate) fn compile(
     if having.is_some_and(|f| !matches!(*f.input, LogicalPlan::Aggregate(_))) {
         return unsupported("a filter above a subquery is not kept live");
     }
+    Ok(Top {
+        sorts,
+        projection,
+        having,
+        aggregate,
+    })
+}
 
-    // Below the aggregate: WHERE, then one stream.
-    let mut node = aggregate.input.as_ref();
+/// `[Filter: WHERE] → one stream's scan`: the scan and the WHERE clause's conjuncts.
+fn below_aggregate(input: &LogicalPlan) -> Result<(&TableScan, Vec<Expr>), Unsupported> {
+    let mut node = input;
     let mut predicates = Vec::new();
     let scan = loop {
         match node {
@@ -175,31 +283,17 @@ pub(crate) fn compile(
             other => return unsupported(format!("{} is not kept live", node_name(other))),
         }
     };
-    let table_name = &scan.table_name;
-    if table_name.schema().is_some_and(|s| s != "public") {
-        return unsupported(format!(
-            "{table_name} is not a stream: only streams are kept live"
-        ));
-    }
-    let table = source_as_provider(&scan.source)
-        .map_err(|e| Unsupported(format!("table {table_name}: {e}")))?;
-    let input_schema: SchemaRef = table.schema();
-    let input_df = aggregate.input.schema();
-    let physical = |expr: &Expr, schema: &DFSchema| {
-        create_physical_expr(expr, schema, props, &PhysicalPlanningContext::default())
-            .map_err(|e| Unsupported(format!("cannot compile {expr}: {e}")))
-    };
-    if input_df.fields().len() != input_schema.fields().len() {
-        return unsupported("a projection below the aggregation is not kept live");
-    }
+    Ok((scan, predicates))
+}
 
-    // WHERE: the moving range, and the rest.
+/// WHERE: the moving range (µs), and the rest.
+fn where_clause(predicates: Vec<Expr>) -> Result<(Option<i64>, Option<Expr>), Unsupported> {
     let mut range = None;
     let mut statics = Vec::new();
     for predicate in predicates {
         if !uses_now(&predicate) {
             statics.push(predicate);
-        } else if let Some(r) = moving_range(&predicate) {
+        } else if let Some(r) = time::moving_range(&predicate) {
             range = Some(range.map_or(r, |old: i64| old.min(r)));
         } else {
             return unsupported(format!(
@@ -207,10 +301,21 @@ pub(crate) fn compile(
             ));
         }
     }
-    let filter = conjunction(statics);
-    let physical_filter = filter.as_ref().map(|f| physical(f, input_df)).transpose()?;
+    Ok((range, conjunction(statics)))
+}
 
-    // GROUP BY, and the time bucket among it.
+/// A group-by expression, lowered, with its output name.
+type GroupExpr = (Arc<dyn PhysicalExpr>, String);
+
+/// A time bucket: its width and origin, in µs.
+type Bucket = (i64, i64);
+
+/// GROUP BY, lowered, and the time bucket among it.
+fn group_by(
+    aggregate: &datafusion::logical_expr::Aggregate,
+    lower: &Lower,
+) -> Result<(Vec<GroupExpr>, Option<Bucket>), Unsupported> {
+    let input_df = aggregate.input.schema();
     let mut group_exprs = Vec::new();
     let mut bucket = None;
     for (i, expr) in aggregate.group_expr.iter().enumerate() {
@@ -220,16 +325,25 @@ pub(crate) fn compile(
         if uses_now(expr) {
             return unsupported("now() in GROUP BY is not kept live");
         }
-        if let Some(b) = time_bucket(expr)? {
+        if let Some(b) = time::time_bucket(expr)? {
             if bucket.is_some() {
                 return unsupported("at most one time bucket (date_bin) is kept live");
             }
             bucket = Some(b);
         }
         let name = aggregate.schema.field(i).name().clone();
-        group_exprs.push((physical(expr, input_df)?, name));
+        group_exprs.push((lower.expr(expr, input_df)?, name));
     }
+    Ok((group_exprs, bucket))
+}
 
+/// The aggregate functions, lowered to DataFusion's aggregate expressions (FILTER included).
+fn aggregates(
+    aggregate: &datafusion::logical_expr::Aggregate,
+    input_schema: &SchemaRef,
+    lower: &Lower,
+) -> Result<Vec<Aggregate>, Unsupported> {
+    let input_df = aggregate.input.schema();
     let mut aggregates = Vec::new();
     for expr in &aggregate.aggr_expr {
         let inner = match expr {
@@ -261,8 +375,8 @@ pub(crate) fn compile(
         let lowered = LoweredAggregateBuilder::new(
             inner,
             input_df,
-            &input_schema,
-            props,
+            input_schema,
+            lower.props,
             &PhysicalPlanningContext::default(),
         )
         .with_name(name)
@@ -274,22 +388,28 @@ pub(crate) fn compile(
             filter: lowered.filter,
         });
     }
+    Ok(aggregates)
+}
+
+/// The result's columns: their logical and physical expressions over the aggregate's output,
+/// the result's schema, and which columns identify a row.
+struct Select<'a> {
+    exprs: Vec<Expr>,
+    physical: Vec<Arc<dyn PhysicalExpr>>,
+    schema: &'a DFSchema,
+    key: Option<Vec<usize>>,
+}
+
+/// The SELECT list (the aggregate's own columns without one). A result column computed from
+/// group-by columns alone is part of the key; the key identifies rows when it covers them all.
+fn select_list<'a>(
+    projection: Option<&'a Projection>,
+    aggregate: &'a datafusion::logical_expr::Aggregate,
+    lower: &Lower,
+) -> Result<Select<'a>, Unsupported> {
     let aggregate_df = aggregate.schema.as_ref();
-    let aggregate_schema: SchemaRef = Arc::new(aggregate_df.as_arrow().clone());
-
-    let having = match having {
-        Some(f) => {
-            if uses_now(&f.predicate) {
-                return unsupported("now() in HAVING is not kept live");
-            }
-            Some(physical(&f.predicate, aggregate_df)?)
-        }
-        None => None,
-    };
-
-    // The result's columns, and which of them identify a row.
     let n_groups = aggregate.group_expr.len();
-    let (exprs, output_df): (Vec<Expr>, &DFSchema) = match projection {
+    let (exprs, schema): (Vec<Expr>, &DFSchema) = match projection {
         Some(p) => (p.expr.clone(), p.schema.as_ref()),
         None => (
             aggregate_df
@@ -300,14 +420,14 @@ pub(crate) fn compile(
             aggregate_df,
         ),
     };
-    let mut projected = Vec::new();
+    let mut physical = Vec::new();
     let mut key = Vec::new();
     let mut covered = BTreeSet::new();
     for (i, expr) in exprs.iter().enumerate() {
         if uses_now(expr) {
             return unsupported("now() in the SELECT list is not kept live");
         }
-        projected.push(physical(expr, aggregate_df)?);
+        physical.push(lower.expr(expr, aggregate_df)?);
         let mut refs = BTreeSet::new();
         for column in expr.column_refs() {
             refs.insert(aggregate_df.index_of_column(column).unwrap_or(usize::MAX));
@@ -318,76 +438,89 @@ pub(crate) fn compile(
         }
     }
     let key = (covered.len() == n_groups).then_some(key);
-    let output_schema: SchemaRef = Arc::new(output_df.as_arrow().clone());
+    Ok(Select {
+        exprs,
+        physical,
+        schema,
+        key,
+    })
+}
 
-    // ORDER BY, where it names a result column.
+/// ORDER BY, where it names a result column.
+fn order_by(sorts: &[(Vec<SortExpr>, bool)], select: &Select) -> Vec<Order> {
     let mut order = Vec::new();
     for (sort_exprs, above_projection) in sorts.iter().rev() {
         for sort in sort_exprs {
             let target = strip_alias(&sort.expr);
             let index = if *above_projection {
                 match target {
-                    Expr::Column(c) => output_df.index_of_column(c).ok(),
+                    Expr::Column(c) => select.schema.index_of_column(c).ok(),
                     _ => None,
                 }
             } else {
                 // Below the projection: the result column computed by the same expression.
-                exprs.iter().position(|e| strip_alias(e) == target)
+                select.exprs.iter().position(|e| strip_alias(e) == target)
             };
             if let Some(index) = index {
-                order.push((index, !sort.asc));
+                let direction = if sort.asc {
+                    Direction::Asc
+                } else {
+                    Direction::Desc
+                };
+                order.push(Order {
+                    column: index,
+                    direction,
+                });
             }
         }
     }
+    order
+}
 
+/// How the query is split in time: by its bucket, by panes of its moving range, or not.
+fn window(
+    bucket: Option<Bucket>,
+    range: Option<i64>,
+    input_schema: &SchemaRef,
+    table_name: &str,
+) -> Result<Window, Unsupported> {
     let window = match (bucket, range) {
         (Some((width, origin)), _) => Window::Bucket { width, origin },
         (None, Some(range)) => Window::Sliding {
-            width: sliding_pane(range),
+            width: time::sliding_pane(range),
         },
         (None, None) => Window::None,
     };
-    if !matches!(
+    let has_time = matches!(
         input_schema
             .field_with_name(TIME_COLUMN)
             .map(|f| f.data_type()),
         Ok(DataType::Timestamp(TimeUnit::Microsecond, _))
-    ) && window != Window::None
-    {
+    );
+    if window != Window::None && !has_time {
         return unsupported(format!("{table_name} has no {TIME_COLUMN} column"));
     }
+    Ok(window)
+}
 
+/// The stream's columns the query reads (`_time` always).
+fn columns_read(
+    filter: Option<&Expr>,
+    aggregate: &datafusion::logical_expr::Aggregate,
+    input_schema: &SchemaRef,
+) -> Vec<String> {
     let mut columns = BTreeSet::from([TIME_COLUMN.to_owned()]);
     let used = filter
-        .iter()
+        .into_iter()
         .chain(aggregate.group_expr.iter())
         .chain(aggregate.aggr_expr.iter());
     for expr in used {
         columns.extend(expr.column_refs().into_iter().map(|c| c.name.clone()));
     }
-    let columns = columns
+    columns
         .into_iter()
         .filter(|c| input_schema.index_of(c).is_ok())
-        .collect();
-
-    Ok(ContinuousPlan {
-        table,
-        stream: table_name.table().to_owned(),
-        input_schema,
-        columns,
-        filter,
-        physical_filter,
-        range,
-        window,
-        group_exprs,
-        aggregates,
-        aggregate_schema,
-        having,
-        projection: projected,
-        output_schema,
-        key,
-        order,
-    })
+        .collect()
 }
 
 fn strip_alias(expr: &Expr) -> &Expr {
@@ -397,7 +530,7 @@ fn strip_alias(expr: &Expr) -> &Expr {
     }
 }
 
-fn strip_casts(expr: &Expr) -> &Expr {
+pub(super) fn strip_casts(expr: &Expr) -> &Expr {
     match expr {
         Expr::Cast(c) => strip_casts(&c.expr),
         Expr::TryCast(c) => strip_casts(&c.expr),
@@ -408,140 +541,4 @@ fn strip_casts(expr: &Expr) -> &Expr {
 fn node_name(plan: &LogicalPlan) -> String {
     let text = plan.display().to_string();
     text.split(':').next().unwrap_or("this plan").to_owned()
-}
-
-fn is_now(expr: &Expr) -> bool {
-    matches!(strip_casts(expr), Expr::ScalarFunction(f) if f.func.name() == "now")
-}
-
-fn uses_now(expr: &Expr) -> bool {
-    let mut found = false;
-    let _ = expr.apply(|e| {
-        if is_now(e) {
-            found = true;
-            return Ok(TreeNodeRecursion::Stop);
-        }
-        Ok(TreeNodeRecursion::Continue)
-    });
-    found
-}
-
-fn is_time_column(expr: &Expr) -> bool {
-    matches!(strip_casts(expr), Expr::Column(Column { name, .. }) if name == TIME_COLUMN)
-}
-
-/// `_time >= now() - range` (or `>`, or mirrored), as the range in µs.
-fn moving_range(expr: &Expr) -> Option<i64> {
-    let Expr::BinaryExpr(BinaryExpr { left, op, right }) = expr else {
-        return None;
-    };
-    let (time, bound) = match op {
-        BinOp::GtEq | BinOp::Gt => (left, right),
-        BinOp::LtEq | BinOp::Lt => (right, left),
-        _ => return None,
-    };
-    if !is_time_column(time) {
-        return None;
-    }
-    match strip_casts(bound) {
-        e if is_now(e) => Some(0),
-        Expr::BinaryExpr(BinaryExpr {
-            left,
-            op: BinOp::Minus,
-            right,
-        }) if is_now(left) => interval_micros(right).filter(|r| *r >= 0),
-        _ => None,
-    }
-}
-
-/// A fixed-length interval literal, in µs (months have no fixed length).
-fn interval_micros(expr: &Expr) -> Option<i64> {
-    let Expr::Literal(value, _) = strip_casts(expr) else {
-        return None;
-    };
-    match value {
-        ScalarValue::IntervalMonthDayNano(Some(v)) if v.months == 0 => {
-            Some(v.days as i64 * 86_400_000_000 + v.nanoseconds / 1_000)
-        }
-        ScalarValue::IntervalDayTime(Some(v)) => {
-            Some(v.days as i64 * 86_400_000_000 + v.milliseconds as i64 * 1_000)
-        }
-        ScalarValue::DurationMicrosecond(Some(v)) => Some(*v),
-        ScalarValue::DurationMillisecond(Some(v)) => Some(v * 1_000),
-        ScalarValue::DurationSecond(Some(v)) => Some(v * 1_000_000),
-        ScalarValue::DurationNanosecond(Some(v)) => Some(v / 1_000),
-        _ => None,
-    }
-}
-
-/// If `expr` is a time bucket (`date_bin(INTERVAL, _time[, origin])`, possibly inside functions
-/// of it alone, such as `to_unixtime(date_bin(…))`), its width and origin in µs.
-fn time_bucket(expr: &Expr) -> Result<Option<(i64, i64)>, Unsupported> {
-    let mut bins = Vec::new();
-    let _ = expr.apply(|e| {
-        if let Expr::ScalarFunction(f) = e
-            && f.func.name() == "date_bin"
-        {
-            bins.push(f.args.clone());
-            return Ok(TreeNodeRecursion::Jump);
-        }
-        Ok(TreeNodeRecursion::Continue)
-    });
-    let Some(args) = bins.first() else {
-        return Ok(None);
-    };
-    let only_time = expr.column_refs().iter().all(|c| c.name == TIME_COLUMN);
-    if bins.len() > 1 || !only_time || args.len() < 2 || !is_time_column(&args[1]) {
-        return unsupported(format!(
-            "a time bucket is kept live as date_bin(INTERVAL '…', {TIME_COLUMN}) (found: {expr})"
-        ));
-    }
-    let Some(width) = interval_micros(&args[0]).filter(|w| *w > 0) else {
-        return unsupported(format!(
-            "date_bin's width must be a fixed interval such as INTERVAL '10 seconds' (found: {})",
-            args[0]
-        ));
-    };
-    let origin = match args.get(2).map(strip_casts) {
-        None => 0,
-        Some(Expr::Literal(value, _)) => match value {
-            ScalarValue::TimestampMicrosecond(Some(v), _) => *v,
-            ScalarValue::TimestampNanosecond(Some(v), _) => v.div_euclid(1_000),
-            ScalarValue::TimestampMillisecond(Some(v), _) => v * 1_000,
-            ScalarValue::TimestampSecond(Some(v), _) => v * 1_000_000,
-            _ => return unsupported("date_bin's origin must be a timestamp literal"),
-        },
-        Some(_) => return unsupported("date_bin's origin must be a timestamp literal"),
-    };
-    Ok(Some((width, origin)))
-}
-
-/// The pane of a sliding aggregate over `range`: a round width giving at most 60 panes.
-pub(crate) fn sliding_pane(range: i64) -> i64 {
-    const NICE: &[i64] = &[
-        1_000,
-        10_000,
-        100_000,
-        1_000_000,
-        2_000_000,
-        5_000_000,
-        10_000_000,
-        15_000_000,
-        30_000_000,
-        60_000_000,
-        120_000_000,
-        300_000_000,
-        600_000_000,
-        900_000_000,
-        1_800_000_000,
-        3_600_000_000,
-        7_200_000_000,
-        21_600_000_000,
-        43_200_000_000,
-        86_400_000_000,
-    ];
-    NICE.iter()
-        .copied()
-        .find(|&w| (range + w - 1) / w <= 60)
-        .unwrap_or(86_400_000_000)
 }

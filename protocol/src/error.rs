@@ -1,0 +1,97 @@
+//! Errors as clients see them: a kind they can act on, and a message for people.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// What kind of failure, by what the caller can do about it. The server gives each kind one HTTP
+/// status (`server/src/error.rs`); the live protocol and the app's server functions carry the
+/// kind itself, so a page tells "log in" from "fix your query" without reading the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The request is wrong (bad SQL, a bad name, a malformed body): fix it and send it again.
+    BadRequest,
+    /// The request is too large.
+    TooLarge,
+    /// Who is asking is not known: authenticate.
+    Unauthorized,
+    /// Known, but not allowed to do this.
+    Forbidden,
+    /// What was asked for does not exist.
+    NotFound,
+    /// What was asked for existed once and is no longer kept.
+    Gone,
+    /// Too much at once: retry shortly.
+    Overloaded,
+    /// The server cannot do this now (disk full, behind on writing to the lake): retry later.
+    Unavailable,
+    /// A bug, or damaged data: nothing the caller can do.
+    Internal,
+}
+
+impl ErrorKind {
+    /// The kind's name on the wire (`bad_request`, `not_found`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::BadRequest => "bad_request",
+            ErrorKind::TooLarge => "too_large",
+            ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::Forbidden => "forbidden",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Gone => "gone",
+            ErrorKind::Overloaded => "overloaded",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Internal => "internal",
+        }
+    }
+}
+
+/// A failure with its kind and a message that says what and where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Error {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
+        Error {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_are_named_on_the_wire_as_as_str_says() {
+        use ErrorKind::*;
+        for kind in [
+            BadRequest,
+            TooLarge,
+            Unauthorized,
+            Forbidden,
+            NotFound,
+            Gone,
+            Overloaded,
+            Unavailable,
+            Internal,
+        ] {
+            let json = serde_json::to_value(kind).unwrap();
+            assert_eq!(json, kind.as_str());
+            assert_eq!(serde_json::from_value::<ErrorKind>(json).unwrap(), kind);
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! `GET /api/v1/live`: the WebSocket hub that pushes query results to browsers.
+//!
+//! One socket carries many subscriptions, each a SQL query under a client-chosen id. Each
+//! subscription joins the engine's shared query for its SQL (see `engine`) and sends its frames
+//! ([`subscription`]). The frames themselves are the `protocol` crate's; this module only moves
+//! them, and closes the socket as RFC 6455 says (1001 going away, 1009 too big). The protocol,
+//! with its limits, is in docs/live-protocol.md.
+
+mod subscription;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::response::Response;
+use futures::{SinkExt, StreamExt};
+use protocol::live::{ClientMessage, ErrorFrame, ServerMessage};
+use protocol::{Error, ErrorKind};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::state::AppState;
+
+/// Largest client message.
+const MAX_MESSAGE_BYTES: usize = 64 << 10;
+/// Subscriptions one socket may hold.
+const MAX_SUBSCRIPTIONS: usize = 64;
+/// The server pings this often, and closes a socket it has not heard from in [`CLIENT_TIMEOUT`].
+const PING_EVERY: Duration = Duration::from_secs(15);
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(45);
+/// Frames queued for one socket; a subscription waits when they are all taken.
+const QUEUE_FRAMES: usize = 4;
+/// How long a socket closed for a message over the limit stays open for its close frame.
+const CLOSE_LINGER: Duration = Duration::from_secs(1);
+
+pub(crate) async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+    // A frame over the limit is refused from its header, before its payload is read.
+    ws.max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_MESSAGE_BYTES)
+        .on_upgrade(move |socket| {
+            let tracker = state.live_sockets.clone();
+            tracker.track_future(connection(socket, state))
+        })
+}
+
+/// The frames queued for one socket's writer.
+type Frames = mpsc::Sender<Message>;
+
+async fn connection(socket: WebSocket, state: AppState) {
+    let (mut sink, mut incoming) = socket.split();
+    let (frames, mut outgoing) = mpsc::channel::<Message>(QUEUE_FRAMES);
+    let writer = tokio::spawn(async move {
+        while let Some(message) = outgoing.recv().await {
+            let closing = matches!(message, Message::Close(_));
+            if sink.send(message).await.is_err() || closing {
+                break;
+            }
+        }
+        let _ = sink.close().await;
+    });
+    let mut subscriptions: HashMap<String, JoinHandle<()>> = HashMap::new();
+    let mut ping = tokio::time::interval(PING_EVERY);
+    let mut last_heard = Instant::now();
+    let mut lingering = false;
+    loop {
+        tokio::select! {
+            () = state.stopping.cancelled() => {
+                close(&frames, close_code::AWAY, "server shutting down").await;
+                break;
+            }
+            _ = ping.tick() => {
+                if last_heard.elapsed() > CLIENT_TIMEOUT {
+                    tracing::debug!("closing a live socket that stopped answering pings");
+                    break;
+                }
+                let _ = frames.try_send(Message::Ping(Default::default()));
+            }
+            message = incoming.next() => {
+                let message = match message {
+                    Some(Ok(message)) => message,
+                    Some(Err(err)) => {
+                        if is_too_big(err) {
+                            let reason = format!("a message over {} KiB", MAX_MESSAGE_BYTES >> 10);
+                            close(&frames, close_code::SIZE, &reason).await;
+                            // The rest of the message is never read, and closing a connection
+                            // with unread data resets it, which can destroy the close frame in
+                            // flight: give the client a moment to read it first.
+                            lingering = true;
+                        }
+                        break;
+                    }
+                    None => break,
+                };
+                last_heard = Instant::now();
+                match message {
+                    Message::Text(text) => {
+                        handle(&text, &state, &frames, &mut subscriptions).await;
+                    }
+                    Message::Binary(_) => {
+                        let error = Error::new(
+                            ErrorKind::BadRequest,
+                            "binary frames are not supported: send JSON text",
+                        );
+                        send_error(&frames, None, error).await;
+                    }
+                    Message::Close(_) => break,
+                    Message::Ping(_) | Message::Pong(_) => {}
+                }
+            }
+        }
+    }
+    for (_, task) in subscriptions.drain() {
+        task.abort();
+    }
+    drop(frames);
+    let _ = writer.await;
+    if lingering {
+        tokio::select! {
+            () = tokio::time::sleep(CLOSE_LINGER) => {}
+            () = state.stopping.cancelled() => {}
+        }
+    }
+}
+
+/// Whether a read failed because the client sent a message over the limit.
+fn is_too_big(err: axum::Error) -> bool {
+    matches!(
+        err.into_inner().downcast_ref::<tungstenite::Error>(),
+        Some(tungstenite::Error::Capacity(_))
+    )
+}
+
+/// Queues a close frame: the writer sends it, then ends.
+async fn close(frames: &Frames, code: u16, reason: &str) {
+    let close = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    let _ = frames.send(Message::Close(Some(close))).await;
+}
+
+async fn handle(
+    text: &str,
+    state: &AppState,
+    frames: &Frames,
+    subscriptions: &mut HashMap<String, JoinHandle<()>>,
+) {
+    let message = match ClientMessage::parse(text) {
+        Ok(message) => message,
+        Err(bad) => {
+            let error = Error::new(ErrorKind::BadRequest, bad.message);
+            send_error(frames, bad.id.as_deref(), error).await;
+            return;
+        }
+    };
+    match message {
+        ClientMessage::Subscribe { id, sql } => {
+            subscriptions.retain(|_, task| !task.is_finished());
+            if !subscriptions.contains_key(&id) && subscriptions.len() >= MAX_SUBSCRIPTIONS {
+                let message = format!("at most {MAX_SUBSCRIPTIONS} subscriptions per socket");
+                send_error(
+                    frames,
+                    Some(&id),
+                    Error::new(ErrorKind::BadRequest, message),
+                )
+                .await;
+                return;
+            }
+            let task = tokio::spawn(subscription::run(
+                id.clone(),
+                sql,
+                state.clone(),
+                frames.clone(),
+            ));
+            // Subscribing again under an id replaces that subscription.
+            if let Some(old) = subscriptions.insert(id, task) {
+                old.abort();
+            }
+        }
+        ClientMessage::Unsubscribe { id } => {
+            if let Some(task) = subscriptions.remove(&id) {
+                task.abort();
+            }
+        }
+    }
+}
+
+async fn send_error(frames: &Frames, id: Option<&str>, error: Error) {
+    let frame = ServerMessage::Error(ErrorFrame {
+        id: id.map(str::to_owned),
+        kind: error.kind,
+        message: error.message,
+    });
+    let _ = frames.send(Message::Text(frame.to_text().into())).await;
+}

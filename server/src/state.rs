@@ -1,0 +1,70 @@
+//! What every handler shares: the store, the query service, the engine, limits, and the
+//! server's lifetime (shutdown, live sockets).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use storage::Store;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::query::QueryService;
+
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub(crate) store: Arc<Store>,
+    pub(crate) queries: QueryService,
+    /// Continuous queries, shared by every live subscription.
+    pub(crate) engine: Engine,
+    pub(crate) ingest_permits: Arc<Semaphore>,
+    pub(crate) max_result_rows: usize,
+    pub(crate) max_body_bytes: usize,
+    pub(crate) leptos: LeptosOptions,
+    /// Cancelled when the server starts shutting down: live sockets close on it.
+    pub(crate) stopping: CancellationToken,
+    /// Live sockets outlive the HTTP graceful shutdown (an upgraded connection is no longer a
+    /// request), so the server waits on them here to send each its close frame.
+    pub(crate) live_sockets: TaskTracker,
+}
+
+impl AppState {
+    pub(crate) fn new(store: Arc<Store>, config: &Config, stopping: CancellationToken) -> AppState {
+        let queries = QueryService::new(Arc::clone(&store));
+        AppState {
+            engine: Engine::new(
+                Arc::clone(&store),
+                queries.clone(),
+                config.engine.clone(),
+                stopping.clone(),
+            ),
+            queries,
+            store,
+            ingest_permits: Arc::new(Semaphore::new(config.max_concurrent_ingest)),
+            max_result_rows: config.max_result_rows,
+            max_body_bytes: config.max_body_bytes,
+            leptos: leptos_options(&config.site_root),
+            stopping,
+            live_sockets: TaskTracker::new(),
+        }
+    }
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> LeptosOptions {
+        state.leptos.clone()
+    }
+}
+
+/// Where the built web app is served from (`pkg/weir.js`, `pkg/weir_bg.wasm`, `pkg/weir.css`).
+fn leptos_options(site_root: &Path) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("weir")
+        .site_root(site_root.to_string_lossy().into_owned())
+        .site_pkg_dir("pkg")
+        .build()
+}
