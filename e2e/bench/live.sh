@@ -5,7 +5,7 @@
 #   3. durable ingest throughput with 1,000 WebSocket viewers of one panel.
 #   e2e/bench/live.sh FILE.ndjson [latency|queries|viewers]   (all three by default)
 # FILE's events should have no `_time`, so that they arrive now (see docs/benchmarks.md).
-# Build first: cargo build --release -p weir -p e2e --bins
+# Build first: cargo build --release -p weir -p e2e --bins (WEIR=path runs another weir binary)
 set -euo pipefail
 # 1,000 sockets on each side.
 ulimit -n "$(ulimit -Hn)"
@@ -19,7 +19,7 @@ pid=
 trap 'kill $pid 2>/dev/null || true; kill $(jobs -p) 2>/dev/null || true; rm -rf "$data"' EXIT
 start() {
   rm -rf "$data/d"
-  "$bin/weir" serve --data-dir "$data/d" --listen 127.0.0.1:18091 2>"$data/log" &
+  "${WEIR:-$bin/weir}" serve --data-dir "$data/d" --listen 127.0.0.1:18091 2>"$data/log" &
   pid=$!
   until grep -q "listening on" "$data/log"; do sleep 0.05; done
   # The stream and its columns exist before queries are compiled.

@@ -104,18 +104,19 @@ impl StreamSchema {
         &self.columns
     }
 
-    /// Fits a batch of events (checked by [`check_events`]) into the schema, evolving it, and
-    /// returns it in the schema with offsets from `first`. Rows whose values a column cannot
-    /// take (its type conflicts, or it would be a column past `max_columns`) are left out and
-    /// told in `rejected`; the schema grows only by what the kept rows use. `None` when no row is
-    /// kept.
+    /// Fits a batch of events (checked by [`check_events`]) to the schema: the batch in the
+    /// schema (evolved if its events need it) with offsets from `first`. Rows whose values a
+    /// column cannot take (its type conflicts, or it would be a column past `max_columns`) are
+    /// left out and told in `rejected`; the schema grows only by what the kept rows use. `None`
+    /// when no row is kept. The schema itself is not changed: the caller installs the evolved one
+    /// once the batch is written (most batches evolve nothing, and then nothing is copied).
     pub(crate) fn conform(
-        &mut self,
+        &self,
         events: &RecordBatch,
         first: Offset,
         max_columns: usize,
         rejected: &mut Vec<RowRejection>,
-    ) -> Result<Option<RecordBatch>, Error> {
+    ) -> Result<Option<Conformed>, Error> {
         let n_rows = events.num_rows();
         let mut kept = Kept::all(n_rows);
         // Each event column's column in the schema (`None` for new ones) and type after it.
@@ -155,31 +156,39 @@ impl StreamSchema {
             return Ok(None);
         }
         // Evolve: widen and add the columns that kept rows use.
-        let mut changed = false;
+        let widens = |i: usize, idx: usize, after: ColumnType| {
+            self.columns[idx].1 != after && kept.any_value(events.column(i))
+        };
+        let evolves = targets.iter().any(|&(i, idx, after)| match idx {
+            Some(idx) => widens(i, idx, after),
+            None => true,
+        });
+        let mut evolved = evolves.then(|| self.clone());
         let mut sources: Vec<Option<usize>> = vec![None; self.columns.len()];
         for &(i, idx, after) in &targets {
             let idx = match idx {
                 Some(idx) => {
-                    if self.columns[idx].1 != after && kept.any_value(events.column(i)) {
-                        self.columns[idx].1 = after;
-                        changed = true;
+                    if widens(i, idx, after) {
+                        let next = evolved.as_mut().expect("a widening evolves the schema");
+                        next.columns[idx].1 = after;
                     }
                     idx
                 }
                 None => {
+                    let next = evolved.as_mut().expect("a new column evolves the schema");
                     let name = events.schema().field(i).name().clone();
-                    self.columns.push((name.clone(), after));
-                    self.index.insert(name, self.columns.len() - 1);
+                    next.columns.push((name.clone(), after));
+                    next.index.insert(name, next.columns.len() - 1);
                     sources.push(None);
-                    changed = true;
-                    self.columns.len() - 1
+                    next.columns.len() - 1
                 }
             };
             sources[idx] = Some(i);
         }
-        if changed {
-            self.rebuild_arrow();
+        if let Some(next) = &mut evolved {
+            next.rebuild_arrow();
         }
+        let schema = evolved.as_ref().unwrap_or(self);
         let kept_rows = |array: &ArrayRef| -> Result<ArrayRef, Error> {
             Ok(match &mask {
                 Some(mask) => filter(array, mask)?,
@@ -196,7 +205,7 @@ impl StreamSchema {
             time,
             Arc::new(Int64Array::from_iter_values(first..first + n_kept as i64)),
         ];
-        for ((_, column_type), source) in self.columns.iter().zip(&sources) {
+        for ((_, column_type), source) in schema.columns.iter().zip(&sources) {
             let data_type = column_type.data_type();
             arrays.push(match source {
                 Some(i) => {
@@ -210,7 +219,8 @@ impl StreamSchema {
                 None => new_null_array(&data_type, n_kept),
             });
         }
-        Ok(Some(RecordBatch::try_new(Arc::clone(&self.arrow), arrays)?))
+        let batch = RecordBatch::try_new(Arc::clone(&schema.arrow), arrays)?;
+        Ok(Some(Conformed { batch, evolved }))
     }
 
     /// Widens the schema to cover a batch written earlier (used when replaying the log).
@@ -257,6 +267,14 @@ impl StreamSchema {
         );
         self.arrow = Arc::new(Schema::new(fields));
     }
+}
+
+/// A batch fitted to a stream's schema.
+pub(crate) struct Conformed {
+    /// The kept events in the schema, with their offsets.
+    pub(crate) batch: RecordBatch,
+    /// The schema the batch is in, when its events evolved the stream's.
+    pub(crate) evolved: Option<StreamSchema>,
 }
 
 /// The type of `_time`: µs since the epoch, UTC.

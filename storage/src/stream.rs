@@ -28,6 +28,7 @@
 use std::collections::VecDeque;
 use std::path::Path;
 
+use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use parking_lot::Mutex;
 use tokio::sync::watch;
@@ -53,6 +54,9 @@ pub(crate) struct Stream {
     /// The same end, for subscribers to wait on.
     published: watch::Sender<u64>,
     meter: Mutex<RateMeter>,
+    /// The schema's Arrow form, also outside the state lock: decoders read it for every
+    /// request, and must not wait behind an append for it.
+    schema: Mutex<SchemaRef>,
     /// The stream's Delta table; its lock serializes tiering, compaction and retention.
     lake: tokio::sync::Mutex<LakeTable>,
 }
@@ -102,6 +106,7 @@ impl Stream {
             tracing::warn!(stream = %name, bytes, "recovered stream after truncating a torn log tail");
         }
         tracing::info!(stream = %name, events = next_offset, lake_files = lake.files.len(), "recovered stream");
+        let arrow_schema = std::sync::Arc::clone(schema.arrow());
         Ok(Stream {
             name,
             state: Mutex::new(StreamState {
@@ -116,6 +121,7 @@ impl Stream {
             durable: Mutex::new(next_offset),
             published: watch::Sender::new(next_offset),
             meter: Mutex::new(RateMeter::default()),
+            schema: Mutex::new(arrow_schema),
             lake: tokio::sync::Mutex::new(lake_table),
         })
     }
@@ -216,23 +222,20 @@ impl Stream {
                     reason: reason.clone(),
                 });
             }
-            let schema_before = state.schema.clone();
             let first = state.next_offset;
-            let batch = match state
-                .schema
-                .conform(events, Offset(first), max_columns, rejected)
-            {
-                Ok(Some(batch)) => batch,
-                Ok(None) => return Ok(None),
-                Err(err) => {
-                    state.schema = schema_before;
-                    return Err(err);
-                }
+            let Some(conformed) =
+                state
+                    .schema
+                    .conform(events, Offset(first), max_columns, rejected)?
+            else {
+                return Ok(None);
             };
-            let written = wal::encode_record(&batch).and_then(|record| state.log.write(&record));
-            if let Err(err) = written {
-                state.schema = schema_before;
-                return Err(err);
+            let batch = conformed.batch;
+            // The schema evolves only once its batch is in the log.
+            wal::encode_record(&batch).and_then(|record| state.log.write(&record))?;
+            if let Some(evolved) = conformed.evolved {
+                *self.schema.lock() = std::sync::Arc::clone(evolved.arrow());
+                state.schema = evolved;
             }
             state.next_offset += batch.num_rows() as u64;
             state.pending.push_back(batch);
@@ -248,8 +251,8 @@ impl Stream {
     }
 
     /// The stream's schema now.
-    pub(crate) fn schema(&self) -> arrow::datatypes::SchemaRef {
-        std::sync::Arc::clone(self.state.lock().schema.arrow())
+    pub(crate) fn schema(&self) -> SchemaRef {
+        std::sync::Arc::clone(&self.schema.lock())
     }
 
     /// Returns once every event below `end` is fsync'd and in the hot tier.

@@ -134,12 +134,16 @@ async fn latency(url: &str, stream: &str, probes: u64, every_ms: u64) -> Result<
         let (http, url, stream) = (http.clone(), url.to_owned(), stream.to_owned());
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(every_ms));
+            // How long each probe's POST took to be acknowledged (durable).
+            let mut acks = Vec::with_capacity(probes as usize);
             for probe in 1..=probes {
                 tick.tick().await;
-                let _ = sent_tx.send((probe, Instant::now()));
+                let posted = Instant::now();
+                let _ = sent_tx.send((probe, posted));
                 post(&http, &url, &stream, format!("{{\"probe\":{probe}}}\n")).await?;
+                acks.push(posted.elapsed());
             }
-            anyhow::Ok(())
+            anyhow::Ok(acks)
         })
     };
     let mut sent: HashMap<u64, Instant> = HashMap::new();
@@ -172,19 +176,22 @@ async fn latency(url: &str, stream: &str, probes: u64, every_ms: u64) -> Result<
             }
         }
     }
-    sender.await??;
+    let mut acks = sender.await??;
     latencies.sort();
-    let pct = |p: f64| {
-        let i = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
-        latencies[i].as_secs_f64() * 1e3
+    acks.sort();
+    let pct = |values: &[Duration], p: f64| {
+        let i = ((values.len() as f64 * p).ceil() as usize).clamp(1, values.len()) - 1;
+        values[i].as_secs_f64() * 1e3
     };
     println!(
-        "{{\"probes\":{},\"p50_ms\":{:.1},\"p90_ms\":{:.1},\"p99_ms\":{:.1},\"max_ms\":{:.1}}}",
+        "{{\"probes\":{},\"p50_ms\":{:.1},\"p90_ms\":{:.1},\"p99_ms\":{:.1},\"max_ms\":{:.1},\"ack_p50_ms\":{:.1},\"ack_p99_ms\":{:.1}}}",
         latencies.len(),
-        pct(0.5),
-        pct(0.9),
-        pct(0.99),
-        pct(1.0)
+        pct(&latencies, 0.5),
+        pct(&latencies, 0.9),
+        pct(&latencies, 0.99),
+        pct(&latencies, 1.0),
+        pct(&acks, 0.5),
+        pct(&acks, 0.99)
     );
     Ok(())
 }

@@ -375,7 +375,7 @@ impl Engine {
         let shared = self.new_shared(sql, shape, mode);
         {
             let mut current = shared.current.lock().expect("poisoned");
-            set_rows(&mut current, rows.clone(), &shape_without_key());
+            set_rows(&mut current, rows.clone(), &Shape::default());
             current.watermark = now_micros();
         }
         tokio::spawn(run_requery(
@@ -419,10 +419,6 @@ fn set_rows(current: &mut Current, rows: Vec<Row>, shape: &Shape) {
             (key, row)
         })
         .collect();
-}
-
-fn shape_without_key() -> Shape {
-    Shape::default()
 }
 
 /// The task of an incremental query: applies the stream's events as they become durable and
@@ -566,7 +562,7 @@ async fn run_requery(
             continue;
         }
         current.version += 1;
-        set_rows(&mut current, rows.clone(), &shape_without_key());
+        set_rows(&mut current, rows.clone(), &Shape::default());
         let _ = updates.send(Arc::new(Update::Result {
             version: current.version,
             rows: rows.clone(),

@@ -13,10 +13,19 @@ fn conform(
     max_columns: usize,
 ) -> (Option<RecordBatch>, Vec<RowRejection>) {
     let mut rejected = Vec::new();
-    let batch = schema
+    let conformed = schema
         .conform(&events(ndjson), Offset(10), max_columns, &mut rejected)
         .unwrap();
-    (batch, rejected)
+    (install(schema, conformed), rejected)
+}
+
+/// The batch, with the evolved schema installed as the stream does.
+fn install(schema: &mut StreamSchema, conformed: Option<Conformed>) -> Option<RecordBatch> {
+    let conformed = conformed?;
+    if let Some(evolved) = conformed.evolved {
+        *schema = evolved;
+    }
+    Some(conformed.batch)
 }
 
 fn names(schema: &StreamSchema) -> Vec<&str> {
@@ -189,9 +198,10 @@ proptest! {
             let before: Vec<(String, ColumnType)> = schema.columns().to_vec();
             let input = events(ndjson);
             let mut rejected = Vec::new();
-            let batch = schema
+            let conformed = schema
                 .conform(&input, Offset(next as u64), max_columns, &mut rejected)
                 .unwrap();
+            let batch = install(&mut schema, conformed);
             prop_assert!(schema.columns().len() <= max_columns.max(before.len()));
             prop_assert_eq!(&schema.columns()[..before.len()].iter().map(|c| &c.0).collect::<Vec<_>>(),
                 &before.iter().map(|c| &c.0).collect::<Vec<_>>());
