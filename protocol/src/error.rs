@@ -22,6 +22,9 @@ pub enum ErrorKind {
     NotFound,
     /// What was asked for existed once and is no longer kept.
     Gone,
+    /// The request was made against a state that has changed since (a stale version): reload,
+    /// then decide again.
+    Conflict,
     /// Too much at once: retry shortly.
     Overloaded,
     /// The server cannot do this now (disk full, behind on writing to the lake): retry later.
@@ -40,6 +43,7 @@ impl ErrorKind {
             ErrorKind::Forbidden => "forbidden",
             ErrorKind::NotFound => "not_found",
             ErrorKind::Gone => "gone",
+            ErrorKind::Conflict => "conflict",
             ErrorKind::Overloaded => "overloaded",
             ErrorKind::Unavailable => "unavailable",
             ErrorKind::Internal => "internal",
@@ -52,6 +56,10 @@ impl ErrorKind {
 pub struct Error {
     pub kind: ErrorKind,
     pub message: String,
+    /// Where in the request the problem is, as a JSON pointer (`/panels/2/grid/w`), when the
+    /// request was a document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pointer: Option<String>,
 }
 
 impl Error {
@@ -59,7 +67,14 @@ impl Error {
         Error {
             kind,
             message: message.into(),
+            pointer: None,
         }
+    }
+
+    /// The same error, pointing at a part of the request's document.
+    pub fn at(mut self, pointer: impl Into<String>) -> Error {
+        self.pointer = Some(pointer.into());
+        self
     }
 }
 
@@ -85,6 +100,7 @@ mod tests {
             Forbidden,
             NotFound,
             Gone,
+            Conflict,
             Overloaded,
             Unavailable,
             Internal,

@@ -6,12 +6,15 @@
 //! - [`live`]: the messages of the `/api/v1/live` WebSocket ([`live::ClientMessage`],
 //!   [`live::ServerMessage`]) and what a client does with them ([`live::LiveResult`]: apply a
 //!   delta, keep ORDER BY order).
+//! - [`dashboard`]: the dashboard document, time ranges, and the substitution of variables and
+//!   macros into panel SQL as typed literals.
 //! - [`Error`] and [`ErrorKind`]: a failure that keeps its kind from the server to the UI.
 //! - [`is_stream_name`]: the rule every stream name follows.
 //!
 //! The server and the wasm app compile this same crate, so the two ends cannot drift apart.
 //! Nothing here reads the clock or does I/O.
 
+pub mod dashboard;
 mod error;
 pub mod live;
 mod result;

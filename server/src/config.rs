@@ -14,6 +14,9 @@ pub struct Config {
     pub site_root: PathBuf,
     /// Run the demo traffic generator.
     pub demo: Option<DemoConfig>,
+    /// A directory of dashboard files (`*.json`, `*.yaml`) to serve read-only, reloaded when
+    /// they change.
+    pub dashboards_dir: Option<PathBuf>,
     /// Largest request body accepted, after decompression.
     pub max_body_bytes: usize,
     /// Ingest requests processed at once; more get 429.
@@ -34,6 +37,7 @@ impl Config {
             data_dir: data_dir.into(),
             site_root: site_root.into(),
             demo: None,
+            dashboards_dir: None,
             max_body_bytes: 64 << 20,
             max_concurrent_ingest: 64,
             max_result_rows: 100_000,

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use datafusion::error::DataFusionError;
 use protocol::ErrorKind;
 
-use crate::{engine, ingest};
+use crate::{dashboards, engine, ingest, meta};
 
 /// Why the server could not start or keep serving.
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +17,17 @@ pub enum Error {
     Storage(#[from] storage::Error),
     #[error("listener: {0}")]
     Listen(std::io::Error),
+    #[error("dashboard files: {0}")]
+    Files(std::io::Error),
+    /// The metadata database could not be opened (its error type is internal).
+    #[error(transparent)]
+    Meta(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<meta::Error> for Error {
+    fn from(err: meta::Error) -> Error {
+        Error::Meta(Box::new(err))
+    }
 }
 
 /// A failure as a client is told it: a kind and a message. Over HTTP it is a status and
@@ -54,6 +65,7 @@ fn status(kind: ErrorKind) -> StatusCode {
         ErrorKind::Forbidden => StatusCode::FORBIDDEN,
         ErrorKind::NotFound => StatusCode::NOT_FOUND,
         ErrorKind::Gone => StatusCode::GONE,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
         ErrorKind::Overloaded => StatusCode::TOO_MANY_REQUESTS,
         ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -67,7 +79,10 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::warn!(%status, message = %error.message, "request failed");
         }
-        let body = serde_json::json!({ "error": error.message, "kind": error.kind });
+        let mut body = serde_json::json!({ "error": error.message, "kind": error.kind });
+        if let Some(pointer) = error.pointer {
+            body["pointer"] = pointer.into();
+        }
         (status, Json(body)).into_response()
     }
 }
@@ -179,6 +194,45 @@ impl From<engine::Error> for ApiError {
             E::MissingColumn(_) | E::Arrow(_) => {
                 ApiError::new(ErrorKind::Internal, err.to_string())
             }
+        }
+    }
+}
+
+impl From<meta::Error> for ApiError {
+    fn from(err: meta::Error) -> ApiError {
+        use meta::Error as E;
+        let kind = match &err {
+            E::NotFound { .. } => ErrorKind::NotFound,
+            E::Exists { .. } | E::Conflict { .. } => ErrorKind::Conflict,
+            E::Database(_) | E::Corrupt(_) | E::Task(_) | E::TooNew { .. } => ErrorKind::Internal,
+        };
+        ApiError::new(kind, err.to_string())
+    }
+}
+
+impl From<dashboards::Error> for ApiError {
+    fn from(err: dashboards::Error) -> ApiError {
+        match err {
+            dashboards::Error::Invalid(problem) => {
+                let message = if problem.pointer.is_empty() {
+                    format!("invalid dashboard: {}", problem.message)
+                } else {
+                    format!(
+                        "invalid dashboard at {}: {}",
+                        problem.pointer, problem.message
+                    )
+                };
+                let pointer = problem.pointer;
+                ApiError {
+                    error: protocol::Error::new(ErrorKind::BadRequest, message).at(pointer),
+                    status: status(ErrorKind::BadRequest),
+                }
+            }
+            // As Grafana answers a save of a provisioned dashboard.
+            dashboards::Error::Provisioned { .. } => {
+                ApiError::new(ErrorKind::BadRequest, err.to_string())
+            }
+            dashboards::Error::Meta(err) => ApiError::from(err),
         }
     }
 }

@@ -6,10 +6,12 @@
 //! Storage is [`storage::Store`]; this crate adds HTTP, SQL (DataFusion) and the UI around it.
 
 mod config;
+mod dashboards;
 mod demo;
 mod engine;
 mod error;
 mod ingest;
+mod meta;
 mod query;
 mod router;
 mod routes;
@@ -23,6 +25,9 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use config::{Config, DemoConfig, EngineConfig, StoreConfig};
+pub use dashboards::transfer::{
+    Imported, export as export_dashboards, import as import_dashboards,
+};
 pub use error::Error;
 
 /// How long shutdown waits for live sockets to send their close frames.
@@ -42,7 +47,20 @@ pub async fn serve(
         let (store, stop) = (Arc::clone(&store), stopping.clone());
         tokio::spawn(async move { store.maintain(stop.cancelled_owned()).await })
     };
-    let state = state::AppState::new(Arc::clone(&store), &config, stopping.clone());
+    let meta = meta::Meta::open(&config.data_dir)?;
+    let provisioned = Arc::new(std::sync::RwLock::new(Default::default()));
+    let provisioning = config.dashboards_dir.clone().map(|dir| {
+        let loaded = dashboards::provision::load(&dir);
+        dashboards::provision::report(&dir, &loaded);
+        *provisioned.write().unwrap_or_else(|p| p.into_inner()) = loaded;
+        tokio::spawn(dashboards::provision::watch(
+            dir,
+            Arc::clone(&provisioned),
+            stopping.clone(),
+        ))
+    });
+    let dashboards = dashboards::Dashboards::new(meta, provisioned);
+    let state = state::AppState::new(Arc::clone(&store), dashboards, &config, stopping.clone());
     let demo = config.demo.as_ref().map(|demo| {
         tokio::spawn(demo::run(
             Arc::clone(&store),
@@ -76,6 +94,9 @@ pub async fn serve(
     }
     if let Some(demo) = demo {
         let _ = demo.await;
+    }
+    if let Some(provisioning) = provisioning {
+        let _ = provisioning.await;
     }
     // Tiering stops at a safe point: a commit under way finishes; the WAL covers the rest.
     let _ = maintenance.await;

@@ -28,6 +28,27 @@ struct Cli {
 enum Command {
     /// Run the server: HTTP API, live WebSocket and web app on one address.
     Serve(ServeArgs),
+    /// Copy stored dashboards to files and back.
+    #[command(subcommand)]
+    Dashboards(DashboardsCommand),
+}
+
+#[derive(Subcommand)]
+enum DashboardsCommand {
+    /// Write every stored dashboard to DIR as <uid>.json (the files --dashboards DIR serves).
+    Export(TransferArgs),
+    /// Save every *.json/*.yaml dashboard of DIR: new ones as version 1, changed ones as a new
+    /// version. Files that do not load are reported (file:line:column) and the rest saved.
+    Import(TransferArgs),
+}
+
+#[derive(clap::Args)]
+struct TransferArgs {
+    /// The directory of dashboard files.
+    dir: PathBuf,
+    /// The server's data directory (its metadata database is meta.db there).
+    #[arg(long, env = "WEIR_DATA_DIR", default_value = "./weir-data")]
+    data_dir: PathBuf,
 }
 
 /// Every default of `weir serve` is the library's ([`Config::new`], `StoreConfig::default`,
@@ -45,6 +66,10 @@ struct ServeArgs {
     /// Generate realistic web-service traffic into the stream `demo_http`.
     #[arg(long)]
     demo: bool,
+    /// Serve the dashboards in this directory's *.json/*.yaml files (read-only in the UI;
+    /// reloaded when the files change; a bad file is reported and the others kept).
+    #[arg(long, env = "WEIR_DASHBOARDS")]
+    dashboards: Option<PathBuf>,
     /// Mean events per second of the demo generator.
     #[arg(long, default_value_t = DemoConfig::default().events_per_sec, requires = "demo")]
     demo_rate: u32,
@@ -126,6 +151,7 @@ fn main() -> anyhow::Result<()> {
         .init();
     match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Dashboards(command) => dashboards(command),
     }
 }
 
@@ -136,6 +162,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "the web app is not built there: pages render but will not hydrate (run `cargo xtask build`)");
     }
     let mut config = Config::new(args.data_dir, site_root);
+    config.dashboards_dir = args.dashboards;
     config.max_body_bytes = args.max_body_bytes;
     config.store.tier_bytes = args.tier_max_bytes;
     config.store.tier_age = seconds(args.tier_max_age_secs);
@@ -165,6 +192,38 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .await
             .context("serving")
     })
+}
+
+fn dashboards(command: DashboardsCommand) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    match command {
+        DashboardsCommand::Export(args) => {
+            let count = runtime
+                .block_on(weir::export_dashboards(&args.data_dir, &args.dir))
+                .context("exporting dashboards")?;
+            println!("exported {count} dashboards to {}", args.dir.display());
+        }
+        DashboardsCommand::Import(args) => {
+            let imported = runtime
+                .block_on(weir::import_dashboards(&args.data_dir, &args.dir))
+                .context("importing dashboards")?;
+            for problem in &imported.problems {
+                eprintln!("{problem}");
+            }
+            println!(
+                "imported from {}: {} created, {} updated, {} unchanged, {} not loaded",
+                args.dir.display(),
+                imported.created.len(),
+                imported.updated.len(),
+                imported.unchanged.len(),
+                imported.problems.len()
+            );
+            if !imported.problems.is_empty() {
+                std::process::exit(1);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The built site is `target/site` for a binary in `target/<profile>/`.

@@ -7,6 +7,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
+use routes::dashboards as dash;
 use tower_http::compression::CompressionLayer;
 use tower_http::decompression::RequestDecompressionLayer;
 use tower_http::trace::TraceLayer;
@@ -16,6 +17,29 @@ use crate::state::AppState;
 
 /// `POST /api/v1/query` bodies are SQL: 1 MiB is plenty.
 const MAX_QUERY_BODY_BYTES: usize = 1 << 20;
+
+/// A dashboard document: 100 panels of long SQL fit in 4 MiB.
+const MAX_DASHBOARD_BODY_BYTES: usize = 4 << 20;
+
+fn dashboards() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/dashboards", get(dash::list).post(dash::create))
+        .route(
+            "/api/v1/dashboards/{uid}",
+            get(dash::show).put(dash::update).delete(dash::delete),
+        )
+        .route("/api/v1/dashboards/{uid}/versions", get(dash::versions))
+        .route(
+            "/api/v1/dashboards/{uid}/versions/{version}",
+            get(dash::version),
+        )
+        .route(
+            "/api/v1/dashboards/{uid}/versions/{version}/restore",
+            post(dash::restore),
+        )
+        .route("/api/v1/dashboards/{uid}/diff", get(dash::diff))
+        .layer(DefaultBodyLimit::max(MAX_DASHBOARD_BODY_BYTES))
+}
 
 pub(crate) fn build(state: AppState) -> Router {
     // Decompression runs before the body limit, so the limit bounds the decompressed size too.
@@ -36,7 +60,8 @@ pub(crate) fn build(state: AppState) -> Router {
         )
         .route("/api/v1/live", get(routes::live::upgrade))
         .route("/api/v1/engine", get(routes::engine::describe))
-        .merge(ingest);
+        .merge(ingest)
+        .merge(dashboards());
     // The web app: its pages (rendered here, with the backend as context), its server
     // functions, and the built files under the site root.
     let backend = routes::web::backend(&state);

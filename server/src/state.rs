@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
+use crate::dashboards::Dashboards;
 use crate::engine::Engine;
 use crate::query::QueryService;
 
@@ -21,6 +22,8 @@ pub(crate) struct AppState {
     pub(crate) queries: QueryService,
     /// Continuous queries, shared by every live subscription.
     pub(crate) engine: Engine,
+    /// Dashboards: stored in the metadata database, or provisioned from files.
+    pub(crate) dashboards: Dashboards,
     pub(crate) ingest_permits: Arc<Semaphore>,
     pub(crate) max_result_rows: usize,
     pub(crate) max_body_bytes: usize,
@@ -33,7 +36,12 @@ pub(crate) struct AppState {
 }
 
 impl AppState {
-    pub(crate) fn new(store: Arc<Store>, config: &Config, stopping: CancellationToken) -> AppState {
+    pub(crate) fn new(
+        store: Arc<Store>,
+        dashboards: Dashboards,
+        config: &Config,
+        stopping: CancellationToken,
+    ) -> AppState {
         let queries = QueryService::new(Arc::clone(&store));
         AppState {
             engine: Engine::new(
@@ -44,6 +52,7 @@ impl AppState {
             ),
             queries,
             store,
+            dashboards,
             ingest_permits: Arc::new(Semaphore::new(config.max_concurrent_ingest)),
             max_result_rows: config.max_result_rows,
             max_body_bytes: config.max_body_bytes,

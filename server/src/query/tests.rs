@@ -100,3 +100,68 @@ async fn truncates_at_the_row_limit() {
     let csv = format::Export::Csv.write(&output).unwrap();
     assert_eq!(String::from_utf8(csv).unwrap().lines().count(), 21);
 }
+
+/// Dashboard substitution against the real planner: hostile values are literals that match
+/// nothing, lists and time macros plan and select what they say.
+#[tokio::test]
+async fn substituted_dashboard_sql_runs_as_typed_literals() {
+    use std::collections::BTreeMap;
+
+    use protocol::dashboard::{Scope, TimeRange, VariableValue as Value, substitute};
+
+    let body = "{\"_time\":\"2026-01-05T10:00:00Z\",\"service\":\"api\",\"n\":1}\n\
+                {\"_time\":\"2026-01-05T10:00:30Z\",\"service\":\"web\",\"n\":2}\n\
+                {\"_time\":\"2026-01-05T10:05:00Z\",\"service\":\"x' OR 1=1 --\",\"n\":4}\n";
+    let (_dir, service) = service_with_events(body).await;
+    let run = |variables: BTreeMap<String, Value>, range: &str, sql: &str| {
+        let (from, to) = range.split_once(' ').unwrap();
+        let scope = Scope {
+            variables: &variables,
+            range: TimeRange::parse(from, to).unwrap(),
+            interval: 60_000_000,
+        };
+        let sql = substitute(sql, &scope).unwrap();
+        let service = service.clone();
+        async move { json(&service, &sql).await }
+    };
+    let one = |value: &str| BTreeMap::from([("s".to_string(), Value::Text(value.into()))]);
+    let all = "2026-01-05T00:00:00Z 2026-01-06T00:00:00Z";
+    let sum = "SELECT coalesce(sum(n), 0) FROM web WHERE $__timeFilter(_time) AND service = $s";
+    for (value, expected) in [
+        ("api", 1),
+        ("x' OR 1=1 --", 4),
+        ("'; DROP TABLE web; --", 0),
+        ("nothing' OR 'a'='a", 0),
+    ] {
+        let rows = run(one(value), all, sum).await;
+        assert_eq!(rows, [[serde_json::json!(expected)]], "{value}");
+    }
+    let list = BTreeMap::from([(
+        "s".to_string(),
+        Value::List(vec!["api".into(), "web".into(), "') OR ('1'='1".into()]),
+    )]);
+    let rows = run(list, all, "SELECT sum(n) FROM web WHERE service IN ($s)").await;
+    assert_eq!(rows, [[serde_json::json!(3)]]);
+    // An absolute range keeps only its events, its bounds included.
+    let rows = run(
+        one("api"),
+        "2026-01-05T10:00:30Z 2026-01-05T10:05:00Z",
+        "SELECT sum(n) FROM web WHERE $__timeFilter(_time)",
+    )
+    .await;
+    assert_eq!(rows, [[serde_json::json!(6)]]);
+    // Buckets of $__interval (a minute here).
+    let rows = run(
+        one("api"),
+        all,
+        "SELECT $__timeGroup(_time) AS t, count(*) FROM web WHERE $__timeFilter(_time) GROUP BY 1 ORDER BY 1",
+    )
+    .await;
+    assert_eq!(
+        serde_json::json!(rows),
+        serde_json::json!([
+            ["2026-01-05T10:00:00.000000Z", 2],
+            ["2026-01-05T10:05:00.000000Z", 1]
+        ])
+    );
+}

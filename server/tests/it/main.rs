@@ -3,6 +3,7 @@
 
 mod cli;
 mod crash;
+mod dashboards;
 mod disk_full;
 mod ingest;
 mod lake;
