@@ -1,9 +1,10 @@
-//! What the app asks of the server: the server function that runs a query, and the [`Backend`]
-//! trait the server implements for it.
+//! What the app asks of the server: server functions that run a query and read and save
+//! dashboards, and the [`Backend`] trait the server implements for them.
 
 use leptos::prelude::*;
-use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::codec::{Json, JsonEncoding};
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use protocol::dashboard::{Dashboard, Found, Listing};
 use protocol::{ErrorKind, QueryResult};
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +14,19 @@ use serde::{Deserialize, Serialize};
 pub trait Backend: Send + Sync + 'static {
     /// Runs read-only SQL.
     async fn query(&self, sql: String) -> Result<QueryResult, protocol::Error>;
+    /// Dashboards whose title, uid or tags contain `search`.
+    async fn dashboards(&self, search: String) -> Result<Listing, protocol::Error>;
+    /// One dashboard.
+    async fn dashboard(&self, uid: String) -> Result<Found, protocol::Error>;
+    /// Saves a dashboard: a new one when its version is 0, else over the version it names.
+    /// Returns the saved version.
+    async fn save_dashboard(
+        &self,
+        dashboard: Dashboard,
+        message: String,
+    ) -> Result<u64, protocol::Error>;
+    /// Deletes a dashboard.
+    async fn delete_dashboard(&self, uid: String) -> Result<(), protocol::Error>;
 }
 
 /// A server function's failure, with its kind: what the server said, or that it could not be
@@ -58,14 +72,58 @@ impl FromServerFnError for AppError {
     }
 }
 
+/// The server's backend, for calls made where the render's context is out of reach (a resource's
+/// fetcher after an `.await`): one server, one backend.
+#[cfg(feature = "ssr")]
+static BACKEND: std::sync::OnceLock<std::sync::Arc<dyn Backend>> = std::sync::OnceLock::new();
+
+/// Makes `backend` the one server functions fall back on (the first call wins).
+#[cfg(feature = "ssr")]
+pub fn install_backend(backend: std::sync::Arc<dyn Backend>) {
+    let _ = BACKEND.set(backend);
+}
+
+#[cfg(feature = "ssr")]
+fn backend() -> Result<std::sync::Arc<dyn Backend>, AppError> {
+    use_context::<std::sync::Arc<dyn Backend>>()
+        .or_else(|| BACKEND.get().cloned())
+        .ok_or_else(|| {
+            AppError(protocol::Error::new(
+                ErrorKind::Internal,
+                "the server provided no backend",
+            ))
+        })
+}
+
 /// Runs read-only SQL on the server (directly while rendering there, over HTTP from the browser).
 #[server(prefix = "/app/fn")]
 pub async fn run_query(sql: String) -> Result<QueryResult, AppError> {
-    let backend = use_context::<std::sync::Arc<dyn Backend>>().ok_or_else(|| {
-        AppError(protocol::Error::new(
-            ErrorKind::Internal,
-            "the server provided no backend",
-        ))
-    })?;
-    backend.query(sql).await.map_err(AppError)
+    backend()?.query(sql).await.map_err(AppError)
+}
+
+/// The dashboards list.
+#[server(prefix = "/app/fn")]
+pub async fn list_dashboards(search: String) -> Result<Listing, AppError> {
+    backend()?.dashboards(search).await.map_err(AppError)
+}
+
+/// One dashboard.
+#[server(prefix = "/app/fn")]
+pub async fn load_dashboard(uid: String) -> Result<Found, AppError> {
+    backend()?.dashboard(uid).await.map_err(AppError)
+}
+
+/// Saves a dashboard (a `conflict` error when someone saved it since its version was read).
+#[server(prefix = "/app/fn", input = Json)]
+pub async fn save_dashboard(dashboard: Dashboard, message: String) -> Result<u64, AppError> {
+    backend()?
+        .save_dashboard(dashboard, message)
+        .await
+        .map_err(AppError)
+}
+
+/// Deletes a dashboard.
+#[server(prefix = "/app/fn")]
+pub async fn delete_dashboard(uid: String) -> Result<(), AppError> {
+    backend()?.delete_dashboard(uid).await.map_err(AppError)
 }

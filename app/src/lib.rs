@@ -5,14 +5,19 @@
 //! that the `weir` server provides as context; in the browser it calls the same server functions
 //! over HTTP and keeps pages live with the `/api/v1/live` WebSocket ([`live`]).
 
+// Leptos views are deeply nested types; the dashboard page needs more than the default 128.
+#![recursion_limit = "256"]
+
 pub mod api;
 mod charts;
 mod figures;
 pub mod live;
 mod pages;
+pub mod viz;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
+use leptos_router::SsrMode;
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
@@ -43,6 +48,28 @@ pub fn App() -> impl IntoView {
     view! {
         <Title text="Weir"/>
         <Router>
+            <TopBar/>
+            <main>
+                <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
+                    <Route path=path!("/") view=pages::home::HomePage/>
+                    <Route path=path!("/streams/:name") view=pages::stream::StreamPage/>
+                    <Route path=path!("/dashboards") view=pages::dashboards::DashboardsPage/>
+                    // The whole page with its data in one response: it reads (and draws) without
+                    // JavaScript, and hydrates from exactly what it shows.
+                    <Route path=path!("/dashboards/:uid") view=pages::dashboard::DashboardPage ssr=SsrMode::Async/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+/// The bar above every page, but in kiosk mode (`?kiosk`, for a wall screen).
+#[component]
+fn TopBar() -> impl IntoView {
+    let query = leptos_router::hooks::use_query_map();
+    let kiosk = move || query.read().get("kiosk").is_some();
+    view! {
+        <Show when=move || !kiosk()>
             <header class="topbar">
                 <a href="/" class="brand">
                     <span class="brand-mark">"≋"</span>
@@ -50,15 +77,10 @@ pub fn App() -> impl IntoView {
                 </a>
                 <nav>
                     <a href="/">"Streams"</a>
+                    <a href="/dashboards">"Dashboards"</a>
                 </nav>
             </header>
-            <main>
-                <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
-                    <Route path=path!("/") view=pages::home::HomePage/>
-                    <Route path=path!("/streams/:name") view=pages::stream::StreamPage/>
-                </Routes>
-            </main>
-        </Router>
+        </Show>
     }
 }
 

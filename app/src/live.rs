@@ -9,11 +9,16 @@
 use leptos::prelude::*;
 
 use protocol::QueryResult;
+use protocol::live::Mode;
 
 /// The latest state of a live query.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Live {
-    Result(QueryResult),
+    /// The current result, and how the server keeps it live.
+    Result {
+        result: QueryResult,
+        mode: Mode,
+    },
     Error(protocol::Error),
 }
 
@@ -159,7 +164,10 @@ mod socket {
             ServerMessage::Snapshot(snapshot) => {
                 let id = snapshot.id.clone();
                 let result = LiveResult::new(snapshot);
-                let live = Live::Result(result.to_query_result());
+                let live = Live::Result {
+                    result: result.to_query_result(),
+                    mode: result.mode.clone(),
+                };
                 socket.results.insert(id.clone(), result);
                 Some((id, live))
             }
@@ -174,7 +182,11 @@ mod socket {
                     }
                     return None;
                 }
-                Some((delta.id, Live::Result(result.to_query_result())))
+                let live = Live::Result {
+                    result: result.to_query_result(),
+                    mode: result.mode.clone(),
+                };
+                Some((delta.id, live))
             }
             ServerMessage::Error(frame) => {
                 let error = protocol::Error::new(frame.kind, frame.message);

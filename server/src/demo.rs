@@ -4,8 +4,11 @@
 //! log-normal latency per route with a long tail (504s at 30 s), ~4% 4xx and ~0.5% 5xx as a
 //! baseline, Zipf-distributed users and random trace ids. Incidents recur on a fixed cycle so a
 //! demo shows them within minutes: every 2 minutes one busy service returns 30% 5xx for 35 s, and every
-//! 3 minutes one route gets 8× slower for 40 s. Events go through the same
-//! `ingest::append_json` path as HTTP ingest.
+//! 3 minutes one route gets 8× slower for 40 s. Each incident is announced, when it starts, in
+//! the stream `demo_incidents` (`_time`, `end`, `kind`, `text`): the demo dashboard draws them as
+//! annotations. On its first start (no `demo_http` yet) the demo also writes a day of history,
+//! back-dated, at a tenth of the live rate, with its incidents, so that the first look has history
+//! to zoom and drill into. Events go through the same `ingest::append_json` path as HTTP ingest.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -23,6 +26,11 @@ use tokio_util::sync::CancellationToken;
 use crate::config::DemoConfig;
 
 pub(crate) const STREAM: &str = "demo_http";
+pub(crate) const INCIDENTS: &str = "demo_incidents";
+/// The dashboard `--demo` makes on its first start (an example in docs/ too).
+pub(crate) const DASHBOARD: &str = include_str!("../../docs/examples/web-services.json");
+/// History written on the first start.
+const HISTORY: Duration = Duration::from_secs(24 * 3600);
 const TICK: Duration = Duration::from_millis(100);
 const USERS: f64 = 200_000.0;
 
@@ -145,6 +153,128 @@ impl Incidents {
                 .then_some((latency_cycle as usize * 7 + 1) % ROUTES.len()),
         }
     }
+}
+
+/// An incident as announced in `demo_incidents`.
+#[derive(Serialize)]
+struct Announcement {
+    _time: String,
+    end: String,
+    kind: &'static str,
+    text: String,
+}
+
+fn rfc3339(micros: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string()
+}
+
+impl Incidents {
+    /// The incidents that start in second `elapsed_secs` of a demo that started at `origin_us`.
+    fn starting(origin_us: i64, elapsed_secs: u64) -> Vec<Announcement> {
+        let at = |secs: u64| origin_us + secs as i64 * 1_000_000;
+        let mut out = Vec::new();
+        if elapsed_secs % Self::ERROR_CYCLE == Self::ERROR_SPAN.start {
+            let service = SPIKING_SERVICES
+                [(elapsed_secs / Self::ERROR_CYCLE) as usize % SPIKING_SERVICES.len()];
+            let secs = Self::ERROR_SPAN.end - Self::ERROR_SPAN.start;
+            out.push(Announcement {
+                _time: rfc3339(at(elapsed_secs)),
+                end: rfc3339(at(elapsed_secs + secs)),
+                kind: "errors",
+                text: format!(
+                    "{service}: {:.0}% of requests fail (5xx) for {secs} s",
+                    Self::ERROR_SHARE * 100.0
+                ),
+            });
+        }
+        if elapsed_secs % Self::LATENCY_CYCLE == Self::LATENCY_SPAN.start {
+            let route =
+                &ROUTES[((elapsed_secs / Self::LATENCY_CYCLE) as usize * 7 + 1) % ROUTES.len()];
+            let secs = Self::LATENCY_SPAN.end - Self::LATENCY_SPAN.start;
+            out.push(Announcement {
+                _time: rfc3339(at(elapsed_secs)),
+                end: rfc3339(at(elapsed_secs + secs)),
+                kind: "latency",
+                text: format!(
+                    "{} {}: {:.0}× slower for {secs} s",
+                    route.method,
+                    route.path,
+                    Self::LATENCY_FACTOR
+                ),
+            });
+        }
+        out
+    }
+}
+
+/// Appends NDJSON to a stream, logging (not failing on) what goes wrong: the demo goes on.
+async fn append(store: &Arc<Store>, stream: &StreamName, body: String) {
+    let (store, stream) = (Arc::clone(store), stream.clone());
+    let appended = tokio::task::spawn_blocking(move || {
+        ingest::append_json(&store, &stream, body.as_bytes(), BodyFormat::Ndjson)
+    })
+    .await;
+    match appended {
+        Ok(Ok(outcome)) if outcome.rejected.is_empty() => {}
+        Ok(Ok(outcome)) => tracing::warn!(rejected = ?outcome.rejected, "demo events rejected"),
+        Ok(Err(err)) => tracing::warn!(%err, "demo append failed"),
+        Err(err) => tracing::warn!(%err, "demo append task failed"),
+    }
+}
+
+/// NDJSON of the incidents starting in seconds `from..to` of a demo that started at `origin_us`.
+fn announcements(origin_us: i64, from: u64, to: u64) -> String {
+    let mut body = String::new();
+    for second in from..to {
+        for announcement in Incidents::starting(origin_us, second) {
+            if let Ok(line) = serde_json::to_string(&announcement) {
+                let _ = writeln!(body, "{line}");
+            }
+        }
+    }
+    body
+}
+
+/// Writes [`HISTORY`] of traffic ending at `end_us`, a minute per append, at `events_per_sec`.
+async fn backfill(
+    store: Arc<Store>,
+    events_per_sec: f64,
+    end_us: i64,
+    stopping: CancellationToken,
+) {
+    let stream = StreamName::new(STREAM).expect("the demo stream name is valid");
+    let incidents = StreamName::new(INCIDENTS).expect("the incidents stream name is valid");
+    let origin = end_us - HISTORY.as_micros() as i64;
+    let mut generator = Generator::new(origin as u64);
+    let arrivals = Poisson::new(events_per_sec.max(0.1)).expect("a positive rate");
+    let started = std::time::Instant::now();
+    let seconds = HISTORY.as_secs();
+    let mut written = 0usize;
+    for minute in (0..seconds).step_by(60) {
+        if stopping.is_cancelled() {
+            return;
+        }
+        let mut body = String::new();
+        for second in minute..(minute + 60).min(seconds) {
+            let n = arrivals.sample(&mut generator.rng) as usize;
+            let from = origin + second as i64 * 1_000_000;
+            generator.write(&mut body, n, from, 1_000_000, Incidents::at(second));
+            written += n;
+        }
+        append(&store, &stream, body).await;
+        let announced = announcements(origin, minute, (minute + 60).min(seconds));
+        if !announced.is_empty() {
+            append(&store, &incidents, announced).await;
+        }
+    }
+    tracing::info!(
+        events = written,
+        secs = started.elapsed().as_secs_f64(),
+        "demo history written"
+    );
 }
 
 struct Generator {
@@ -312,7 +442,18 @@ impl Generator {
 /// Writes demo traffic until `stopping` is cancelled.
 pub(crate) async fn run(store: Arc<Store>, config: DemoConfig, stopping: CancellationToken) {
     let stream = StreamName::new(STREAM).expect("the demo stream name is valid");
+    let incidents_stream = StreamName::new(INCIDENTS).expect("the incidents stream name is valid");
     let started = now_micros();
+    let first_start = store.streams().iter().all(|s| s.name != STREAM);
+    let history = first_start.then(|| {
+        tokio::spawn(backfill(
+            Arc::clone(&store),
+            f64::from(config.events_per_sec) / 10.0,
+            started,
+            stopping.clone(),
+        ))
+    });
+    let mut announced_until = 0u64;
     let mut generator = Generator::new(started as u64);
     let per_tick = f64::from(config.events_per_sec.max(1)) * TICK.as_secs_f64();
     let arrivals = Poisson::new(per_tick).expect("a positive rate");
@@ -330,7 +471,15 @@ pub(crate) async fn run(store: Arc<Store>, config: DemoConfig, stopping: Cancell
             _ = ticker.tick() => {}
         }
         let now = now_micros();
-        let incidents = Incidents::at(((now - started) / 1_000_000) as u64);
+        let elapsed = ((now - started) / 1_000_000) as u64;
+        let incidents = Incidents::at(elapsed);
+        if elapsed + 1 > announced_until {
+            let body = announcements(started, announced_until, elapsed + 1);
+            announced_until = elapsed + 1;
+            if !body.is_empty() {
+                append(&store, &incidents_stream, body).await;
+            }
+        }
         if incidents != last_incidents {
             tracing::info!(error_service = ?incidents.error_service,
                 slow_route = ?incidents.slow_route.map(|i| ROUTES[i].path), "demo incidents changed");
@@ -340,17 +489,10 @@ pub(crate) async fn run(store: Arc<Store>, config: DemoConfig, stopping: Cancell
         let mut body = String::with_capacity(n * 260);
         let span = TICK.as_micros() as i64;
         generator.write(&mut body, n, now - span, span, incidents);
-        let (store, stream) = (Arc::clone(&store), stream.clone());
-        let appended = tokio::task::spawn_blocking(move || {
-            ingest::append_json(&store, &stream, body.as_bytes(), BodyFormat::Ndjson)
-        })
-        .await;
-        match appended {
-            Ok(Ok(outcome)) if outcome.rejected.is_empty() => {}
-            Ok(Ok(outcome)) => tracing::warn!(rejected = ?outcome.rejected, "demo events rejected"),
-            Ok(Err(err)) => tracing::warn!(%err, "demo append failed"),
-            Err(err) => tracing::warn!(%err, "demo append task failed"),
-        }
+        append(&store, &stream, body).await;
+    }
+    if let Some(history) = history {
+        let _ = history.await;
     }
     tracing::info!("demo generator stopped");
 }

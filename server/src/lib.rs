@@ -5,6 +5,9 @@
 //!
 //! Storage is [`storage::Store`]; this crate adds HTTP, SQL (DataFusion) and the UI around it.
 
+// Leptos views are deeply nested types; the web app's pages need more than the default 128.
+#![recursion_limit = "256"]
+
 mod config;
 mod dashboards;
 mod demo;
@@ -60,6 +63,12 @@ pub async fn serve(
         ))
     });
     let dashboards = dashboards::Dashboards::new(meta, provisioned);
+    if config.demo.is_some() {
+        match dashboards.create_if_absent(demo::DASHBOARD).await {
+            Ok(uid) => tracing::info!("demo dashboard at /dashboards/{uid}"),
+            Err(err) => tracing::warn!(%err, "demo dashboard not made"),
+        }
+    }
     let state = state::AppState::new(Arc::clone(&store), dashboards, &config, stopping.clone());
     let demo = config.demo.as_ref().map(|demo| {
         tokio::spawn(demo::run(

@@ -11,7 +11,9 @@ const STREAMS_SQL: &str = "SELECT name, events, events_per_sec, hot_bytes + lake
 
 #[component]
 pub(crate) fn HomePage() -> impl IntoView {
-    let LiveQuery { result, is_live } = live_query(STREAMS_SQL.to_owned());
+    let LiveQuery {
+        result, is_live, ..
+    } = live_query(STREAMS_SQL.to_owned());
     view! {
         <Title text="Streams · Weir"/>
         <section class="page">

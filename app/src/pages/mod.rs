@@ -1,11 +1,14 @@
 //! The app's pages, one per route.
 
+pub(crate) mod dashboard;
+pub(crate) mod dashboards;
 pub(crate) mod home;
 pub(crate) mod stream;
 
 use leptos::prelude::*;
 
 use protocol::QueryResult;
+use protocol::live::Mode;
 
 use crate::api::run_query;
 use crate::live::{Live, use_live_query};
@@ -17,21 +20,40 @@ pub(crate) struct LiveQuery {
     pub(crate) result: Signal<Option<Result<QueryResult, protocol::Error>>>,
     /// True once the live socket delivered a result.
     pub(crate) is_live: Signal<bool>,
+    /// How the server keeps the result live (once it does).
+    pub(crate) mode: Signal<Option<Mode>>,
 }
 
 pub(crate) fn live_query(sql: String) -> LiveQuery {
-    let initial = {
-        let sql = sql.clone();
-        Resource::new(|| (), move |()| run_query(sql.clone()))
+    live_query_from(sql, None)
+}
+
+/// [`live_query`], starting from `initial` when the page already has the result (a dashboard
+/// fetches all its panels' first results at once); else from a query of its own.
+pub(crate) fn live_query_from(
+    sql: String,
+    initial: Option<Result<QueryResult, protocol::Error>>,
+) -> LiveQuery {
+    let first: Signal<Option<Result<QueryResult, protocol::Error>>> = match initial {
+        Some(initial) => Signal::stored(Some(initial)),
+        None => {
+            let sql = sql.clone();
+            let resource = Resource::new(|| (), move |()| run_query(sql.clone()));
+            Signal::derive(move || resource.get().map(|result| result.map_err(|e| e.0)))
+        }
     };
     let live = use_live_query(sql);
     LiveQuery {
         result: Signal::derive(move || match live.get() {
-            Some(Live::Result(result)) => Some(Ok(result)),
+            Some(Live::Result { result, .. }) => Some(Ok(result)),
             Some(Live::Error(error)) => Some(Err(error)),
-            None => initial.get().map(|result| result.map_err(|e| e.0)),
+            None => first.get(),
         }),
         is_live: Signal::derive(move || live.with(Option::is_some)),
+        mode: Signal::derive(move || match live.get() {
+            Some(Live::Result { mode, .. }) => Some(mode),
+            _ => None,
+        }),
     }
 }
 

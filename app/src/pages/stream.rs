@@ -76,7 +76,9 @@ fn flow_sql(stream: &str, has_status: bool) -> String {
 
 #[component]
 fn Flow(stream: String, has_status: bool) -> impl IntoView {
-    let LiveQuery { result, is_live } = live_query(flow_sql(&stream, has_status));
+    let LiveQuery {
+        result, is_live, ..
+    } = live_query(flow_sql(&stream, has_status));
     view! {
         <div class="page-head">
             <h1><a class="muted" href="/">"Streams"</a> " / " {stream}</h1>

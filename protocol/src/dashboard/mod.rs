@@ -1,5 +1,5 @@
 //! Dashboards: the document a user makes, keeps and versions (docs/dashboards.md), and the rules
-//! that turn a panel's SQL into the SQL that runs ([`substitute`]) for a time range ([`time`]).
+//! that turn a panel's SQL into the SQL that runs ([`substitute()`]) for a time range ([`time`]).
 //!
 //! The server checks a document against `docs/dashboard.schema.json` before it deserializes it
 //! into [`Dashboard`]; [`Dashboard::check`] adds the rules a JSON Schema cannot say (unique panel
@@ -242,6 +242,46 @@ pub struct Annotation {
 
 fn annotation_color() -> String {
     "#f2cc0c".into()
+}
+
+/// A dashboard as the server gives it: the document, and where it comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Found {
+    pub dashboard: Dashboard,
+    /// µs since the epoch of its last save (or its file's last load).
+    pub updated_at: i64,
+    /// The file it is provisioned from, when it is: read-only then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisioned: Option<String>,
+}
+
+/// A line of the dashboards list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub uid: String,
+    pub title: String,
+    pub tags: Vec<String>,
+    pub version: u64,
+    pub updated_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisioned: Option<String>,
+}
+
+/// A provisioning file that could not be loaded: where, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileProblem {
+    pub file: String,
+    /// 1-based; 0 when the file could not be read at all.
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+/// The dashboards list: those that matched, and the provisioning files that did not load.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Listing {
+    pub dashboards: Vec<Summary>,
+    pub problems: Vec<FileProblem>,
 }
 
 /// What is wrong with a document, and where: a JSON pointer (`/panels/2/grid/w`) to the part.

@@ -9,8 +9,7 @@ pub(crate) mod transfer;
 use std::path::PathBuf;
 use std::sync::{Arc, LazyLock, RwLock};
 
-use protocol::dashboard::{Dashboard, Problem};
-use serde::Serialize;
+use protocol::dashboard::{Dashboard, Found, Listing, Problem, Summary};
 use serde_json::Value;
 
 use crate::meta::{self, Meta, VersionRecord};
@@ -53,45 +52,6 @@ pub(crate) fn parse(document: &Value) -> Result<Dashboard, Problem> {
     })?;
     dashboard.check()?;
     Ok(dashboard)
-}
-
-/// A dashboard as the API shows it.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct Found {
-    pub(crate) dashboard: Dashboard,
-    /// µs since the epoch of its last save (or the file's last load).
-    pub(crate) updated_at: i64,
-    /// The file it is provisioned from: read-only here.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) provisioned: Option<String>,
-}
-
-/// A line of the dashboards list.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct Summary {
-    pub(crate) uid: String,
-    pub(crate) title: String,
-    pub(crate) tags: Vec<String>,
-    pub(crate) version: u64,
-    pub(crate) updated_at: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) provisioned: Option<String>,
-}
-
-/// A provisioning file that could not be loaded.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub(crate) struct FileProblem {
-    pub(crate) file: String,
-    pub(crate) line: usize,
-    pub(crate) column: usize,
-    pub(crate) message: String,
-}
-
-/// The dashboards list: what matched, and the provisioning files that did not load.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct Listing {
-    pub(crate) dashboards: Vec<Summary>,
-    pub(crate) problems: Vec<FileProblem>,
 }
 
 /// Every dashboard, from the database and from provisioning files.
@@ -198,6 +158,27 @@ impl Dashboards {
             .into());
         }
         Ok(self.meta.create_dashboard(dashboard).await?)
+    }
+
+    /// Saves `document` as a new dashboard unless one with its uid exists; returns the uid. (The
+    /// demo's dashboard: made once, then the user's to change.)
+    pub(crate) async fn create_if_absent(&self, document: &str) -> Result<String, Error> {
+        let value: Value = serde_json::from_str(document).map_err(|err| {
+            Error::Invalid(Problem {
+                pointer: String::new(),
+                message: err.to_string(),
+            })
+        })?;
+        let dashboard = parse(&value).map_err(Error::Invalid)?;
+        let uid = dashboard.uid.clone();
+        match self.get(&uid).await {
+            Ok(_) => Ok(uid),
+            Err(Error::Meta(meta::Error::NotFound { .. })) => {
+                self.create(dashboard).await?;
+                Ok(uid)
+            }
+            Err(err) => Err(err),
+        }
     }
 
     /// Saves `dashboard` over the version it names; returns the new version.

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
-use protocol::dashboard::Dashboard;
+use protocol::dashboard::{Dashboard, FileProblem};
 use tokio_util::sync::CancellationToken;
 
-use super::{FileProblem, source};
+use super::source;
 
 /// How often the directory is looked at for changes.
 pub(crate) const POLL: Duration = Duration::from_millis(500);

@@ -5,7 +5,9 @@ use std::path::Path;
 
 use crate::meta::{self, Meta};
 
-use super::{FileProblem, provision};
+use protocol::dashboard::FileProblem;
+
+use super::provision;
 
 /// What an import did.
 #[derive(Debug, Default)]

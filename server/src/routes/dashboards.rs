@@ -7,11 +7,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use protocol::ErrorKind;
-use protocol::dashboard::{Dashboard, Problem};
+use protocol::dashboard::{Dashboard, Found, Listing, Problem};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::dashboards::{self, Found, Listing};
+use crate::dashboards;
 use crate::error::ApiError;
 use crate::meta::VersionRecord;
 use crate::state::AppState;

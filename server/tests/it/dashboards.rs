@@ -481,3 +481,79 @@ async fn export_then_import_round_trips() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn the_demo_makes_its_dashboard_with_a_day_of_history_and_every_panel_runs() {
+    use std::collections::BTreeMap;
+
+    use protocol::dashboard::{Scope, TimeRange, VariableValue, substitute};
+
+    let weir = start("dashboards_demo", &["--demo", "--demo-rate", "200"]).await;
+    let (status, reply) = get(&weir, "/api/v1/dashboards/web-services").await;
+    assert_eq!(status, 200, "{reply}");
+    let dashboard: protocol::dashboard::Dashboard =
+        serde_json::from_value(reply["dashboard"].clone()).unwrap();
+    // A day of history, back-dated, and the incidents announced in it.
+    wait_until(Duration::from_secs(60), "a day of demo history", || async {
+        let (_, reply) = crate::query(
+            &weir,
+            "SELECT count(*) FROM demo_http WHERE _time < now() - INTERVAL '23 hours'",
+        )
+        .await;
+        let (_, incidents) = crate::query(
+            &weir,
+            "SELECT count(*) FROM demo_incidents WHERE kind = 'errors'",
+        )
+        .await;
+        Ok((reply["rows"][0][0].as_u64().unwrap_or(0) > 1000
+            && incidents["rows"][0][0].as_u64().unwrap_or(0) > 100)
+            .then_some(()))
+    })
+    .await
+    .unwrap();
+    // Every panel's and annotation's SQL, substituted for the last hour with every service and
+    // region, plans and runs.
+    let variables: BTreeMap<String, VariableValue> = [
+        ("service", vec!["frontend", "catalog", "search"]),
+        ("region", vec!["us-east-1", "eu-west-1"]),
+    ]
+    .into_iter()
+    .map(|(k, v)| {
+        (
+            k.to_string(),
+            VariableValue::List(v.into_iter().map(String::from).collect()),
+        )
+    })
+    .collect();
+    let range = TimeRange::parse("now-1h", "now").unwrap();
+    let scope = Scope {
+        variables: &variables,
+        range,
+        interval: range.interval(0, 700),
+    };
+    // (Annotations run too, but the last hour of incidents may not be written yet.)
+    for annotation in &dashboard.annotations {
+        let sql = substitute(&annotation.sql, &scope).unwrap();
+        let (status, reply) = crate::query(&weir, &sql).await;
+        assert_eq!(status, 200, "{}: {sql}\n{reply}", annotation.name);
+    }
+    let queries = dashboard
+        .panels
+        .iter()
+        .map(|p| (p.title.clone(), p.sql.clone()))
+        .chain(
+            dashboard
+                .variables
+                .iter()
+                .map(|v| (v.name.clone(), v.query.clone().unwrap_or_default())),
+        );
+    for (title, sql) in queries {
+        let sql = substitute(&sql, &scope).unwrap_or_else(|e| panic!("{title}: {e}"));
+        let (status, reply) = crate::query(&weir, &sql).await;
+        assert_eq!(status, 200, "{title}: {sql}\n{reply}");
+        assert!(
+            !reply["rows"].as_array().unwrap().is_empty(),
+            "{title} has rows: {sql}"
+        );
+    }
+}

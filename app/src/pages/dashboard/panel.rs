@@ -1,0 +1,576 @@
+//! One panel: its SQL with the variables and the time range substituted, kept live (or queried
+//! once for a fixed range), drawn as its type says, with its freshness in the corner.
+
+use std::collections::BTreeMap;
+
+use leptos::prelude::*;
+use protocol::QueryResult;
+use protocol::dashboard::{Panel, PanelKind, PanelOptions, TimeRange, VariableValue, substitute};
+use protocol::live::Mode;
+
+use super::{GAP, GRID_WIDTH, ROW_HEIGHT, Shown, Zone, browser_offset, now_micros, scope};
+use crate::api::run_query;
+use crate::pages::{ErrorMessage, LiveQuery, live_query_from};
+use crate::viz::{self, draw};
+
+/// A panel's header and padding, in pixels: what its chart does not get of its box.
+const CHROME_HEIGHT: u32 = 44;
+const PADDING: u32 = 24;
+
+/// The chart size of a panel `w` columns wide and `h` rows high.
+pub(crate) fn chart_size(w: u32, h: u32) -> (u32, u32) {
+    let column = (GRID_WIDTH + GAP) as f64 / 24.0;
+    let width = (column * f64::from(w) - f64::from(GAP)) as u32;
+    let height = h * ROW_HEIGHT + (h.saturating_sub(1)) * GAP;
+    (
+        width.saturating_sub(PADDING).max(60),
+        height.saturating_sub(CHROME_HEIGHT).max(40),
+    )
+}
+
+#[component]
+pub(crate) fn PanelView(
+    panel: Panel,
+    vars: BTreeMap<String, VariableValue>,
+    /// Annotations to draw on time series.
+    #[prop(optional)]
+    marks: Vec<draw::Mark>,
+    /// The first result, fetched with the page, and the SQL it is of.
+    initial: Option<(String, Result<QueryResult, protocol::Error>)>,
+    /// Shown in the panel editor: no edit tools.
+    #[prop(optional)]
+    preview: bool,
+) -> impl IntoView {
+    let marks = StoredValue::new(marks);
+    let initial = StoredValue::new(initial);
+    let shown = expect_context::<Shown>();
+    let grid = panel.grid;
+    let (width, height) = chart_size(grid.w, grid.h);
+    let style = format!(
+        "grid-column: {} / span {}; grid-row: {} / span {};",
+        grid.x + 1,
+        grid.w,
+        grid.y + 1,
+        grid.h
+    );
+    let panel = StoredValue::new(panel);
+    let range = shown.range;
+    let sql = Memo::new(move |_| {
+        let range = range.get();
+        panel.with_value(|p| {
+            substitute(&p.sql, &scope(&vars, range, width))
+                .map(|sql| (sql, range))
+                .map_err(|e| e.to_string())
+        })
+    });
+    let id = panel.with_value(|p| p.id);
+    let title = panel.with_value(|p| p.title.clone());
+    let description = panel.with_value(|p| p.description.clone());
+    view! {
+        <div class="dpanel" style=style data-test=format!("panel-{id}") data-kind=panel.with_value(|p| p.kind.as_str())>
+            <div class="dpanel-head">
+                <h2 title=description>{title}</h2>
+                {move || (shown.editing.get() && !preview).then(|| view! { <super::edit::PanelTools id/> })}
+            </div>
+            <div class="dpanel-body" style=format!("height: {height}px")>
+                {move || match sql.get() {
+                    Err(message) => view! {
+                        <p class="error" data-test="panel-error">{message}</p>
+                    }.into_any(),
+                    Ok((sql, range)) => {
+                        // The page's result holds while the SQL is the one it was fetched for.
+                        let first = initial.with_value(|i| {
+                            i.as_ref().filter(|(s, _)| *s == sql).map(|(_, r)| r.clone())
+                        });
+                        if range.is_live() {
+                            view! {
+                                <LiveBody panel=panel.get_value() sql range width height marks=marks.get_value() first/>
+                            }.into_any()
+                        } else {
+                            view! {
+                                <HistoryBody panel=panel.get_value() sql range width height marks=marks.get_value() first/>
+                            }.into_any()
+                        }
+                    }
+                }}
+            </div>
+        </div>
+    }
+}
+
+/// A panel over a live range: a continuous query.
+#[component]
+fn LiveBody(
+    panel: Panel,
+    sql: String,
+    range: TimeRange,
+    width: u32,
+    height: u32,
+    marks: Vec<draw::Mark>,
+    first: Option<Result<QueryResult, protocol::Error>>,
+) -> impl IntoView {
+    let marks = StoredValue::new(marks);
+    let shown = expect_context::<Shown>();
+    let LiveQuery {
+        result,
+        is_live,
+        mode,
+    } = live_query_from(sql, first);
+    let freshness = move || match mode.get() {
+        _ if !is_live.get() => ("connecting", "○ connecting".to_string(), String::new()),
+        Some(Mode::Requery {
+            reason,
+            interval_ms,
+        }) => (
+            "requery",
+            format!(
+                "↻ every {} s",
+                (interval_ms as f64 / 1000.0).max(1.0).round()
+            ),
+            format!("re-queried every {interval_ms} ms: {reason}"),
+        ),
+        _ => (
+            "live",
+            "● live".to_string(),
+            "kept up to date event by event".to_string(),
+        ),
+    };
+    let panel = StoredValue::new(panel);
+    view! {
+        <span class=move || format!("freshness {}", freshness().0) data-test="freshness" title=move || freshness().2>
+            {move || freshness().1}
+        </span>
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || result.get().map(|result| match result {
+                Err(error) => view! { <ErrorMessage error/> }.into_any(),
+                Ok(result) => {
+                    let now = if result.now > 0 { result.now } else { now_micros() };
+                    let (from, to) = range.resolve(now);
+                    let offset = zone_offset(shown.view.with_untracked(|v| v.zone));
+                    panel.with_value(|p| marks.with_value(|m| body(p, &result, Frame { x_range: (from as f64 / 1e6, to as f64 / 1e6), width, height, offset, marks: m })))
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// A panel over a fixed piece of history: one query.
+#[component]
+fn HistoryBody(
+    panel: Panel,
+    sql: String,
+    range: TimeRange,
+    width: u32,
+    height: u32,
+    marks: Vec<draw::Mark>,
+    first: Option<Result<QueryResult, protocol::Error>>,
+) -> impl IntoView {
+    let marks = StoredValue::new(marks);
+    let shown = expect_context::<Shown>();
+    // The page's result when it has it; else (the SQL changed since) a query of its own.
+    let result: Signal<Option<Result<QueryResult, protocol::Error>>> = match first {
+        Some(first) => Signal::stored(Some(first)),
+        None => {
+            let resource = Resource::new(|| (), move |()| run_query(sql.clone()));
+            Signal::derive(move || resource.get().map(|r| r.map_err(|e| e.0)))
+        }
+    };
+    let panel = StoredValue::new(panel);
+    view! {
+        <span class="freshness history" data-test="freshness" title="a fixed range of history, queried once">"history"</span>
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || result.get().map(|result| match result {
+                Err(error) => view! { <ErrorMessage error/> }.into_any(),
+                Ok(result) => {
+                    let now = if result.now > 0 { result.now } else { now_micros() };
+                    let (from, to) = range.resolve(now);
+                    let offset = zone_offset(shown.view.with_untracked(|v| v.zone));
+                    panel.with_value(|p| marks.with_value(|m| body(p, &result, Frame { x_range: (from as f64 / 1e6, to as f64 / 1e6), width, height, offset, marks: m })))
+                }
+            })}
+        </Suspense>
+    }
+}
+
+fn zone_offset(zone: Zone) -> i32 {
+    match zone {
+        Zone::Utc => 0,
+        Zone::Browser => browser_offset(),
+    }
+}
+
+/// Where and how a panel draws: the time range (seconds since the epoch), the chart's size,
+/// the zone's offset, the annotations.
+struct Frame<'a> {
+    x_range: (f64, f64),
+    width: u32,
+    height: u32,
+    offset: i32,
+    marks: &'a [draw::Mark],
+}
+
+/// Draws `result` as the panel's type says.
+fn body(panel: &Panel, result: &QueryResult, frame: Frame<'_>) -> AnyView {
+    let Frame {
+        x_range,
+        width,
+        height,
+        offset,
+        marks,
+    } = frame;
+    let options = panel.options.clone();
+    let format = {
+        let options = options.clone();
+        move |v: f64| viz::format_value(v, &options)
+    };
+    match panel.kind {
+        PanelKind::Timeseries | PanelKind::Bar if viz::time_column(result).is_some() => {
+            let series = viz::time_series(result, &options);
+            if series.is_empty() {
+                return no_data();
+            }
+            let legend = !matches!(options.legend, Some(protocol::dashboard::Legend::Hidden))
+                && series.len() > 1;
+            let chart_height = if legend {
+                height.saturating_sub(24)
+            } else {
+                height
+            };
+            let svg = draw::svg(width, chart_height, |root| {
+                draw::time_chart(
+                    root,
+                    &draw::TimeChart {
+                        series: &series,
+                        x_range,
+                        y_min: options.min,
+                        y_max: options.max,
+                        stack: options.stack,
+                        bars: panel.kind == PanelKind::Bar,
+                        format: &format,
+                        offset,
+                        marks,
+                    },
+                )
+                .map_err(|e| e.to_string())
+            });
+            view! {
+                <ZoomChart svg x_range width height=chart_height marks=marks.to_vec()/>
+                {legend.then(|| view! { <Legend series/> })}
+            }
+            .into_any()
+        }
+        PanelKind::Timeseries | PanelKind::Bar => {
+            let bars = viz::labelled(result);
+            if bars.is_empty() {
+                return no_data();
+            }
+            let color_of =
+                |v: f64| viz::threshold_color(&options.thresholds, v, viz::PALETTE[0]).to_string();
+            let svg = draw::svg(width, height, |root| {
+                draw::bar_chart(root, &bars, &format, &color_of).map_err(|e| e.to_string())
+            });
+            view! { <div class="chart" data-test="chart" inner_html=svg></div> }.into_any()
+        }
+        PanelKind::Stat => {
+            let (value, spark) = viz::figure(result, &options);
+            let Some(value) = value else {
+                return no_data();
+            };
+            let color = viz::css_color(viz::threshold_color(&options.thresholds, value, "#ffffff"));
+            let line =
+                viz::threshold_color(&options.thresholds, value, viz::PALETTE[0]).to_string();
+            let spark_height = (height / 3).max(20);
+            let svg = draw::svg(width, spark_height, |root| {
+                draw::sparkline(root, &spark, &line).map_err(|e| e.to_string())
+            });
+            let size = (height.saturating_sub(spark_height) as f64 * 0.55).clamp(18.0, 72.0);
+            view! {
+                <div class="stat">
+                    <div class="stat-value" data-test="stat-value" style=format!("color: {color}; font-size: {size:.0}px")>
+                        {viz::format_value(value, &options)}
+                    </div>
+                    <div class="sparkline" inner_html=svg></div>
+                </div>
+            }
+            .into_any()
+        }
+        PanelKind::Gauge => {
+            let (value, _) = viz::figure(result, &options);
+            let Some(value) = value else {
+                return no_data();
+            };
+            let (min, max) = gauge_bounds(&options, value);
+            let color = viz::css_color(viz::threshold_color(
+                &options.thresholds,
+                value,
+                viz::PALETTE[0],
+            ));
+            let steps: Vec<(f64, String)> = options
+                .thresholds
+                .iter()
+                .map(|t| (t.value.unwrap_or(min), viz::css_color(&t.color)))
+                .collect();
+            let svg = viz::gauge::svg(
+                value,
+                min,
+                max,
+                &color,
+                &viz::format_value(value, &options),
+                &steps,
+            );
+            view! { <div class="gauge-box" data-test="gauge" inner_html=svg></div> }.into_any()
+        }
+        PanelKind::Heatmap => {
+            let (cells, buckets, step) = viz::heat_cells(result, &options);
+            if cells.is_empty() {
+                return no_data();
+            }
+            let svg = draw::svg(width, height, |root| {
+                draw::heatmap(root, &cells, &buckets, x_range, step, offset)
+                    .map_err(|e| e.to_string())
+            });
+            view! { <div class="chart" data-test="chart" inner_html=svg></div> }.into_any()
+        }
+        PanelKind::Table => {
+            let rows_per_page = ((height.saturating_sub(60)) / 29).max(3) as usize;
+            view! { <Table result=result.clone() rows_per_page/> }.into_any()
+        }
+        PanelKind::Logs => {
+            let rows_per_page = ((height.saturating_sub(40)) / 22).max(3) as usize;
+            view! { <Logs result=result.clone() rows_per_page offset/> }.into_any()
+        }
+    }
+}
+
+/// A time series that zooms to the range dragged across it: the view's URL gets that range.
+#[component]
+fn ZoomChart(
+    svg: String,
+    x_range: (f64, f64),
+    width: u32,
+    height: u32,
+    marks: Vec<draw::Mark>,
+) -> impl IntoView {
+    // Each mark's place across the chart, for its text on hover.
+    let left = f64::from(draw::MARGIN + draw::Y_LABELS);
+    let right = f64::from(width - draw::MARGIN_RIGHT);
+    let span = (x_range.1 - x_range.0).max(1e-9);
+    let hints: Vec<(String, String)> = marks
+        .iter()
+        .filter(|m| m.start >= x_range.0 && m.start <= x_range.1)
+        .map(|m| {
+            let x = left + (m.start - x_range.0) / span * (right - left);
+            (
+                format!("left: {:.2}%", x / f64::from(width) * 100.0),
+                m.text.clone(),
+            )
+        })
+        .collect();
+    let shown = expect_context::<Shown>();
+    // The drag in the element's pixels: where it started, where it is.
+    let drag = RwSignal::new(None::<(f64, f64)>);
+    let element = NodeRef::<leptos::html::Div>::new();
+    // Element pixels to seconds, through the SVG's scaling ("meet": centred, aspect kept).
+    let to_time = move |x: f64| -> Option<f64> {
+        let (el_width, el_height) = element_size(element)?;
+        let scale = (el_width / f64::from(width)).min(el_height / f64::from(height));
+        let pad = (el_width - f64::from(width) * scale) / 2.0;
+        let svg_x = (x - pad) / scale;
+        let left = f64::from(draw::MARGIN + draw::Y_LABELS);
+        let right = f64::from(width - draw::MARGIN_RIGHT);
+        let fraction = ((svg_x - left) / (right - left)).clamp(0.0, 1.0);
+        Some(x_range.0 + fraction * (x_range.1 - x_range.0))
+    };
+    let on_down = move |ev: leptos::ev::MouseEvent| {
+        ev.prevent_default();
+        let x = f64::from(ev.offset_x());
+        drag.set(Some((x, x)));
+    };
+    let on_move = move |ev: leptos::ev::MouseEvent| {
+        if drag.with_untracked(Option::is_some) {
+            let x = f64::from(ev.offset_x());
+            drag.update(|d| {
+                if let Some(d) = d {
+                    d.1 = x;
+                }
+            });
+        }
+    };
+    let on_up = move |_| {
+        let Some((a, b)) = drag.get_untracked() else {
+            return;
+        };
+        drag.set(None);
+        if (a - b).abs() < 5.0 {
+            return;
+        }
+        let (Some(t0), Some(t1)) = (to_time(a.min(b)), to_time(a.max(b))) else {
+            return;
+        };
+        let (from, to) = ((t0 * 1000.0) as i64, (t1 * 1000.0) as i64);
+        shown.navigate(|v| {
+            v.from = from.to_string();
+            v.to = to.to_string();
+        });
+    };
+    let selection = move || {
+        drag.get()
+            .filter(|(a, b)| (a - b).abs() >= 2.0)
+            .map(|(a, b)| format!("left: {}px; width: {}px", a.min(b), (a - b).abs()))
+    };
+    view! {
+        <div class="chart zoomable" node_ref=element data-test="chart" data-from=x_range.0 data-to=x_range.1
+            title="Drag across to zoom into that time range"
+            on:mousedown=on_down on:mousemove=on_move on:mouseup=on_up on:mouseleave=move |_| drag.set(None)>
+            <div class="chart-svg" inner_html=svg></div>
+            {hints.into_iter().map(|(style, text)| view! {
+                <div class="mark" style=style title=text data-test="annotation"></div>
+            }).collect_view()}
+            {move || selection().map(|style| view! { <div class="zoom-selection" style=style></div> })}
+        </div>
+    }
+}
+
+/// An element's size in CSS pixels, in the browser.
+fn element_size(element: NodeRef<leptos::html::Div>) -> Option<(f64, f64)> {
+    #[cfg(feature = "hydrate")]
+    {
+        let el = element.get_untracked()?;
+        let rect = el.get_bounding_client_rect();
+        Some((rect.width(), rect.height()))
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = element;
+        None
+    }
+}
+
+fn gauge_bounds(options: &PanelOptions, value: f64) -> (f64, f64) {
+    let min = options.min.unwrap_or(0.0);
+    let max = options.max.unwrap_or(match options.unit.as_deref() {
+        Some("percent") => 100.0,
+        Some("percentunit") => 1.0,
+        _ => (value * 1.25).max(min + 1.0),
+    });
+    (min, max)
+}
+
+fn no_data() -> AnyView {
+    view! { <p class="no-data" data-test="no-data">"No data"</p> }.into_any()
+}
+
+#[component]
+fn Legend(series: Vec<viz::Series>) -> impl IntoView {
+    view! {
+        <ul class="legend">
+            {series.into_iter().map(|s| view! {
+                <li><span class="swatch" style=format!("background: {}", s.color)></span>{s.name}</li>
+            }).collect_view()}
+        </ul>
+    }
+}
+
+/// Rows as a table, a page at a time.
+#[component]
+fn Table(result: QueryResult, rows_per_page: usize) -> impl IntoView {
+    let page = RwSignal::new(0usize);
+    let total = result.rows.len();
+    let pages = total.div_ceil(rows_per_page).max(1);
+    let result = StoredValue::new(result);
+    view! {
+        <div class="table-box">
+            <table class="data" data-test="table">
+                <thead><tr>
+                    {result.with_value(|r| r.columns.iter().map(|c| view! { <th>{c.name.clone()}</th> }).collect_view())}
+                </tr></thead>
+                <tbody>
+                    {move || {
+                        let start = page.get() * rows_per_page;
+                        result.with_value(|r| r.rows.iter().skip(start).take(rows_per_page).map(|row| view! {
+                            <tr>{row.iter().map(|v| {
+                                let numeric = v.is_number();
+                                view! { <td class:num=numeric>{cell(v)}</td> }
+                            }).collect_view()}</tr>
+                        }).collect_view())
+                    }}
+                </tbody>
+            </table>
+            <Pager page pages total/>
+        </div>
+    }
+}
+
+/// Raw events, newest first, a page at a time: the time, then `column=value` for the rest.
+#[component]
+fn Logs(result: QueryResult, rows_per_page: usize, offset: i32) -> impl IntoView {
+    let time = viz::time_column(&result);
+    let mut rows = result.rows.clone();
+    if let Some(t) = time {
+        rows.sort_by(|a, b| {
+            let (x, y) = (
+                viz::seconds(&a[t]).unwrap_or(0.0),
+                viz::seconds(&b[t]).unwrap_or(0.0),
+            );
+            y.total_cmp(&x)
+        });
+    }
+    let names: Vec<String> = result.columns.iter().map(|c| c.name.clone()).collect();
+    let page = RwSignal::new(0usize);
+    let total = rows.len();
+    let pages = total.div_ceil(rows_per_page).max(1);
+    let rows = StoredValue::new(rows);
+    let names = StoredValue::new(names);
+    view! {
+        <div class="logs" data-test="logs">
+            {move || {
+                let start = page.get() * rows_per_page;
+                rows.with_value(|rows| rows.iter().skip(start).take(rows_per_page).map(|row| {
+                    let when = time.and_then(|t| viz::seconds(&row[t])).map(|s| {
+                        viz::clock(s, 0.0, offset)
+                    }).unwrap_or_default();
+                    let status = names.with_value(|n| n.iter().position(|c| c == "status"))
+                        .and_then(|i| viz::number(&row[i]));
+                    let level = match status {
+                        Some(s) if s >= 500.0 => "log-error",
+                        Some(s) if s >= 400.0 => "log-warn",
+                        _ => "",
+                    };
+                    let fields: String = names.with_value(|names| names.iter().enumerate()
+                        .filter(|(i, n)| Some(*i) != time && !n.starts_with('_'))
+                        .map(|(i, n)| format!("{n}={}", viz::text(&row[i])))
+                        .collect::<Vec<_>>()
+                        .join("  "));
+                    view! {
+                        <div class=format!("log-line {level}")><span class="log-time">{when}</span>" "{fields}</div>
+                    }
+                }).collect_view())
+            }}
+            <Pager page pages total/>
+        </div>
+    }
+}
+
+/// A table cell: floats to at most three decimals, everything else as it is.
+fn cell(value: &serde_json::Value) -> String {
+    match value.as_f64() {
+        Some(x) if value.is_f64() => {
+            let text = format!("{x:.3}");
+            text.trim_end_matches('0').trim_end_matches('.').to_string()
+        }
+        _ => viz::text(value),
+    }
+}
+
+#[component]
+fn Pager(page: RwSignal<usize>, pages: usize, total: usize) -> impl IntoView {
+    (pages > 1).then(|| {
+        view! {
+            <div class="pager" data-test="pager">
+                <button class="button small" disabled=move || { page.get() == 0 } on:click=move |_| page.update(|p| *p = p.saturating_sub(1))>"‹"</button>
+                <span class="muted small">{move || format!("page {} of {pages} · {total} rows", page.get() + 1)}</span>
+                <button class="button small" disabled=move || { page.get() + 1 >= pages } on:click=move |_| page.update(|p| *p = (*p + 1).min(pages - 1))>"›"</button>
+            </div>
+        }
+    })
+}

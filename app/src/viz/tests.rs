@@ -1,0 +1,150 @@
+//! Shaping results for charts, units, thresholds.
+
+use protocol::dashboard::{PanelOptions, Threshold};
+use protocol::{Column, QueryResult};
+use serde_json::json;
+
+use super::*;
+
+fn result(columns: &[(&str, &str)], rows: Vec<Vec<Value>>) -> QueryResult {
+    QueryResult {
+        columns: columns
+            .iter()
+            .map(|(name, t)| Column {
+                name: name.to_string(),
+                data_type: t.to_string(),
+            })
+            .collect(),
+        rows,
+        truncated: false,
+        now: 0,
+    }
+}
+
+const TS: &str = "Timestamp(µs, \"UTC\")";
+
+#[test]
+fn long_results_give_a_series_per_value_of_the_text_column() {
+    let r = result(
+        &[("t", TS), ("service", "Utf8"), ("n", "Int64")],
+        vec![
+            vec![json!("2026-01-05T10:00:10Z"), json!("web"), json!(3)],
+            vec![json!("2026-01-05T10:00:00Z"), json!("api"), json!(1)],
+            vec![json!("2026-01-05T10:00:00Z"), json!("web"), json!(2)],
+        ],
+    );
+    let series = time_series(&r, &PanelOptions::default());
+    assert_eq!(series.len(), 2);
+    assert_eq!(series[0].name, "api");
+    let t0 = 1_767_607_200.0;
+    assert_eq!(series[1].points, [(t0, 2.0), (t0 + 10.0, 3.0)]);
+    let (value, spark) = figure(&r, &PanelOptions::default());
+    assert_eq!(value, Some(3.0));
+    assert_eq!(spark, [(t0, 3.0), (t0 + 10.0, 3.0)]);
+    // Three buckets or more: the newest is still filling, the one before it is shown.
+    let mut r = r;
+    r.rows
+        .push(vec![json!("2026-01-05T10:00:20Z"), json!("web"), json!(1)]);
+    assert_eq!(figure(&r, &PanelOptions::default()).0, Some(3.0));
+}
+
+#[test]
+fn wide_results_give_a_series_per_numeric_column() {
+    let r = result(
+        &[("t", "Float64"), ("p50", "Float64"), ("p99", "Float64")],
+        vec![vec![json!(1_000.0), json!(5.0), json!(90.0)]],
+    );
+    let series = time_series(&r, &PanelOptions::default());
+    assert_eq!(
+        series.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+        ["p50", "p99"]
+    );
+    assert_eq!(series[0].color, PALETTE[0]);
+}
+
+#[test]
+fn heatmap_buckets_sort_as_numbers() {
+    let r = result(
+        &[("t", TS), ("le", "Int64"), ("n", "Int64")],
+        vec![
+            vec![json!("2026-01-05T10:00:00Z"), json!(100), json!(5)],
+            vec![json!("2026-01-05T10:00:00Z"), json!(20), json!(1)],
+            vec![json!("2026-01-05T10:01:00Z"), json!(100), json!(2)],
+        ],
+    );
+    let (cells, buckets, step) = heat_cells(&r, &PanelOptions::default());
+    assert_eq!(buckets, ["20", "100"]);
+    assert_eq!(cells.len(), 3);
+    assert_eq!(step, 60.0);
+}
+
+#[test]
+fn units_and_thresholds() {
+    let with = |unit: &str| PanelOptions {
+        unit: Some(unit.into()),
+        ..PanelOptions::default()
+    };
+    assert_eq!(format_value(1234.0, &PanelOptions::default()), "1.2K");
+    assert_eq!(format_value(12.0, &PanelOptions::default()), "12");
+    assert_eq!(format_value(0.0123, &with("percentunit")), "1.2%");
+    assert_eq!(format_value(250.0, &with("ms")), "250 ms");
+    assert_eq!(format_value(1500.0, &with("ms")), "1.50 s");
+    assert_eq!(format_value(1536.0, &with("bytes")), "1.5 KiB");
+    assert_eq!(format_value(3.0, &with("reqps")), "3 req/s");
+    let decimals = PanelOptions {
+        decimals: Some(3),
+        ..with("percent")
+    };
+    assert_eq!(format_value(2.0, &decimals), "2.000%");
+    let steps = [
+        Threshold {
+            value: None,
+            color: "green".into(),
+        },
+        Threshold {
+            value: Some(80.0),
+            color: "red".into(),
+        },
+    ];
+    assert_eq!(threshold_color(&steps, 10.0, "x"), "green");
+    assert_eq!(threshold_color(&steps, 80.0, "x"), "red");
+    assert_eq!(threshold_color(&[], 80.0, "x"), "x");
+    assert_eq!(rgb("#ff8000"), (255, 128, 0));
+}
+
+#[test]
+fn charts_draw_as_svg() {
+    let series = [Series {
+        name: "n".into(),
+        color: PALETTE[0].into(),
+        points: (0..100)
+            .map(|i| (1000.0 + f64::from(i), f64::from(i % 7)))
+            .collect(),
+    }];
+    let format = |v: f64| format!("{v:.0}");
+    let out = draw::svg(600, 200, |root| {
+        draw::time_chart(
+            root,
+            &draw::TimeChart {
+                series: &series,
+                x_range: (1000.0, 1100.0),
+                y_min: None,
+                y_max: None,
+                stack: true,
+                bars: false,
+                format: &format,
+                offset: 0,
+                marks: &[draw::Mark {
+                    start: 1050.0,
+                    end: Some(1060.0),
+                    text: "deploy".into(),
+                    color: "#f2cc0c".into(),
+                }],
+            },
+        )
+        .map_err(|e| e.to_string())
+    });
+    assert!(out.starts_with("<svg"), "{out:.200}");
+    let gauge = gauge::svg(42.0, 0.0, 100.0, "#73bf69", "42%", &[(0.0, "green".into())]);
+    assert!(gauge.contains("42%"));
+}

@@ -1,0 +1,416 @@
+//! Dashboards in headless Chromium against the real server, as a user goes: make a dashboard in
+//! the UI with a time series and a stat panel, see both move as events are posted, change a
+//! variable, drag across a chart to zoom, reload and see the same view, meet a save conflict; and
+//! the page rendered with data for a client without JavaScript. One server and one browser for
+//! the whole journey.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result, ensure};
+use e2e::{Browser, WeirProcess, test_dir, wait_until, weir_bin};
+use fantoccini::Locator;
+use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn artifacts() -> std::path::PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("../e2e-artifacts");
+    std::fs::create_dir_all(&dir).expect("creating the artifacts directory");
+    dir
+}
+
+#[tokio::test]
+async fn a_dashboard_made_in_the_ui_is_live_zooms_and_keeps_its_view_in_the_url() {
+    let data = test_dir(Path::new(env!("CARGO_TARGET_TMPDIR")), "dashboard_journey");
+    let mut weir = WeirProcess::start(&weir_bin(), &data, &[])
+        .await
+        .expect("starting weir");
+    let browser = Browser::start().await.expect("starting the browser");
+    let outcome = journey(&browser, &weir).await;
+    if let (Err(_), Ok(png)) = (&outcome, browser.client.screenshot().await) {
+        let _ = std::fs::write(artifacts().join("dashboard-failure.png"), png);
+    }
+    let closed = browser.close().await;
+    let _ = weir.kill_9().await;
+    if let Err(err) = outcome {
+        panic!("{err:#}\n--- weir log ---\n{}", weir.log_tail());
+    }
+    closed.expect("closing the browser");
+}
+
+/// Posts `n` events of `service`, timed now.
+async fn post(weir: &WeirProcess, service: &str, n: usize) -> Result<()> {
+    let body: String = (0..n)
+        .map(|i| {
+            format!(
+                "{{\"service\":\"{service}\",\"status\":{},\"latency_ms\":{}}}\n",
+                if i % 10 == 0 { 503 } else { 200 },
+                10 + i % 50
+            )
+        })
+        .collect();
+    let response = reqwest::Client::new()
+        .post(weir.url("/api/v1/streams/web/events"))
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .send()
+        .await?;
+    ensure!(
+        response.status().is_success(),
+        "ingest: {}",
+        response.status()
+    );
+    Ok(())
+}
+
+async fn click(browser: &Browser, test: &str) -> Result<()> {
+    browser
+        .client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(&format!("[data-test=\"{test}\"]")))
+        .await
+        .with_context(|| format!("finding {test}"))?
+        .click()
+        .await
+        .with_context(|| format!("clicking {test}"))?;
+    Ok(())
+}
+
+/// Replaces the value of a text field or area.
+async fn fill(browser: &Browser, test: &str, text: &str) -> Result<()> {
+    let field = browser
+        .client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(&format!("[data-test=\"{test}\"]")))
+        .await
+        .with_context(|| format!("finding {test}"))?;
+    field.clear().await?;
+    field.send_keys(text).await?;
+    Ok(())
+}
+
+/// Waits until the dashboard page is interactive (hydrated).
+async fn hydrated(browser: &Browser) -> Result<()> {
+    browser
+        .client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(
+            "[data-test=\"dashboard\"][data-hydrated=\"true\"]",
+        ))
+        .await
+        .context("the dashboard page to hydrate")?;
+    Ok(())
+}
+
+async fn url(browser: &Browser) -> Result<String> {
+    Ok(browser.client.current_url().await?.to_string())
+}
+
+/// The text of `[data-test=inner]` inside `[data-test=outer]`.
+async fn text_in(browser: &Browser, outer: &str, inner: &str) -> Result<Option<String>> {
+    let script = format!(
+        "const e = document.querySelector('[data-test=\"{outer}\"] [data-test=\"{inner}\"]'); return e ? e.textContent : null;"
+    );
+    Ok(browser
+        .client
+        .execute(&script, vec![])
+        .await?
+        .as_str()
+        .map(str::to_owned))
+}
+
+async fn stat(browser: &Browser) -> Result<Option<f64>> {
+    Ok(text_in(browser, "panel-2", "stat-value")
+        .await?
+        .and_then(|t| t.trim().parse().ok()))
+}
+
+async fn journey(browser: &Browser, weir: &WeirProcess) -> Result<()> {
+    let client = &browser.client;
+    post(weir, "api", 40).await?;
+    post(weir, "web", 7).await?;
+
+    // A new dashboard from the list page.
+    client.goto(&weir.url("/dashboards")).await?;
+    click(browser, "new-dashboard").await?;
+    wait_until(WAIT, "the new dashboard in edit mode", || async {
+        Ok(browser.text("edit-bar").await?.map(|_| ()))
+    })
+    .await?;
+    hydrated(browser).await?;
+    click(browser, "settings").await?;
+    fill(browser, "dashboard-title-input", "Checkout").await?;
+    fill(browser, "dashboard-uid-input", "checkout").await?;
+    fill(
+        browser,
+        "variables-json",
+        r#"[{"name": "service", "type": "query", "query": "SELECT DISTINCT service FROM web ORDER BY 1"}]"#,
+    )
+    .await?;
+    click(browser, "settings-apply").await?;
+
+    // A time series, then a stat.
+    click(browser, "add-panel").await?;
+    fill(browser, "panel-title", "Requests").await?;
+    fill(
+        browser,
+        "panel-sql",
+        "SELECT $__timeGroup(_time) AS t, count(*) AS requests FROM web WHERE $__timeFilter(_time) AND service = $service GROUP BY 1",
+    )
+    .await?;
+    // The preview follows the typing: a chart appears in the editor before Apply.
+    wait_until(WAIT, "the editor's preview chart", || async {
+        Ok(text_in(browser, "panel-editor", "chart").await?.map(|_| ()))
+    })
+    .await?;
+    click(browser, "panel-apply").await?;
+    click(browser, "add-panel").await?;
+    fill(browser, "panel-title", "Requests in range").await?;
+    client
+        .find(Locator::Css("[data-test=\"panel-type\"]"))
+        .await?
+        .select_by_value("stat")
+        .await?;
+    fill(
+        browser,
+        "panel-sql",
+        "SELECT count(*) AS requests FROM web WHERE $__timeFilter(_time) AND service = $service",
+    )
+    .await?;
+    click(browser, "panel-apply").await?;
+    click(browser, "save").await?;
+    wait_until(WAIT, "the saved dashboard's URL", || async {
+        Ok(url(browser)
+            .await?
+            .contains("/dashboards/checkout")
+            .then_some(()))
+    })
+    .await?;
+    hydrated(browser).await?;
+    let (status, body) = weir.get("/api/v1/dashboards/checkout").await?;
+    ensure!(status == 200, "the dashboard was saved: {status} {body}");
+    let saved: Value = serde_json::from_str(&body)?;
+    ensure!(saved["dashboard"]["version"] == 1, "{saved}");
+    ensure!(
+        saved["dashboard"]["panels"].as_array().map(Vec::len) == Some(2),
+        "two panels: {saved}"
+    );
+
+    // Viewing it: both panels live, and moving as events arrive.
+    client
+        .goto(&weir.url("/dashboards/checkout?from=now-15m&to=now"))
+        .await?;
+    hydrated(browser).await?;
+    wait_until(WAIT, "both panels live", || async {
+        let a = text_in(browser, "panel-1", "freshness")
+            .await?
+            .unwrap_or_default();
+        let b = text_in(browser, "panel-2", "freshness")
+            .await?
+            .unwrap_or_default();
+        Ok((a.contains("live") && b.contains("live")).then_some(()))
+    })
+    .await?;
+    ensure!(
+        stat(browser).await? == Some(40.0),
+        "the stat counts api's 40 events"
+    );
+    let chart_before = text_in(browser, "panel-1", "chart").await?;
+    let svg_before = client
+        .execute(
+            "return document.querySelector('[data-test=\"panel-1\"] .chart-svg').innerHTML",
+            vec![],
+        )
+        .await?;
+    post(weir, "api", 25).await?;
+    wait_until(WAIT, "the stat to move to 65", || async {
+        Ok((stat(browser).await? == Some(65.0)).then_some(()))
+    })
+    .await?;
+    wait_until(WAIT, "the time series to move", || async {
+        let svg = client
+            .execute(
+                "return document.querySelector('[data-test=\"panel-1\"] .chart-svg').innerHTML",
+                vec![],
+            )
+            .await?;
+        Ok((svg != svg_before).then_some(()))
+    })
+    .await?;
+    let _ = chart_before;
+    std::fs::write(
+        artifacts().join("dashboard.png"),
+        client.screenshot().await?,
+    )?;
+
+    // Changing the variable re-subscribes at once, and goes into the URL.
+    client
+        .find(Locator::Css("[data-test=\"var-service\"]"))
+        .await?
+        .select_by_value("web")
+        .await?;
+    wait_until(WAIT, "the stat for web", || async {
+        Ok((stat(browser).await? == Some(7.0)).then_some(()))
+    })
+    .await?;
+    ensure!(
+        url(browser).await?.contains("var-service=web"),
+        "{}",
+        url(browser).await?
+    );
+
+    // Dragging across the time series zooms into that range: absolute, in the URL, history.
+    let chart = client
+        .find(Locator::Css(
+            "[data-test=\"panel-1\"] [data-test=\"chart\"]",
+        ))
+        .await?;
+    let drag = MouseActions::new("mouse".into())
+        .then(PointerAction::MoveToElement {
+            element: chart.clone(),
+            duration: None,
+            x: -150.0,
+            y: 0.0,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::MoveToElement {
+            element: chart.clone(),
+            duration: Some(Duration::from_millis(200)),
+            x: 0.0,
+            y: 0.0,
+        })
+        .then(PointerAction::MoveToElement {
+            element: chart,
+            duration: Some(Duration::from_millis(200)),
+            x: 150.0,
+            y: 0.0,
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
+    client.perform_actions(drag).await?;
+    let zoomed = wait_until(WAIT, "an absolute range in the URL", || async {
+        let url = url(browser).await?;
+        let from = query_param(&url, "from");
+        Ok(from
+            .filter(|f| f.chars().all(|c| c.is_ascii_digit()))
+            .map(|_| url))
+    })
+    .await?;
+    let from: i64 = query_param(&zoomed, "from").context("from")?.parse()?;
+    let to: i64 = query_param(&zoomed, "to").context("to")?.parse()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis() as i64;
+    ensure!(
+        from < to && to - from < 15 * 60_000 && now - from < 16 * 60_000,
+        "a piece of the last 15 minutes: {from}..{to} (now {now})"
+    );
+    ensure!(
+        zoomed.contains("var-service=web"),
+        "the variable is kept: {zoomed}"
+    );
+    wait_until(WAIT, "the panels to show history", || async {
+        let a = text_in(browser, "panel-1", "freshness")
+            .await?
+            .unwrap_or_default();
+        Ok(a.contains("history").then_some(()))
+    })
+    .await?;
+
+    // A reload shows the same view.
+    client.refresh().await?;
+    hydrated(browser).await?;
+    wait_until(WAIT, "the same view after a reload", || async {
+        let picker = browser.text("time-picker").await?.unwrap_or_default();
+        let a = text_in(browser, "panel-1", "freshness")
+            .await?
+            .unwrap_or_default();
+        Ok(
+            (url(browser).await? == zoomed && a.contains("history") && picker.contains(" to "))
+                .then_some(()),
+        )
+    })
+    .await?;
+    ensure!(
+        stat(browser).await?.is_some(),
+        "the stat shows a value after the reload"
+    );
+
+    // Someone else saves meanwhile: this editor's save is refused and says so.
+    client.goto(&weir.url("/dashboards/checkout?edit")).await?;
+    wait_until(WAIT, "edit mode", || async {
+        Ok(browser.text("edit-bar").await?.map(|_| ()))
+    })
+    .await?;
+    hydrated(browser).await?;
+    let mut other = saved["dashboard"].clone();
+    other["title"] = json!("Checkout (theirs)");
+    let response = reqwest::Client::new()
+        .put(weir.url("/api/v1/dashboards/checkout"))
+        .body(other.to_string())
+        .send()
+        .await?;
+    ensure!(
+        response.status() == 200,
+        "the other save: {}",
+        response.status()
+    );
+    click(browser, "settings").await?;
+    fill(browser, "dashboard-title-input", "Checkout (mine)").await?;
+    click(browser, "settings-apply").await?;
+    click(browser, "save").await?;
+    wait_until(WAIT, "the conflict to be told", || async {
+        let kind = client
+            .execute(
+                "const e = document.querySelector('[data-test=\"save-status\"]'); return e ? e.getAttribute('data-kind') : null;",
+                vec![],
+            )
+            .await?;
+        Ok((kind == "conflict").then_some(()))
+    })
+    .await?;
+    let (_, body) = weir.get("/api/v1/dashboards/checkout").await?;
+    ensure!(
+        body.contains("Checkout (theirs)"),
+        "nothing overwritten: {body}"
+    );
+
+    // Without JavaScript: the server's HTML already holds the panels with their data.
+    let (status, html) = weir
+        .get("/dashboards/checkout?from=now-1h&to=now&var-service=api")
+        .await?;
+    ensure!(status == 200, "{status}");
+    ensure!(
+        html.contains("data-test=\"panel-1\"") && html.contains("<svg"),
+        "a chart in the HTML"
+    );
+    let stat_html = html
+        .split("data-test=\"stat-value\"")
+        .nth(1)
+        .context("a stat value in the HTML")?;
+    let shown: String = stat_html
+        .split_once('>')
+        .map(|(_, rest)| rest.chars().take_while(|c| *c != '<').collect())
+        .unwrap_or_default();
+    ensure!(
+        shown.trim() == "65",
+        "the stat's value in the HTML: {shown:?}"
+    );
+    Ok(())
+}
+
+fn query_param(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        (key == name).then(|| value.to_string())
+    })
+}
