@@ -13,6 +13,8 @@ mod charts;
 mod figures;
 pub mod live;
 mod pages;
+#[cfg(all(feature = "ssr", feature = "png"))]
+pub mod render;
 pub mod viz;
 
 use leptos::prelude::*;

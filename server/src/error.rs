@@ -111,6 +111,15 @@ fn rejection(status: StatusCode, message: String) -> ApiError {
     }
 }
 
+impl From<protocol::Error> for ApiError {
+    fn from(error: protocol::Error) -> ApiError {
+        ApiError {
+            status: status(error.kind),
+            error,
+        }
+    }
+}
+
 impl From<BytesRejection> for ApiError {
     fn from(err: BytesRejection) -> ApiError {
         rejection(err.status(), err.body_text())

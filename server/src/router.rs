@@ -8,6 +8,7 @@ use axum::routing::{get, post};
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use routes::dashboards as dash;
+use routes::render;
 use tower_http::compression::CompressionLayer;
 use tower_http::decompression::RequestDecompressionLayer;
 use tower_http::trace::TraceLayer;
@@ -38,6 +39,11 @@ fn dashboards() -> Router<AppState> {
             post(dash::restore),
         )
         .route("/api/v1/dashboards/{uid}/diff", get(dash::diff))
+        .route("/api/v1/dashboards/{uid}/render.png", get(render::dashboard))
+        .route(
+            "/api/v1/dashboards/{uid}/panels/{id}/render.png",
+            get(render::panel),
+        )
         .layer(DefaultBodyLimit::max(MAX_DASHBOARD_BODY_BYTES))
 }
 

@@ -47,7 +47,7 @@ pub struct TimeChart<'a> {
     pub marks: &'a [Mark],
 }
 
-type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+pub type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
 /// Lines (or stacked areas, or bars) over time.
 pub fn time_chart<DB: DrawingBackend>(
@@ -313,6 +313,8 @@ pub fn svg(
     height: u32,
     draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), String>,
 ) -> String {
+    #[cfg(feature = "png")]
+    super::png::register_fonts();
     let mut out = String::new();
     let failed = {
         let root = SVGBackend::with_string(&mut out, (width, height)).into_drawing_area();

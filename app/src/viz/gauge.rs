@@ -3,6 +3,8 @@
 
 use std::f64::consts::PI;
 
+use protocol::dashboard::PanelOptions;
+
 /// The gauge as SVG text, `size` wide and about 0.7 × `size` high.
 pub fn svg(
     value: f64,
@@ -63,4 +65,16 @@ pub fn svg(
     ));
     out.push_str("</svg>");
     out
+}
+
+/// The gauge's range: the panel's min and max, else 0 to 100 for percentages (1 for
+/// `percentunit`), else to a quarter above the value.
+pub fn bounds(options: &PanelOptions, value: f64) -> (f64, f64) {
+    let min = options.min.unwrap_or(0.0);
+    let max = options.max.unwrap_or(match options.unit.as_deref() {
+        Some("percent") => 100.0,
+        Some("percentunit") => 1.0,
+        _ => (value * 1.25).max(min + 1.0),
+    });
+    (min, max)
 }

@@ -4,6 +4,9 @@
 
 pub mod draw;
 pub mod gauge;
+pub mod picture;
+#[cfg(feature = "png")]
+pub mod png;
 
 use chrono::DateTime;
 use protocol::QueryResult;
@@ -355,6 +358,17 @@ pub fn format_value(value: f64, options: &PanelOptions) -> String {
         }
         "reqps" => format!("{} req/s", short(value)),
         _ => short(value),
+    }
+}
+
+/// A table cell: floats to at most three decimals, everything else as it is.
+pub fn cell(value: &Value) -> String {
+    match value.as_f64() {
+        Some(x) if value.is_f64() => {
+            let text = format!("{x:.3}");
+            text.trim_end_matches('0').trim_end_matches('.').to_string()
+        }
+        _ => text(value),
     }
 }
 

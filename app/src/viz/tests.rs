@@ -148,3 +148,38 @@ fn charts_draw_as_svg() {
     let gauge = gauge::svg(42.0, 0.0, 100.0, "#73bf69", "42%", &[(0.0, "green".into())]);
     assert!(gauge.contains("42%"));
 }
+
+#[test]
+fn a_whole_panel_writes_its_title_and_what_html_would_show() {
+    let panel = |kind: &str| {
+        serde_json::from_value::<protocol::dashboard::Panel>(json!({
+            "id": 1, "title": "Top routes", "type": kind, "sql": "SELECT 1",
+            "grid": {"x": 0, "y": 0, "w": 12, "h": 8}
+        }))
+        .unwrap()
+    };
+    let rows = result(
+        &[("route", "Utf8"), ("n", "Int64")],
+        vec![vec![json!("/checkout"), json!(42)], vec![json!("/cart"), json!(7)]],
+    );
+    let frame = picture::Frame {
+        x_range: (0.0, 60.0),
+        offset: 0,
+        marks: &[],
+    };
+    let draw = |kind: &str, result: Result<&QueryResult, &str>| {
+        draw::svg(600, 300, |root| {
+            picture::panel(root, &panel(kind), result, &frame).map_err(|e| e.to_string())
+        })
+    };
+    let table = draw("table", Ok(&rows));
+    for text in ["Top routes", "route", "/checkout", "42", "/cart"] {
+        assert!(table.contains(text), "{text} missing: {table:.400}");
+    }
+    let failed = draw("timeseries", Err("No field named nope"));
+    assert!(failed.contains("No field named nope"), "{failed:.400}");
+    let empty = draw("stat", Ok(&result(&[("n", "Int64")], vec![])));
+    assert!(empty.contains("No data"), "{empty:.400}");
+    let stat = draw("stat", Ok(&result(&[("n", "Int64")], vec![vec![json!(1234)]])));
+    assert!(stat.contains("1.2K"), "{stat:.400}");
+}

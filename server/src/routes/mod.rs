@@ -7,5 +7,6 @@ pub(crate) mod health;
 pub(crate) mod ingest;
 pub(crate) mod live;
 pub(crate) mod query;
+pub(crate) mod render;
 pub(crate) mod streams;
 pub(crate) mod web;

@@ -9,6 +9,7 @@ mod ingest;
 mod lake;
 mod live;
 mod query;
+mod render;
 mod restart;
 
 use std::path::Path;

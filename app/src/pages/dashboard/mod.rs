@@ -1,6 +1,7 @@
 //! A dashboard: its panels on a 24-column grid, each kept live (or, for a fixed range of history,
 //! queried once); a time picker and the variables above them, both in the URL.
 
+mod context;
 mod edit;
 mod panel;
 mod state;
@@ -11,11 +12,12 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
-use protocol::dashboard::{Dashboard, Found, Scope, TimeRange, TimeSpec, VariableKind, substitute};
+use protocol::dashboard::{Dashboard, Found, TimeRange, TimeSpec, VariableKind};
 
 use super::ErrorMessage;
-use crate::api::{load_dashboard, run_query};
+use crate::api::load_dashboard;
 use crate::viz;
+pub(crate) use context::{Context, context, scope};
 pub(crate) use state::{ALL, QUICK_RANGES, Resolved, ViewState, Zone, describe, values};
 
 /// The grid's width in pixels at which charts are drawn (and `$__interval` chosen): a 1440-pixel
@@ -133,61 +135,6 @@ impl Shown {
     }
 }
 
-/// What a view's panels are drawn with besides their own SQL.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub(crate) struct Context {
-    pub(crate) variables: Vec<Resolved>,
-    pub(crate) marks: Vec<viz::draw::Mark>,
-    /// Each panel's first result, by panel id, with the SQL it is the result of: the page
-    /// renders (and hydrates) with these, then each panel keeps itself live.
-    pub(crate) results: BTreeMap<u32, (String, Result<protocol::QueryResult, protocol::Error>)>,
-}
-
-/// Resolves every variable in order: each may use the ones before it in its query.
-async fn resolve(dashboard: Dashboard, view: ViewState, range: TimeRange) -> Vec<Resolved> {
-    let mut resolved: Vec<Resolved> = Vec::new();
-    for variable in dashboard.variables {
-        let chosen = view.vars.get(&variable.name);
-        match variable.kind {
-            VariableKind::Custom | VariableKind::Interval => {
-                let options = variable.options.clone();
-                resolved.push(Resolved::new(variable, options, chosen));
-            }
-            VariableKind::Textbox => resolved.push(Resolved::new(variable, vec![], chosen)),
-            VariableKind::Query => {
-                let vars = values(&resolved);
-                let scope = Scope {
-                    variables: &vars,
-                    range,
-                    interval: range.interval(now_micros(), GRID_WIDTH),
-                };
-                let sql = variable.query.clone().unwrap_or_default();
-                let outcome = match substitute(&sql, &scope) {
-                    Err(err) => Err(err.to_string()),
-                    Ok(sql) => run_query(sql).await.map_err(|e| e.0.message),
-                };
-                match outcome {
-                    Ok(result) => {
-                        let mut options: Vec<String> = result
-                            .rows
-                            .iter()
-                            .filter_map(|row| row.first().map(viz::text))
-                            .collect();
-                        options.dedup();
-                        resolved.push(Resolved::new(variable, options, chosen));
-                    }
-                    Err(error) => {
-                        let mut r = Resolved::new(variable, vec![], chosen);
-                        r.error = Some(error);
-                        resolved.push(r);
-                    }
-                }
-            }
-        }
-    }
-    resolved
-}
-
 #[component]
 fn DashboardView(found: Found) -> impl IntoView {
     let query = use_query_map();
@@ -208,24 +155,11 @@ fn DashboardView(found: Found) -> impl IntoView {
                 d,
             )
         },
-        |(_, annotations, view, range, dashboard)| async move {
-            let panels = dashboard.panels.clone();
-            let resolved = resolve(dashboard, view, range).await;
-            let vars = values(&resolved);
-            let marks = marks(annotations, vars.clone(), range).await;
-            let mut results = BTreeMap::new();
-            for panel in panels {
-                let (width, _) = panel::chart_size(panel.grid.w, panel.grid.h);
-                if let Ok(sql) = substitute(&panel.sql, &scope(&vars, range, width)) {
-                    let result = run_query(sql.clone()).await.map_err(|e| e.0);
-                    results.insert(panel.id, (sql, result));
-                }
-            }
-            Context {
-                variables: resolved,
-                marks,
-                results,
-            }
+        |(_, _, view, range, dashboard)| async move {
+            context(dashboard, view, range, |panel| {
+                panel::chart_size(panel.grid.w, panel.grid.h).0
+            })
+            .await
         },
     );
     let provisioned = found.provisioned.is_none();
@@ -302,54 +236,6 @@ fn DashboardView(found: Found) -> impl IntoView {
             </Transition>
         </section>
     }
-}
-
-/// The annotations' rows as marks: `time`, optional `end` and `text` columns (by name, or the
-/// first columns in that order). An annotation whose query fails marks nothing (and says why in
-/// the log).
-async fn marks(
-    annotations: Vec<protocol::dashboard::Annotation>,
-    vars: BTreeMap<String, protocol::dashboard::VariableValue>,
-    range: TimeRange,
-) -> Vec<viz::draw::Mark> {
-    let mut out = Vec::new();
-    for annotation in annotations {
-        let sql = match substitute(&annotation.sql, &scope(&vars, range, GRID_WIDTH)) {
-            Ok(sql) => sql,
-            Err(err) => {
-                leptos::logging::warn!("annotation {}: {err}", annotation.name);
-                continue;
-            }
-        };
-        let result = match run_query(sql).await {
-            Ok(result) => result,
-            Err(err) => {
-                leptos::logging::warn!("annotation {}: {}", annotation.name, err.0.message);
-                continue;
-            }
-        };
-        let column = |name: &str, fallback: usize| {
-            result
-                .column(name)
-                .or((fallback < result.columns.len()).then_some(fallback))
-        };
-        let (Some(time), end, text) = (column("time", 0), result.column("end"), column("text", 1))
-        else {
-            continue;
-        };
-        for row in &result.rows {
-            let Some(start) = viz::seconds(&row[time]) else {
-                continue;
-            };
-            out.push(viz::draw::Mark {
-                start,
-                end: end.and_then(|e| viz::seconds(&row[e])),
-                text: text.map(|t| viz::text(&row[t])).unwrap_or_default(),
-                color: annotation.color.clone(),
-            });
-        }
-    }
-    out
 }
 
 /// The panels on the grid.
@@ -622,18 +508,5 @@ fn MultiSelect(
                 </div>
             </Show>
         </div>
-    }
-}
-
-/// The scope a panel's SQL is substituted in, for a panel `width` pixels wide.
-pub(crate) fn scope(
-    vars: &BTreeMap<String, protocol::dashboard::VariableValue>,
-    range: TimeRange,
-    width: u32,
-) -> Scope<'_> {
-    Scope {
-        variables: vars,
-        range,
-        interval: range.interval(now_micros(), width),
     }
 }

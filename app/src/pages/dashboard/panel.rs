@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use leptos::prelude::*;
 use protocol::QueryResult;
-use protocol::dashboard::{Panel, PanelKind, PanelOptions, TimeRange, VariableValue, substitute};
+use protocol::dashboard::{Panel, PanelKind, TimeRange, VariableValue, substitute};
 use protocol::live::Mode;
 
 use super::{GAP, GRID_WIDTH, ROW_HEIGHT, Shown, Zone, browser_offset, now_micros, scope};
@@ -299,7 +299,7 @@ fn body(panel: &Panel, result: &QueryResult, frame: Frame<'_>) -> AnyView {
             let Some(value) = value else {
                 return no_data();
             };
-            let (min, max) = gauge_bounds(&options, value);
+            let (min, max) = viz::gauge::bounds(&options, value);
             let color = viz::css_color(viz::threshold_color(
                 &options.thresholds,
                 value,
@@ -446,16 +446,6 @@ fn element_size(element: NodeRef<leptos::html::Div>) -> Option<(f64, f64)> {
     }
 }
 
-fn gauge_bounds(options: &PanelOptions, value: f64) -> (f64, f64) {
-    let min = options.min.unwrap_or(0.0);
-    let max = options.max.unwrap_or(match options.unit.as_deref() {
-        Some("percent") => 100.0,
-        Some("percentunit") => 1.0,
-        _ => (value * 1.25).max(min + 1.0),
-    });
-    (min, max)
-}
-
 fn no_data() -> AnyView {
     view! { <p class="no-data" data-test="no-data">"No data"</p> }.into_any()
 }
@@ -490,7 +480,7 @@ fn Table(result: QueryResult, rows_per_page: usize) -> impl IntoView {
                         result.with_value(|r| r.rows.iter().skip(start).take(rows_per_page).map(|row| view! {
                             <tr>{row.iter().map(|v| {
                                 let numeric = v.is_number();
-                                view! { <td class:num=numeric>{cell(v)}</td> }
+                                view! { <td class:num=numeric>{viz::cell(v)}</td> }
                             }).collect_view()}</tr>
                         }).collect_view())
                     }}
@@ -548,17 +538,6 @@ fn Logs(result: QueryResult, rows_per_page: usize, offset: i32) -> impl IntoView
             }}
             <Pager page pages total/>
         </div>
-    }
-}
-
-/// A table cell: floats to at most three decimals, everything else as it is.
-fn cell(value: &serde_json::Value) -> String {
-    match value.as_f64() {
-        Some(x) if value.is_f64() => {
-            let text = format!("{x:.3}");
-            text.trim_end_matches('0').trim_end_matches('.').to_string()
-        }
-        _ => viz::text(value),
     }
 }
 
