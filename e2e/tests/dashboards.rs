@@ -344,6 +344,39 @@ async fn journey(browser: &Browser, weir: &WeirProcess) -> Result<()> {
         "the stat shows a value after the reload"
     );
 
+    // Inspect: the SQL as run (the variable a quoted literal, the macros expanded), the data,
+    // and the data as CSV.
+    client
+        .execute(
+            "document.querySelector('[data-test=\"panel-1\"] [data-test=\"inspect\"]').click();",
+            vec![],
+        )
+        .await?;
+    let sql = wait_until(WAIT, "the inspector", || async {
+        text_in(browser, "inspector", "inspect-sql").await
+    })
+    .await?;
+    ensure!(
+        sql.contains("service = 'web'") && !sql.contains('$') && sql.contains("_time >="),
+        "the SQL as run: {sql}"
+    );
+    let csv = client
+        .execute(
+            "return document.querySelector('[data-test=\"inspect-csv\"]').getAttribute('href');",
+            vec![],
+        )
+        .await?;
+    let csv = csv.as_str().unwrap_or_default().to_string();
+    ensure!(
+        csv.starts_with("data:text/csv") && csv.contains("requests"),
+        "the CSV link: {csv:.200}"
+    );
+    click(browser, "inspect-close").await?;
+    wait_until(WAIT, "the inspector to close", || async {
+        Ok(browser.text("inspector").await?.is_none().then_some(()))
+    })
+    .await?;
+
     // Someone else saves meanwhile: this editor's save is refused and says so.
     client.goto(&weir.url("/dashboards/checkout?edit")).await?;
     wait_until(WAIT, "edit mode", || async {

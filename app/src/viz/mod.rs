@@ -372,6 +372,44 @@ pub fn cell(value: &Value) -> String {
     }
 }
 
+/// The result as CSV (RFC 4180): a header of column names, then the rows; a field with a comma,
+/// a quote or a line break is quoted, its quotes doubled.
+pub fn csv(result: &QueryResult) -> String {
+    let field = |text: String| {
+        if text.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", text.replace('"', "\"\""))
+        } else {
+            text
+        }
+    };
+    let mut out = String::new();
+    let line = |fields: Vec<String>, out: &mut String| {
+        out.push_str(&fields.join(","));
+        out.push_str("\r\n");
+    };
+    line(
+        result.columns.iter().map(|c| field(c.name.clone())).collect(),
+        &mut out,
+    );
+    for row in &result.rows {
+        line(row.iter().map(|v| field(text(v))).collect(), &mut out);
+    }
+    out
+}
+
+/// `text` with every byte but letters, digits and `-_.~` as `%XX`: safe in a URL (a `data:` link).
+pub fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 /// A time (seconds since the epoch) as the clock shows it, `offset` seconds east of UTC:
 /// `HH:MM:SS` within a day's span, with the date when the span is longer.
 pub fn clock(secs: f64, span: f64, offset: i32) -> String {

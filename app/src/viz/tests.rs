@@ -183,3 +183,19 @@ fn a_whole_panel_writes_its_title_and_what_html_would_show() {
     let stat = draw("stat", Ok(&result(&[("n", "Int64")], vec![vec![json!(1234)]])));
     assert!(stat.contains("1.2K"), "{stat:.400}");
 }
+
+#[test]
+fn results_download_as_csv() {
+    let r = result(
+        &[("route", "Utf8"), ("n", "Int64")],
+        vec![
+            vec![json!("/a,b"), json!(1)],
+            vec![json!("say \"hi\"\nthen"), Value::Null],
+        ],
+    );
+    assert_eq!(
+        csv(&r),
+        "route,n\r\n\"/a,b\",1\r\n\"say \"\"hi\"\"\nthen\",\r\n"
+    );
+    assert_eq!(percent_encode("a b,%\n"), "a%20b%2C%25%0A");
+}

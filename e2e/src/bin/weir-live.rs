@@ -8,6 +8,9 @@
 //!     Opens N sockets subscribed to the same SQL and reads their frames for S seconds.
 //! weir-live queries URL STREAM [--queries N] [--secs S]
 //!     Subscribes N distinct continuous queries over STREAM and reads their frames for S seconds.
+//! weir-live dashboard URL UID [--clients N] [--secs S]
+//!     Opens dashboard UID as N browsers would: each resolves its variables (All) and subscribes
+//!     every panel's SQL, substituted for its default range and width, on a socket of its own.
 //! ```
 //!
 //! Each prints one JSON line. `viewers` and `queries` are meant to run beside `weir-load`, whose
@@ -64,8 +67,12 @@ async fn main() -> Result<()> {
             )
             .await
         }
+        ["dashboard", url, uid] => {
+            dashboard(url, uid, option("--clients", 1)?, option("--secs", 20)?).await
+        }
         _ => bail!(
             "usage: weir-live latency URL STREAM [--probes N] [--every-ms MS]\n       \
+             weir-live dashboard URL UID [--clients N] [--secs S]\n       \
              weir-live viewers URL SQL [--clients N] [--secs S]\n       \
              weir-live queries URL STREAM [--queries N] [--secs S]"
         ),
@@ -277,5 +284,110 @@ async fn queries(url: &str, stream: &str, n: u64, secs: u64) -> Result<()> {
         frames += task.await?;
     }
     println!("{{\"queries\":{n},\"frames\":{frames}}}");
+    Ok(())
+}
+
+/// Each panel's SQL as the dashboard page subscribes it: every variable at All (its query's
+/// values), the dashboard's default range, `$__interval` from the panel's width on a 1440-pixel
+/// page.
+async fn panel_queries(url: &str, uid: &str) -> Result<Vec<(String, String)>> {
+    use protocol::dashboard::{Found, Scope, TimeRange, VariableValue as Value, substitute};
+    let http = reqwest::Client::new();
+    let found: Found = http
+        .get(format!("{url}/api/v1/dashboards/{uid}"))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let dashboard = found.dashboard;
+    let range = TimeRange::parse(&dashboard.time.from, &dashboard.time.to)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_micros() as i64;
+    let mut variables = std::collections::BTreeMap::new();
+    for variable in &dashboard.variables {
+        let values = match &variable.query {
+            Some(sql) => {
+                let scope = Scope {
+                    variables: &variables,
+                    range,
+                    interval: range.interval(now, 1400),
+                };
+                let sql = substitute(sql, &scope)?;
+                let reply: serde_json::Value = http
+                    .post(format!("{url}/api/v1/query"))
+                    .json(&serde_json::json!({ "sql": sql }))
+                    .send()
+                    .await?
+                    .error_for_status()?
+                    .json()
+                    .await?;
+                reply["rows"]
+                    .as_array()
+                    .context("rows")?
+                    .iter()
+                    .filter_map(|row| row[0].as_str().map(str::to_owned))
+                    .collect()
+            }
+            None => variable.options.clone(),
+        };
+        variables.insert(variable.name.clone(), Value::List(values));
+    }
+    let column = (1400.0 + 8.0) / 24.0;
+    dashboard
+        .panels
+        .iter()
+        .map(|panel| {
+            let width = (column * f64::from(panel.grid.w) - 8.0 - 24.0).max(60.0) as u32;
+            let scope = Scope {
+                variables: &variables,
+                range,
+                interval: range.interval(now, width),
+            };
+            Ok((format!("p{}", panel.id), substitute(&panel.sql, &scope)?))
+        })
+        .collect()
+}
+
+async fn dashboard(url: &str, uid: &str, clients: u64, secs: u64) -> Result<()> {
+    let panels = panel_queries(url, uid).await?;
+    let until = Instant::now() + Duration::from_secs(secs);
+    let mut tasks = Vec::new();
+    let mut modes = HashMap::new();
+    for i in 0..clients {
+        let mut socket = connect(url).await.with_context(|| format!("socket {i}"))?;
+        for (id, sql) in &panels {
+            subscribe(&mut socket, id, sql).await?;
+        }
+        for _ in &panels {
+            if let ServerMessage::Snapshot(snapshot) = next_frame(&mut socket).await? {
+                let mode = match snapshot.mode {
+                    Mode::Incremental => "incremental",
+                    Mode::Requery { .. } => "requery",
+                };
+                modes.insert(snapshot.id, mode);
+            }
+        }
+        tasks.push(tokio::spawn(async move {
+            let mut frames = 0u64;
+            while let Ok(Ok(_)) =
+                tokio::time::timeout_at(until.into(), next_frame(&mut socket)).await
+            {
+                frames += 1;
+            }
+            frames
+        }));
+    }
+    eprintln!("ready: {clients} clients of {} panels", panels.len());
+    let mut frames = 0;
+    for task in tasks {
+        frames += task.await?;
+    }
+    let incremental = modes.values().filter(|m| **m == "incremental").count();
+    println!(
+        "{{\"clients\":{clients},\"panels\":{},\"incremental\":{incremental},\"frames\":{frames}}}",
+        panels.len()
+    );
     Ok(())
 }

@@ -76,14 +76,21 @@ pub(crate) async fn context(
     let annotations = dashboard.annotations.clone();
     let resolved = resolve(dashboard, view, range).await;
     let vars = values(&resolved);
-    let marks = marks(annotations, vars.clone(), range).await;
-    let mut results = BTreeMap::new();
-    for panel in panels {
-        if let Ok(sql) = substitute(&panel.sql, &scope(&vars, range, width_of(&panel))) {
+    // The panels' queries (and the annotations') run at once: the page waits for the slowest,
+    // not for the sum.
+    let queries = panels.into_iter().filter_map(|panel| {
+        let sql = substitute(&panel.sql, &scope(&vars, range, width_of(&panel))).ok()?;
+        Some(async move {
             let result = run_query(sql.clone()).await.map_err(|e| e.0);
-            results.insert(panel.id, (sql, result));
-        }
-    }
+            (panel.id, (sql, result))
+        })
+    });
+    let (results, marks) = futures::future::join(
+        futures::future::join_all(queries),
+        marks(annotations, vars.clone(), range),
+    )
+    .await;
+    let results: BTreeMap<_, _> = results.into_iter().collect();
     Context {
         variables: resolved,
         marks,

@@ -54,6 +54,7 @@ pub(crate) fn PanelView(
         grid.h
     );
     let panel = StoredValue::new(panel);
+    let inspect = RwSignal::new(false);
     let range = shown.range;
     let sql = Memo::new(move |_| {
         let range = range.get();
@@ -70,6 +71,8 @@ pub(crate) fn PanelView(
         <div class="dpanel" style=style data-test=format!("panel-{id}") data-kind=panel.with_value(|p| p.kind.as_str())>
             <div class="dpanel-head">
                 <h2 title=description>{title}</h2>
+                <button class="inspect" title="Inspect: the query as run, its data, CSV" data-test="inspect"
+                    on:click=move |_| inspect.set(true)>"Inspect"</button>
                 {move || (shown.editing.get() && !preview).then(|| view! { <super::edit::PanelTools id/> })}
             </div>
             <div class="dpanel-body" style=format!("height: {height}px")>
@@ -84,11 +87,11 @@ pub(crate) fn PanelView(
                         });
                         if range.is_live() {
                             view! {
-                                <LiveBody panel=panel.get_value() sql range width height marks=marks.get_value() first/>
+                                <LiveBody panel=panel.get_value() sql range width height marks=marks.get_value() first inspect/>
                             }.into_any()
                         } else {
                             view! {
-                                <HistoryBody panel=panel.get_value() sql range width height marks=marks.get_value() first/>
+                                <HistoryBody panel=panel.get_value() sql range width height marks=marks.get_value() first inspect/>
                             }.into_any()
                         }
                     }
@@ -108,14 +111,13 @@ fn LiveBody(
     height: u32,
     marks: Vec<draw::Mark>,
     first: Option<Result<QueryResult, protocol::Error>>,
+    inspect: RwSignal<bool>,
 ) -> impl IntoView {
-    let marks = StoredValue::new(marks);
-    let shown = expect_context::<Shown>();
     let LiveQuery {
         result,
         is_live,
         mode,
-    } = live_query_from(sql, first);
+    } = live_query_from(sql.clone(), first);
     let freshness = move || match mode.get() {
         _ if !is_live.get() => ("connecting", "○ connecting".to_string(), String::new()),
         Some(Mode::Requery {
@@ -135,22 +137,20 @@ fn LiveBody(
             "kept up to date event by event".to_string(),
         ),
     };
-    let panel = StoredValue::new(panel);
+    let drawn = Drawn {
+        panel,
+        sql,
+        range,
+        width,
+        height,
+        marks,
+        inspect,
+    };
     view! {
         <span class=move || format!("freshness {}", freshness().0) data-test="freshness" title=move || freshness().2>
             {move || freshness().1}
         </span>
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || result.get().map(|result| match result {
-                Err(error) => view! { <ErrorMessage error/> }.into_any(),
-                Ok(result) => {
-                    let now = if result.now > 0 { result.now } else { now_micros() };
-                    let (from, to) = range.resolve(now);
-                    let offset = zone_offset(shown.view.with_untracked(|v| v.zone));
-                    panel.with_value(|p| marks.with_value(|m| body(p, &result, Frame { x_range: (from as f64 / 1e6, to as f64 / 1e6), width, height, offset, marks: m })))
-                }
-            })}
-        </Suspense>
+        {drawn.view(result.into())}
     }
 }
 
@@ -164,31 +164,127 @@ fn HistoryBody(
     height: u32,
     marks: Vec<draw::Mark>,
     first: Option<Result<QueryResult, protocol::Error>>,
+    inspect: RwSignal<bool>,
 ) -> impl IntoView {
-    let marks = StoredValue::new(marks);
-    let shown = expect_context::<Shown>();
     // The page's result when it has it; else (the SQL changed since) a query of its own.
     let result: Signal<Option<Result<QueryResult, protocol::Error>>> = match first {
         Some(first) => Signal::stored(Some(first)),
         None => {
+            let sql = sql.clone();
             let resource = Resource::new(|| (), move |()| run_query(sql.clone()));
             Signal::derive(move || resource.get().map(|r| r.map_err(|e| e.0)))
         }
     };
-    let panel = StoredValue::new(panel);
+    let drawn = Drawn {
+        panel,
+        sql,
+        range,
+        width,
+        height,
+        marks,
+        inspect,
+    };
     view! {
         <span class="freshness history" data-test="freshness" title="a fixed range of history, queried once">"history"</span>
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || result.get().map(|result| match result {
-                Err(error) => view! { <ErrorMessage error/> }.into_any(),
-                Ok(result) => {
-                    let now = if result.now > 0 { result.now } else { now_micros() };
-                    let (from, to) = range.resolve(now);
-                    let offset = zone_offset(shown.view.with_untracked(|v| v.zone));
-                    panel.with_value(|p| marks.with_value(|m| body(p, &result, Frame { x_range: (from as f64 / 1e6, to as f64 / 1e6), width, height, offset, marks: m })))
-                }
+        {drawn.view(result)}
+    }
+}
+
+/// What a live or a history panel draws its result with.
+struct Drawn {
+    panel: Panel,
+    sql: String,
+    range: TimeRange,
+    width: u32,
+    height: u32,
+    marks: Vec<draw::Mark>,
+    inspect: RwSignal<bool>,
+}
+
+impl Drawn {
+    /// The result as the panel's type draws it (or its error), and the inspector when open.
+    fn view(self, result: Signal<Option<Result<QueryResult, protocol::Error>>>) -> impl IntoView {
+        let shown = expect_context::<Shown>();
+        let Drawn {
+            panel,
+            sql,
+            range,
+            width,
+            height,
+            marks,
+            inspect,
+        } = self;
+        let title = panel.title.clone();
+        let panel = StoredValue::new(panel);
+        let marks = StoredValue::new(marks);
+        let sql = StoredValue::new(sql);
+        view! {
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || result.get().map(|result| match result {
+                    Err(error) => view! { <ErrorMessage error/> }.into_any(),
+                    Ok(result) => {
+                        let now = if result.now > 0 { result.now } else { now_micros() };
+                        let (from, to) = range.resolve(now);
+                        let offset = zone_offset(shown.view.with_untracked(|v| v.zone));
+                        let frame = Frame { x_range: (from as f64 / 1e6, to as f64 / 1e6), width, height, offset, marks: &[] };
+                        panel.with_value(|p| marks.with_value(|m| body(p, &result, Frame { marks: m, ..frame })))
+                    }
+                })}
+            </Suspense>
+            {move || inspect.get().then(|| view! {
+                <Inspector title=title.clone() sql=sql.get_value() result=result.get() close=inspect/>
             })}
-        </Suspense>
+        }
+    }
+}
+
+/// A panel's query as run (variables and macros substituted), its data as a table, and the data
+/// as a CSV file.
+#[component]
+fn Inspector(
+    title: String,
+    sql: String,
+    result: Option<Result<QueryResult, protocol::Error>>,
+    close: RwSignal<bool>,
+) -> impl IntoView {
+    let file: String = title
+        .chars()
+        .map(|c| if c.is_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .collect();
+    let data = match result {
+        None => view! { <p class="muted">"Loading…"</p> }.into_any(),
+        Some(Err(error)) => view! { <ErrorMessage error/> }.into_any(),
+        Some(Ok(result)) => {
+            let href = format!("data:text/csv;charset=utf-8,{}", viz::percent_encode(&viz::csv(&result)));
+            let count = format!(
+                "{} rows{}",
+                result.rows.len(),
+                if result.truncated { " (truncated: the query returned more)" } else { "" }
+            );
+            view! {
+                <div class="row">
+                    <h3>"Data " <span class="muted small" data-test="inspect-count">{count}</span></h3>
+                    <span class="spacer"></span>
+                    <a class="button" href=href download=format!("{file}.csv") data-test="inspect-csv">"Download CSV"</a>
+                </div>
+                <Table result rows_per_page=15/>
+            }
+            .into_any()
+        }
+    };
+    view! {
+        <div class="modal" data-test="inspector" on:click=move |_| close.set(false)>
+            <div class="modal-box inspector" on:click=|ev| ev.stop_propagation()>
+                <div class="row">
+                    <h2>"Inspect: " {title}</h2>
+                    <span class="spacer"></span>
+                    <button class="button" data-test="inspect-close" on:click=move |_| close.set(false)>"Close"</button>
+                </div>
+                <h3>"Query as run"</h3>
+                <pre class="sql" data-test="inspect-sql">{sql}</pre>
+                {data}
+            </div>
+        </div>
     }
 }
 
