@@ -18,6 +18,8 @@ pub enum Live {
     Result {
         result: QueryResult,
         mode: Mode,
+        /// How far the result is behind its stream's newest event (µs), once one arrived.
+        lag: Option<i64>,
     },
     Error(protocol::Error),
 }
@@ -167,6 +169,7 @@ mod socket {
                 let live = Live::Result {
                     result: result.to_query_result(),
                     mode: result.mode.clone(),
+                    lag: (result.newest > 0).then(|| (result.now - result.newest).max(0)),
                 };
                 socket.results.insert(id.clone(), result);
                 Some((id, live))
@@ -185,6 +188,7 @@ mod socket {
                 let live = Live::Result {
                     result: result.to_query_result(),
                     mode: result.mode.clone(),
+                    lag: (result.newest > 0).then(|| (result.now - result.newest).max(0)),
                 };
                 Some((delta.id, live))
             }

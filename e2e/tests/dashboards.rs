@@ -243,6 +243,14 @@ async fn journey(browser: &Browser, weir: &WeirProcess) -> Result<()> {
     })
     .await?;
     let _ = chart_before;
+    // Having applied new events, each panel says how far behind the newest one it is.
+    wait_until(WAIT, "the panel's lag", || async {
+        let a = text_in(browser, "panel-1", "freshness")
+            .await?
+            .unwrap_or_default();
+        Ok((a.starts_with("● live · ") && (a.ends_with(" ms") || a.ends_with(" s"))).then_some(()))
+    })
+    .await?;
     std::fs::write(
         artifacts().join("dashboard.png"),
         client.screenshot().await?,

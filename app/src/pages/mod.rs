@@ -22,6 +22,8 @@ pub(crate) struct LiveQuery {
     pub(crate) is_live: Signal<bool>,
     /// How the server keeps the result live (once it does).
     pub(crate) mode: Signal<Option<Mode>>,
+    /// How far the live result is behind its stream's newest event, µs (once one arrived).
+    pub(crate) lag: Signal<Option<i64>>,
 }
 
 pub(crate) fn live_query(sql: String) -> LiveQuery {
@@ -52,6 +54,10 @@ pub(crate) fn live_query_from(
         is_live: Signal::derive(move || live.with(Option::is_some)),
         mode: Signal::derive(move || match live.get() {
             Some(Live::Result { mode, .. }) => Some(mode),
+            _ => None,
+        }),
+        lag: Signal::derive(move || match live.get() {
+            Some(Live::Result { lag, .. }) => lag,
             _ => None,
         }),
     }

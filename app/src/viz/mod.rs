@@ -361,6 +361,22 @@ pub fn format_value(value: f64, options: &PanelOptions) -> String {
     }
 }
 
+/// A duration in µs as a short age: `40 ms`, `2.5 s`, `3 min`, `2 h`.
+pub fn age(micros: i64) -> String {
+    let ms = micros as f64 / 1000.0;
+    if ms < 1000.0 {
+        format!("{ms:.0} ms")
+    } else if ms < 10_000.0 {
+        format!("{:.1} s", ms / 1000.0)
+    } else if ms < 60_000.0 {
+        format!("{:.0} s", ms / 1000.0)
+    } else if ms < 3_600_000.0 {
+        format!("{:.0} min", ms / 60_000.0)
+    } else {
+        format!("{:.0} h", ms / 3_600_000.0)
+    }
+}
+
 /// A table cell: floats to at most three decimals, everything else as it is.
 pub fn cell(value: &Value) -> String {
     match value.as_f64() {

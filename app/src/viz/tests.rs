@@ -199,3 +199,12 @@ fn results_download_as_csv() {
     );
     assert_eq!(percent_encode("a b,%\n"), "a%20b%2C%25%0A");
 }
+
+#[test]
+fn ages_are_short() {
+    assert_eq!(age(40_000), "40 ms");
+    assert_eq!(age(2_500_000), "2.5 s");
+    assert_eq!(age(42_000_000), "42 s");
+    assert_eq!(age(180_000_000), "3 min");
+    assert_eq!(age(7_200_000_000), "2 h");
+}

@@ -103,6 +103,10 @@ pub struct Snapshot {
     pub watermark: i64,
     /// The server's clock when the frame was made, µs since the epoch.
     pub now: i64,
+    /// The event time of the newest event the result includes, µs since the epoch (0: none
+    /// arrived since the query started): `now - newest` is how far the result is behind.
+    #[serde(default)]
+    pub newest: i64,
     #[serde(flatten)]
     pub mode: Mode,
     /// The query reached its group cap: events of further groups are left out.
@@ -236,6 +240,8 @@ pub struct Change {
     deletes: Vec<Row>,
     watermark: i64,
     now: i64,
+    #[serde(default)]
+    newest: i64,
     /// `upserts` and `deletes` as JSON, made on the first [`Change::frame`].
     #[serde(skip)]
     encoded: OnceLock<(Box<RawValue>, Box<RawValue>)>,
@@ -243,8 +249,14 @@ pub struct Change {
 
 impl PartialEq for Change {
     fn eq(&self, other: &Change) -> bool {
-        (&self.upserts, &self.deletes, self.watermark, self.now)
-            == (&other.upserts, &other.deletes, other.watermark, other.now)
+        (&self.upserts, &self.deletes, self.watermark, self.now, self.newest)
+            == (
+                &other.upserts,
+                &other.deletes,
+                other.watermark,
+                other.now,
+                other.newest,
+            )
     }
 }
 
@@ -256,8 +268,20 @@ impl Change {
             deletes,
             watermark,
             now,
+            newest: 0,
             encoded: OnceLock::new(),
         }
+    }
+
+    /// The change, saying that the newest event it includes is at event time `newest` (µs).
+    pub fn with_newest(mut self, newest: i64) -> Change {
+        self.newest = newest;
+        self
+    }
+
+    /// The event time of the newest event included (µs; 0: none yet).
+    pub fn newest(&self) -> i64 {
+        self.newest
     }
 
     /// New or changed rows, whole: insert, or replace the row with the same key.
@@ -301,6 +325,7 @@ impl Change {
             deletes: &'a RawValue,
             watermark: i64,
             now: i64,
+            newest: i64,
         }
         serde_json::to_string(&Frame {
             id,
@@ -309,6 +334,7 @@ impl Change {
             deletes,
             watermark: self.watermark,
             now: self.now,
+            newest: self.newest,
         })
         .expect("JSON values always serialize")
     }

@@ -14,6 +14,8 @@ pub struct LiveResult {
     pub watermark: i64,
     /// The server's clock when the last frame was made, µs since the epoch.
     pub now: i64,
+    /// The event time of the newest event the result includes (µs; 0: none yet).
+    pub newest: i64,
     pub mode: Mode,
     pub overflow: bool,
     seq: u64,
@@ -49,6 +51,7 @@ impl LiveResult {
             shape: snapshot.shape,
             watermark: snapshot.watermark,
             now: snapshot.now,
+            newest: snapshot.newest,
             mode: snapshot.mode,
             overflow: snapshot.overflow,
             seq: snapshot.seq,
@@ -95,6 +98,7 @@ impl LiveResult {
         let change = &delta.change;
         self.watermark = change.watermark();
         self.now = change.now();
+        self.newest = self.newest.max(change.newest());
         if change.is_empty() {
             return Ok(());
         }
@@ -139,6 +143,7 @@ pub struct PendingChange {
     by_key: BTreeMap<String, Result<Row, Row>>,
     watermark: i64,
     now: i64,
+    newest: i64,
 }
 
 impl PendingChange {
@@ -146,6 +151,7 @@ impl PendingChange {
     pub fn add(&mut self, shape: &Shape, change: &Change) {
         self.watermark = change.watermark();
         self.now = change.now();
+        self.newest = change.newest();
         for key in change.deletes() {
             self.by_key.insert(Shape::key_text(key), Err(key.clone()));
         }
@@ -174,6 +180,6 @@ impl PendingChange {
                 Err(key) => deletes.push(key),
             }
         }
-        Change::new(upserts, deletes, self.watermark, self.now)
+        Change::new(upserts, deletes, self.watermark, self.now).with_newest(self.newest)
     }
 }

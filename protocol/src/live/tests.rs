@@ -29,6 +29,7 @@ fn snapshot(id: &str, seq: u64, shape: &Shape, rows: Vec<Row>) -> Snapshot {
         rows,
         watermark: 5,
         now: 6,
+        newest: 5,
         mode: Mode::Incremental,
         overflow: false,
     }
@@ -68,7 +69,7 @@ fn server_frames_keep_the_documented_wire_form() {
     // The examples of docs/live-protocol.md.
     let text = r#"{"type": "snapshot", "id": "p1", "seq": 1, "columns": [{"name": "service", "type": "Utf8"}, {"name": "n", "type": "Int64"}],
  "key": [0], "order": [[1, "desc"]], "rows": [["api", 1204], ["web", 981]],
- "watermark": 1764035112345678, "now": 1764035142399021, "mode": "incremental", "overflow": false}"#;
+ "watermark": 1764035112345678, "now": 1764035142399021, "newest": 1764035142391024, "mode": "incremental", "overflow": false}"#;
     let ServerMessage::Snapshot(snapshot) = ServerMessage::parse(text).unwrap() else {
         panic!("a snapshot");
     };
@@ -117,7 +118,7 @@ fn server_frames_keep_the_documented_wire_form() {
 
 #[test]
 fn a_shared_delta_frame_is_the_typed_delta() {
-    let change = Change::new(vec![vec![json!("api"), json!(1206)]], vec![], 7, 8);
+    let change = Change::new(vec![vec![json!("api"), json!(1206)]], vec![], 7, 8).with_newest(6);
     for (id, seq) in [("p1", 2), ("a \"quoted\" id", 99)] {
         let text = change.frame(id, seq);
         let expected = ServerMessage::Delta(Delta {

@@ -80,6 +80,8 @@ pub(crate) struct Operator {
     position: u64,
     clock: i64,
     watermark: i64,
+    /// The event time of the newest event applied live (µs; 0: none yet).
+    newest: i64,
     last_event_clock: i64,
     /// The oldest pane held, to skip expiry scans when nothing can expire.
     min_pane: i64,
@@ -112,6 +114,7 @@ impl Operator {
             position,
             clock: now,
             watermark: now - settings.idle - settings.lateness,
+            newest: 0,
             last_event_clock: now,
             min_pane: i64::MAX,
             metrics: Metrics::default(),
@@ -208,6 +211,7 @@ impl Operator {
             && let Some(max) = arrow::compute::max(times.as_primitive::<TimestampMicrosecondType>())
         {
             self.watermark = self.watermark.max(max - self.settings.lateness);
+            self.newest = self.newest.max(max);
         }
         self.last_event_clock = self.clock;
         Ok(())
@@ -427,7 +431,7 @@ impl Operator {
             .filter(|k| self.groups.contains_key(k))
             .collect();
         if keys.is_empty() {
-            return Ok(Change::new(upserts, deletes, self.watermark, now));
+            return Ok(Change::new(upserts, deletes, self.watermark, now).with_newest(self.newest));
         }
         let plan = Arc::clone(&self.plan);
         let mut columns: Vec<ArrayRef> = match &self.converter {
@@ -487,7 +491,12 @@ impl Operator {
                 deletes.push(key);
             }
         }
-        Ok(Change::new(upserts, deletes, self.watermark, now))
+        Ok(Change::new(upserts, deletes, self.watermark, now).with_newest(self.newest))
+    }
+
+    /// The event time of the newest event applied live (µs; 0: none yet).
+    pub(crate) fn newest(&self) -> i64 {
+        self.newest
     }
 
     /// The whole current result (as of the last flush), in the order clients keep it.

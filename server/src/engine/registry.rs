@@ -82,6 +82,7 @@ pub(crate) enum Update {
         version: u64,
         rows: Vec<Row>,
         watermark: i64,
+        newest: i64,
     },
     /// The query stopped.
     Failed { error: protocol::Error },
@@ -95,6 +96,8 @@ pub(crate) struct Current {
     pub(crate) version: u64,
     /// The event-time watermark (µs); for re-queried queries, the time of the last run.
     pub(crate) watermark: i64,
+    /// The event time of the newest event the result includes (µs; 0: none yet).
+    pub(crate) newest: i64,
     pub(crate) failed: Option<protocol::Error>,
     pub(crate) metrics: Metrics,
     pub(crate) groups: usize,
@@ -149,6 +152,7 @@ pub(crate) struct Start {
     pub(crate) rows: Vec<Row>,
     pub(crate) version: u64,
     pub(crate) watermark: i64,
+    pub(crate) newest: i64,
     pub(crate) mode: Mode,
     pub(crate) overflow: bool,
 }
@@ -170,6 +174,7 @@ impl Shared {
             rows,
             version: current.version,
             watermark: current.watermark,
+            newest: current.newest,
             mode: current.mode.clone(),
             overflow: current.metrics.overflow_events > 0,
         };
@@ -500,6 +505,7 @@ async fn run_incremental(
         let moved =
             watermark != current.watermark && last_watermark_sent.elapsed() >= WATERMARK_EVERY;
         current.watermark = watermark;
+        current.newest = operator.newest();
         if change.is_empty() && !moved {
             continue;
         }
@@ -522,6 +528,7 @@ async fn run_incremental(
                 version,
                 rows,
                 watermark,
+                newest: current.newest,
             }));
         }
     }
@@ -567,6 +574,7 @@ async fn run_requery(
             version: current.version,
             rows: rows.clone(),
             watermark: current.watermark,
+            newest: 0,
         }));
         last = rows;
     }

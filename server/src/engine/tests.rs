@@ -427,6 +427,7 @@ fn run_differential(
             rows: Vec::new(),
             watermark: 0,
             now: 0,
+            newest: 0,
             mode: Mode::Incremental,
             overflow: false,
         });

@@ -154,6 +154,13 @@ async fn a_snapshot_then_keyed_deltas_then_unsubscribe() {
     assert_eq!(delta["seq"], 2);
     assert_eq!(delta["upserts"], json!([["api", 2]]));
     assert_eq!(delta["deletes"], json!([]));
+    // The newest event included is the one just posted (stamped on arrival): a moment before
+    // the frame was made.
+    let (newest, now) = (delta["newest"].as_i64().unwrap(), delta["now"].as_i64().unwrap());
+    assert!(
+        first["newest"] == 0 && newest > 0 && newest <= now && now - newest < 10_000_000,
+        "{first} {delta}"
+    );
 
     // A third api event fails HAVING: the row leaves the result, by key.
     ingest(&weir, "web", "{\"service\":\"api\",\"status\":200}\n").await;

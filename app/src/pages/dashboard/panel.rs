@@ -117,6 +117,7 @@ fn LiveBody(
         result,
         is_live,
         mode,
+        lag,
     } = live_query_from(sql.clone(), first);
     let freshness = move || match mode.get() {
         _ if !is_live.get() => ("connecting", "○ connecting".to_string(), String::new()),
@@ -131,11 +132,21 @@ fn LiveBody(
             ),
             format!("re-queried every {interval_ms} ms: {reason}"),
         ),
-        _ => (
-            "live",
-            "● live".to_string(),
-            "kept up to date event by event".to_string(),
-        ),
+        _ => match lag.get() {
+            Some(lag) => (
+                "live",
+                format!("● live · {}", viz::age(lag)),
+                format!(
+                    "kept up to date event by event; the newest event shown is {} old",
+                    viz::age(lag)
+                ),
+            ),
+            None => (
+                "live",
+                "● live".to_string(),
+                "kept up to date event by event (no new event since it started)".to_string(),
+            ),
+        },
     };
     let drawn = Drawn {
         panel,

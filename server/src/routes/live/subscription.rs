@@ -43,7 +43,7 @@ pub(super) async fn run(id: String, sql: String, state: AppState, frames: Frames
             &shared,
             &start,
             start.rows.clone(),
-            start.watermark,
+            (start.watermark, start.newest),
         );
         if frames.send(frame).await.is_err() {
             return;
@@ -51,7 +51,7 @@ pub(super) async fn run(id: String, sql: String, state: AppState, frames: Frames
         let mut version = start.version;
         let mut pending = PendingChange::default();
         // A whole new result not sent yet (for queries sent as snapshots), at its watermark.
-        let mut pending_result: Option<(Vec<Row>, i64)> = None;
+        let mut pending_result: Option<(Vec<Row>, (i64, i64))> = None;
         loop {
             let due = !pending.is_empty() || pending_result.is_some();
             tokio::select! {
@@ -70,9 +70,9 @@ pub(super) async fn run(id: String, sql: String, state: AppState, frames: Frames
                                 break;
                             }
                         }
-                        Update::Result { version: v, rows, watermark } if *v > version => {
+                        Update::Result { version: v, rows, watermark, newest } if *v > version => {
                             version = *v;
-                            pending_result = Some((rows.clone(), *watermark));
+                            pending_result = Some((rows.clone(), (*watermark, *newest)));
                         }
                         Update::Failed { error } => {
                             send_error(&frames, Some(&id), error.clone()).await;
@@ -87,9 +87,7 @@ pub(super) async fn run(id: String, sql: String, state: AppState, frames: Frames
                     let Ok(permit) = permit else { return };
                     seq += 1;
                     let frame = match pending_result.take() {
-                        Some((rows, watermark)) => {
-                            snapshot(&id, seq, &shared, &start, rows, watermark)
-                        }
+                        Some((rows, times)) => snapshot(&id, seq, &shared, &start, rows, times),
                         None => Message::Text(pending.take().frame(&id, seq).into()),
                     };
                     permit.send(frame);
@@ -106,7 +104,7 @@ fn snapshot(
     shared: &Arc<Shared>,
     start: &Start,
     rows: Vec<Row>,
-    watermark: i64,
+    (watermark, newest): (i64, i64),
 ) -> Message {
     let frame = ServerMessage::Snapshot(Snapshot {
         id: id.to_owned(),
@@ -115,6 +113,7 @@ fn snapshot(
         rows,
         watermark,
         now: now_micros(),
+        newest,
         mode: start.mode.clone(),
         overflow: start.overflow,
     });
