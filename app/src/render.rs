@@ -1,6 +1,7 @@
 //! Dashboards and panels as PNG pictures, for links in chat and for alert notifications: the same
 //! view a URL gives the page (time range and variables from the query), fetched as the page
-//! fetches it ([`context`]), drawn with [`viz::picture`] on plotters' bitmap backend, in UTC.
+//! fetches it (the same context of variables, annotations and first results), drawn with
+//! [`crate::viz::picture`] on plotters' bitmap backend, in UTC.
 
 use std::collections::BTreeMap;
 
@@ -30,6 +31,9 @@ pub struct Request {
     pub height: Option<u32>,
 }
 
+/// A panel's box in the picture: x, y, width, height in pixels.
+type Place = (i32, i32, u32, u32);
+
 /// Everything a picture is drawn from; drawing it is CPU work, which a server may move off its
 /// async threads.
 #[derive(Debug)]
@@ -39,7 +43,7 @@ pub struct Scene {
     width: u32,
     height: u32,
     /// Each panel drawn: where (x, y, width, height), and its result or what went wrong.
-    panels: Vec<(Panel, (i32, i32, u32, u32), Result<QueryResult, String>)>,
+    panels: Vec<(Panel, Place, Result<QueryResult, String>)>,
     x_range: (f64, f64),
     marks: Vec<Mark>,
     /// One panel, filling the picture: no page around it.
@@ -47,7 +51,7 @@ pub struct Scene {
 }
 
 /// Each panel's box on a page `width` pixels wide (grid below `top`), and the page's height.
-fn layout(panels: &[Panel], width: u32, top: u32) -> (Vec<(i32, i32, u32, u32)>, u32) {
+fn layout(panels: &[Panel], width: u32, top: u32) -> (Vec<Place>, u32) {
     let column = f64::from(width - 2 * MARGIN + GAP) / 24.0;
     let mut bottom = top;
     let boxes = panels
@@ -55,7 +59,9 @@ fn layout(panels: &[Panel], width: u32, top: u32) -> (Vec<(i32, i32, u32, u32)>,
         .map(|p| {
             let g = p.grid;
             let x = MARGIN as i32 + (column * f64::from(g.x)) as i32;
-            let w = ((column * f64::from(g.w)) as u32).saturating_sub(GAP).max(1);
+            let w = ((column * f64::from(g.w)) as u32)
+                .saturating_sub(GAP)
+                .max(1);
             let y = top + g.y * (ROW_HEIGHT + GAP);
             let h = g.h * ROW_HEIGHT + g.h.saturating_sub(1) * GAP;
             bottom = bottom.max(y + h);
@@ -196,8 +202,13 @@ impl Scene {
                     continue;
                 }
                 let area = root.clone().shrink((x, y), (*w, *h));
-                picture::panel(&area, panel, result.as_ref().map_err(String::as_str), &frame)
-                    .map_err(|e| e.to_string())?;
+                picture::panel(
+                    &area,
+                    panel,
+                    result.as_ref().map_err(String::as_str),
+                    &frame,
+                )
+                .map_err(|e| e.to_string())?;
             }
             Ok(())
         })

@@ -57,7 +57,7 @@ run() {
   fi
   r=$("$bin/weir-load" "$url" demo_http "$file" --clients 4 --batch 5000)
   echo "{\"clients\":$n,\"load\":$r}"
-  if [ "$n" -gt 0 ]; then kill "$live"; wait "$live" 2>/dev/null || true; fi
+  if [ "$n" -gt 0 ]; then kill "$live"; wait "$live" 2>/dev/null || true; grep -h ready "$data/live.err"; fi
   stop
 }
 for round in $(seq "${ROUNDS:-3}"); do

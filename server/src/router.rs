@@ -39,7 +39,10 @@ fn dashboards() -> Router<AppState> {
             post(dash::restore),
         )
         .route("/api/v1/dashboards/{uid}/diff", get(dash::diff))
-        .route("/api/v1/dashboards/{uid}/render.png", get(render::dashboard))
+        .route(
+            "/api/v1/dashboards/{uid}/render.png",
+            get(render::dashboard),
+        )
         .route(
             "/api/v1/dashboards/{uid}/panels/{id}/render.png",
             get(render::panel),

@@ -404,7 +404,11 @@ pub fn csv(result: &QueryResult) -> String {
         out.push_str("\r\n");
     };
     line(
-        result.columns.iter().map(|c| field(c.name.clone())).collect(),
+        result
+            .columns
+            .iter()
+            .map(|c| field(c.name.clone()))
+            .collect(),
         &mut out,
     );
     for row in &result.rows {

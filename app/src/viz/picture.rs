@@ -45,7 +45,10 @@ fn fit(text: &str, width: i32, size: f64) -> String {
     if text.chars().count() <= room {
         text.to_string()
     } else {
-        text.chars().take(room.saturating_sub(1)).collect::<String>() + "…"
+        text.chars()
+            .take(room.saturating_sub(1))
+            .collect::<String>()
+            + "…"
     }
 }
 
@@ -120,7 +123,14 @@ fn message_at_top<DB: DrawingBackend>(
         if y + 8 > height as i32 {
             break;
         }
-        write(area, &fit(line, width as i32, 12.0), (0, y), 12.0, fill, LEFT)?;
+        write(
+            area,
+            &fit(line, width as i32, 12.0),
+            (0, y),
+            12.0,
+            fill,
+            LEFT,
+        )?;
     }
     Ok(())
 }
@@ -180,7 +190,10 @@ fn body<DB: DrawingBackend>(
                     if x + room > width as i32 {
                         break;
                     }
-                    below.draw(&Rectangle::new([(x, 8), (x + 12, 12)], color(&s.color).filled()))?;
+                    below.draw(&Rectangle::new(
+                        [(x, 8), (x + 12, 12)],
+                        color(&s.color).filled(),
+                    ))?;
                     write(&below, &name, (x + 18, 10), 12.0, TEXT, LEFT)?;
                     x += room;
                 }
@@ -316,7 +329,10 @@ fn gauge_arcs<DB: DrawingBackend>(
 }
 
 /// The first rows of a table that fit, columns of equal width.
-fn table<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, result: &QueryResult) -> DrawResult<DB> {
+fn table<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    result: &QueryResult,
+) -> DrawResult<DB> {
     if result.rows.is_empty() {
         return no_data(area);
     }
@@ -326,15 +342,32 @@ fn table<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, result: &QueryResult
     let row = 24;
     for (i, c) in result.columns.iter().enumerate() {
         let x = i as i32 * column;
-        write(area, &fit(&c.name, column - 8, 12.0), (x, row / 2), 12.0, MUTED, LEFT)?;
+        write(
+            area,
+            &fit(&c.name, column - 8, 12.0),
+            (x, row / 2),
+            12.0,
+            MUTED,
+            LEFT,
+        )?;
     }
-    area.draw(&PathElement::new(vec![(0, row), (width as i32, row)], BORDER))?;
+    area.draw(&PathElement::new(
+        vec![(0, row), (width as i32, row)],
+        BORDER,
+    ))?;
     let fits = ((height as i32 - row) / row).max(0) as usize;
     for (r, values) in result.rows.iter().take(fits).enumerate() {
         let y = row * (r as i32 + 1) + row / 2;
         for (i, value) in values.iter().enumerate() {
             let x = i as i32 * column;
-            write(area, &fit(&cell(value), column - 8, 12.0), (x, y), 12.0, TEXT, LEFT)?;
+            write(
+                area,
+                &fit(&cell(value), column - 8, 12.0),
+                (x, y),
+                12.0,
+                TEXT,
+                LEFT,
+            )?;
         }
     }
     Ok(())

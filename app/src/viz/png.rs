@@ -13,11 +13,8 @@ pub fn register_fonts() {
     FONTS.call_once(|| {
         for family in ["sans-serif", "serif", "monospace"] {
             // The bytes are a valid font: a failure here is a broken build, seen by every test.
-            let _ = plotters::style::register_font(
-                family,
-                FontStyle::Normal,
-                dejavu::sans::regular(),
-            );
+            let _ =
+                plotters::style::register_font(family, FontStyle::Normal, dejavu::sans::regular());
             let _ = plotters::style::register_font(family, FontStyle::Bold, dejavu::sans::bold());
         }
     });
@@ -43,7 +40,9 @@ pub fn render(
     // Charts are flat colours: fast compression is within a few percent of the best here.
     encoder.set_compression(png::Compression::Fast);
     let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
-    writer.write_image_data(&pixels).map_err(|e| e.to_string())?;
+    writer
+        .write_image_data(&pixels)
+        .map_err(|e| e.to_string())?;
     writer.finish().map_err(|e| e.to_string())?;
     Ok(out)
 }

@@ -160,7 +160,10 @@ fn a_whole_panel_writes_its_title_and_what_html_would_show() {
     };
     let rows = result(
         &[("route", "Utf8"), ("n", "Int64")],
-        vec![vec![json!("/checkout"), json!(42)], vec![json!("/cart"), json!(7)]],
+        vec![
+            vec![json!("/checkout"), json!(42)],
+            vec![json!("/cart"), json!(7)],
+        ],
     );
     let frame = picture::Frame {
         x_range: (0.0, 60.0),
@@ -180,7 +183,10 @@ fn a_whole_panel_writes_its_title_and_what_html_would_show() {
     assert!(failed.contains("No field named nope"), "{failed:.400}");
     let empty = draw("stat", Ok(&result(&[("n", "Int64")], vec![])));
     assert!(empty.contains("No data"), "{empty:.400}");
-    let stat = draw("stat", Ok(&result(&[("n", "Int64")], vec![vec![json!(1234)]])));
+    let stat = draw(
+        "stat",
+        Ok(&result(&[("n", "Int64")], vec![vec![json!(1234)]])),
+    );
     assert!(stat.contains("1.2K"), "{stat:.400}");
 }
 

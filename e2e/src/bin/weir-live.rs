@@ -379,12 +379,15 @@ async fn dashboard(url: &str, uid: &str, clients: u64, secs: u64) -> Result<()> 
             frames
         }));
     }
-    eprintln!("ready: {clients} clients of {} panels", panels.len());
+    let incremental = modes.values().filter(|m| **m == "incremental").count();
+    eprintln!(
+        "ready: {clients} clients of {} panels ({incremental} incremental, the rest re-queried)",
+        panels.len()
+    );
     let mut frames = 0;
     for task in tasks {
         frames += task.await?;
     }
-    let incremental = modes.values().filter(|m| **m == "incremental").count();
     println!(
         "{{\"clients\":{clients},\"panels\":{},\"incremental\":{incremental},\"frames\":{frames}}}",
         panels.len()

@@ -6,7 +6,8 @@
 //! ```
 //!
 //! With `--rate`, requests are paced to that many events per second in all (a background load);
-//! without, each client sends as fast as its requests are acknowledged.
+//! without, each client sends as fast as its requests are acknowledged. A request refused for
+//! overload (503, 429) is sent again after a pause (doubling, up to 2 s), and counted.
 
 use std::io::{BufRead, BufReader, Read};
 use std::sync::Arc;
@@ -71,11 +72,13 @@ async fn main() -> Result<()> {
     let started = Instant::now();
     // With a rate, body k may leave no earlier than k × batch / rate seconds after the start.
     let sent = Arc::new(AtomicU64::new(0));
+    let retries = Arc::new(AtomicU64::new(0));
     let tasks: Vec<_> = (0..clients)
         .map(|_| {
             let (http, endpoint, rx) = (http.clone(), endpoint.clone(), bodies_rx.clone());
             let (events, bytes) = (Arc::clone(&events), Arc::clone(&bytes));
             let sent = Arc::clone(&sent);
+            let retries = Arc::clone(&retries);
             tokio::spawn(async move {
                 while let Ok((body, n)) = rx.recv().await {
                     if rate > 0 {
@@ -85,16 +88,26 @@ async fn main() -> Result<()> {
                         tokio::time::sleep_until(due.into()).await;
                     }
                     let len = body.len() as u64;
-                    let response = http
-                        .post(&endpoint)
-                        .header("content-type", "application/x-ndjson")
-                        .body(body)
-                        .send()
-                        .await?;
-                    let status = response.status();
-                    let reply = response.text().await?;
-                    if !status.is_success() {
-                        bail!("{status}: {reply}");
+                    // Overload (503, 429) refuses the whole request: wait and send it again.
+                    let mut wait = std::time::Duration::from_millis(50);
+                    loop {
+                        let response = http
+                            .post(&endpoint)
+                            .header("content-type", "application/x-ndjson")
+                            .body(body.clone())
+                            .send()
+                            .await?;
+                        let status = response.status();
+                        let reply = response.text().await?;
+                        if status.is_success() {
+                            break;
+                        }
+                        if status != 503 && status != 429 {
+                            bail!("{status}: {reply}");
+                        }
+                        retries.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(wait).await;
+                        wait = (wait * 2).min(std::time::Duration::from_secs(2));
                     }
                     events.fetch_add(n as u64, Ordering::Relaxed);
                     bytes.fetch_add(len, Ordering::Relaxed);
@@ -112,9 +125,10 @@ async fn main() -> Result<()> {
         bytes.load(Ordering::Relaxed),
     );
     println!(
-        "{{\"events\":{events},\"bytes\":{bytes},\"seconds\":{secs:.3},\"events_per_sec\":{:.0},\"mb_per_sec\":{:.1},\"clients\":{clients},\"batch\":{batch}}}",
+        "{{\"events\":{events},\"bytes\":{bytes},\"seconds\":{secs:.3},\"events_per_sec\":{:.0},\"mb_per_sec\":{:.1},\"clients\":{clients},\"batch\":{batch},\"retries\":{}}}",
         events as f64 / secs,
-        bytes as f64 / secs / 1e6
+        bytes as f64 / secs / 1e6,
+        retries.load(Ordering::Relaxed)
     );
     Ok(())
 }

@@ -249,14 +249,19 @@ pub struct Change {
 
 impl PartialEq for Change {
     fn eq(&self, other: &Change) -> bool {
-        (&self.upserts, &self.deletes, self.watermark, self.now, self.newest)
-            == (
-                &other.upserts,
-                &other.deletes,
-                other.watermark,
-                other.now,
-                other.newest,
-            )
+        (
+            &self.upserts,
+            &self.deletes,
+            self.watermark,
+            self.now,
+            self.newest,
+        ) == (
+            &other.upserts,
+            &other.deletes,
+            other.watermark,
+            other.now,
+            other.newest,
+        )
     }
 }
 

@@ -156,7 +156,10 @@ async fn a_snapshot_then_keyed_deltas_then_unsubscribe() {
     assert_eq!(delta["deletes"], json!([]));
     // The newest event included is the one just posted (stamped on arrival): a moment before
     // the frame was made.
-    let (newest, now) = (delta["newest"].as_i64().unwrap(), delta["now"].as_i64().unwrap());
+    let (newest, now) = (
+        delta["newest"].as_i64().unwrap(),
+        delta["now"].as_i64().unwrap(),
+    );
     assert!(
         first["newest"] == 0 && newest > 0 && newest <= now && now - newest < 10_000_000,
         "{first} {delta}"

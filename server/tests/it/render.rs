@@ -77,15 +77,28 @@ async fn panels_and_dashboards_render_as_png() {
     }
     let (status, reply) = ingest(&weir, "shop", &events).await;
     assert_eq!(status, 200, "{reply}");
-    let (status, reply) = post(&weir, "/api/v1/dashboards", "application/json", dashboard().to_string()).await;
+    let (status, reply) = post(
+        &weir,
+        "/api/v1/dashboards",
+        "application/json",
+        dashboard().to_string(),
+    )
+    .await;
     assert_eq!(status, 201, "{reply}");
 
     let background = [0x18, 0x1b, 0x1f];
     let green = [0x73, 0xbf, 0x69];
     for id in 1..=8 {
-        let path = format!("/api/v1/dashboards/shop/panels/{id}/render.png?width=600&height=300&var-region=eu");
+        let path = format!(
+            "/api/v1/dashboards/shop/panels/{id}/render.png?width=600&height=300&var-region=eu"
+        );
         let (status, kind, body) = png(&weir, &path).await;
-        assert_eq!(status, 200, "panel {id}: {}", String::from_utf8_lossy(&body));
+        assert_eq!(
+            status,
+            200,
+            "panel {id}: {}",
+            String::from_utf8_lossy(&body)
+        );
         assert_eq!(kind.as_deref(), Some("image/png"));
         // Kept next to the data for a person to look at when a check fails.
         std::fs::write(weir.data_dir().join(format!("panel-{id}.png")), &body).expect("write");
@@ -116,7 +129,11 @@ async fn panels_and_dashboards_render_as_png() {
     assert_eq!(near(&pixels, green), 0, "a stat of nothing drew a figure");
 
     // The whole dashboard: the page's width, as tall as its four rows of panels.
-    let (status, kind, body) = png(&weir, "/api/v1/dashboards/shop/render.png?from=now-30m&to=now").await;
+    let (status, kind, body) = png(
+        &weir,
+        "/api/v1/dashboards/shop/render.png?from=now-30m&to=now",
+    )
+    .await;
     assert_eq!((status, kind.as_deref()), (200, Some("image/png")));
     let (width, height, pixels) = decode(&body);
     assert_eq!(width, 1440);
@@ -129,11 +146,17 @@ async fn panels_and_dashboards_render_as_png() {
         ("/api/v1/dashboards/shop/panels/99/render.png", 404),
         ("/api/v1/dashboards/shop/render.png?width=100000", 400),
         ("/api/v1/dashboards/shop/render.png?width=wide", 400),
-        ("/api/v1/dashboards/shop/panels/1/render.png?from=yesterday", 400),
+        (
+            "/api/v1/dashboards/shop/panels/1/render.png?from=yesterday",
+            400,
+        ),
     ] {
         let (status, _, body) = png(&weir, path).await;
         let reply: Value = serde_json::from_slice(&body).expect("a JSON error");
         assert_eq!(status, want, "{path}: {reply}");
-        assert!(reply["error"].as_str().is_some_and(|e| !e.is_empty()), "{reply}");
+        assert!(
+            reply["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{reply}"
+        );
     }
 }

@@ -161,7 +161,7 @@ fn LiveBody(
         <span class=move || format!("freshness {}", freshness().0) data-test="freshness" title=move || freshness().2>
             {move || freshness().1}
         </span>
-        {drawn.view(result.into())}
+        {drawn.view(result)}
     }
 }
 
@@ -260,17 +260,30 @@ fn Inspector(
 ) -> impl IntoView {
     let file: String = title
         .chars()
-        .map(|c| if c.is_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect();
     let data = match result {
         None => view! { <p class="muted">"Loading…"</p> }.into_any(),
         Some(Err(error)) => view! { <ErrorMessage error/> }.into_any(),
         Some(Ok(result)) => {
-            let href = format!("data:text/csv;charset=utf-8,{}", viz::percent_encode(&viz::csv(&result)));
+            let href = format!(
+                "data:text/csv;charset=utf-8,{}",
+                viz::percent_encode(&viz::csv(&result))
+            );
             let count = format!(
                 "{} rows{}",
                 result.rows.len(),
-                if result.truncated { " (truncated: the query returned more)" } else { "" }
+                if result.truncated {
+                    " (truncated: the query returned more)"
+                } else {
+                    ""
+                }
             );
             view! {
                 <div class="row">
