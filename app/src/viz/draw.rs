@@ -32,6 +32,32 @@ pub struct Mark {
     pub color: String,
 }
 
+/// The marks of `range` a chart `width` pixels wide draws: at most one per 6 pixels (the first of
+/// those closer together), so that a long range of frequent annotations stays readable.
+pub fn visible_marks(marks: &[Mark], range: (f64, f64), width: u32) -> Vec<Mark> {
+    let plot = f64::from(
+        width
+            .saturating_sub(MARGIN + MARGIN_RIGHT + Y_LABELS)
+            .max(1),
+    );
+    let gap = (range.1 - range.0) * 6.0 / plot;
+    let mut shown: Vec<Mark> = marks
+        .iter()
+        .filter(|m| m.end.unwrap_or(m.start) >= range.0 && m.start <= range.1)
+        .cloned()
+        .collect();
+    shown.sort_by(|a, b| a.start.total_cmp(&b.start));
+    let mut last = f64::MIN;
+    shown.retain(|m| {
+        let keep = m.start - last >= gap;
+        if keep {
+            last = m.start;
+        }
+        keep
+    });
+    shown
+}
+
 /// How a time series is drawn.
 pub struct TimeChart<'a> {
     pub series: &'a [Series],
@@ -118,7 +144,8 @@ pub fn time_chart<DB: DrawingBackend>(
         .y_label_formatter(&|y| (chart.format)(*y))
         .draw()?;
     // Regions and markers under the data.
-    for mark in chart.marks {
+    let (width, _) = root.dim_in_pixel();
+    for mark in &visible_marks(chart.marks, (x_start, x_end), width) {
         let c = color(&mark.color);
         match mark.end {
             Some(end) if end > mark.start => {

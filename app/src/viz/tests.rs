@@ -214,3 +214,25 @@ fn ages_are_short() {
     assert_eq!(age(180_000_000), "3 min");
     assert_eq!(age(7_200_000_000), "2 h");
 }
+
+#[test]
+fn frequent_marks_are_thinned_to_what_the_width_shows() {
+    let mark = |start: f64| draw::Mark {
+        start,
+        end: Some(start + 30.0),
+        text: format!("at {start}"),
+        color: "#f2cc0c".into(),
+    };
+    // One a minute for a day, on a chart 600 pixels wide: about one per 6 pixels is kept.
+    let marks: Vec<draw::Mark> = (0..1440).map(|i| mark(f64::from(i) * 60.0)).collect();
+    let shown = draw::visible_marks(&marks, (0.0, 86_400.0), 600);
+    assert!((60..=110).contains(&shown.len()), "{}", shown.len());
+    assert!(
+        shown
+            .windows(2)
+            .all(|w| w[1].start - w[0].start >= 86_400.0 * 6.0 / 516.0)
+    );
+    // Over an hour, all of them, and only those in range.
+    let hour = draw::visible_marks(&marks, (3_600.0, 7_200.0), 600);
+    assert_eq!(hour.len(), 61);
+}

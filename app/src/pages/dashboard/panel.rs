@@ -475,7 +475,7 @@ fn ZoomChart(
     let left = f64::from(draw::MARGIN + draw::Y_LABELS);
     let right = f64::from(width - draw::MARGIN_RIGHT);
     let span = (x_range.1 - x_range.0).max(1e-9);
-    let hints: Vec<(String, String)> = marks
+    let hints: Vec<(String, String)> = draw::visible_marks(&marks, x_range, width)
         .iter()
         .filter(|m| m.start >= x_range.0 && m.start <= x_range.1)
         .map(|m| {
