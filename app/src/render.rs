@@ -9,7 +9,9 @@ use leptos_router::params::ParamsMap;
 use protocol::dashboard::{Dashboard, Panel};
 use protocol::{Error, ErrorKind, QueryResult};
 
-use crate::pages::dashboard::{GAP, ROW_HEIGHT, ViewState, context, describe};
+use crate::pages::dashboard::{
+    GAP, ROW_HEIGHT, ViewState, context, describe, panel_sql, rows_per_page, values,
+};
 use crate::viz::{draw::Mark, picture, png};
 
 /// The width of a dashboard's picture unless asked otherwise: the page's at 1440 pixels.
@@ -118,12 +120,21 @@ pub async fn scene(dashboard: Dashboard, request: Request) -> Result<Scene, Erro
             (false, panels, width, height)
         }
     };
-    let widths: BTreeMap<u32, u32> = panels
+    // Each panel's body: its box less the title and the padding.
+    let sizes: BTreeMap<u32, (u32, u32)> = panels
         .iter()
-        .map(|(p, b)| (p.id, b.2.saturating_sub(2 * picture::PADDING)))
+        .map(|(p, b)| {
+            (
+                p.id,
+                (
+                    b.2.saturating_sub(2 * picture::PADDING),
+                    b.3.saturating_sub(picture::HEADER + picture::PADDING),
+                ),
+            )
+        })
         .collect();
     let context = context(dashboard, view, range, |p| {
-        widths.get(&p.id).copied().unwrap_or(DASHBOARD_WIDTH)
+        sizes.get(&p.id).copied().unwrap_or((DASHBOARD_WIDTH, 300))
     })
     .await;
     let now = context
@@ -133,19 +144,24 @@ pub async fn scene(dashboard: Dashboard, request: Request) -> Result<Scene, Erro
         .filter(|now| *now > 0)
         .unwrap_or_else(crate::pages::dashboard::now_micros);
     let (from, to) = range.resolve(now);
+    let vars = values(&context.variables);
     let mut results = context.results;
     let panels = panels
         .into_iter()
         .map(|(panel, at)| {
             let result = match results.remove(&panel.id) {
-                Some((_, result)) => result.map_err(|e| e.message),
+                Some((_, result)) => result.map_err(|e| e.message).map(|mut result| {
+                    // A table's or a log's first page holds one row more (is there a next?).
+                    let height = sizes.get(&panel.id).map_or(0, |s| s.1);
+                    if let Some(rows) = rows_per_page(panel.kind, height) {
+                        result.rows.truncate(rows);
+                    }
+                    result
+                }),
                 // Not run: its SQL did not substitute; say why as the page does.
-                None => Err(protocol::dashboard::substitute(
-                    &panel.sql,
-                    &crate::pages::dashboard::scope(&BTreeMap::new(), range, at.2),
-                )
-                .err()
-                .map_or_else(|| "not run".to_string(), |e| e.to_string())),
+                None => Err(panel_sql(&panel, &vars, range, (at.2, at.3), 0)
+                    .err()
+                    .map_or_else(|| "not run".to_string(), |e| e.to_string())),
             };
             (panel, at, result)
         })

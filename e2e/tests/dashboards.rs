@@ -65,6 +65,40 @@ async fn post(weir: &WeirProcess, service: &str, n: usize) -> Result<()> {
     Ok(())
 }
 
+/// Presses the mouse on `element`, moves it by (`dx`, `dy`) pixels in steps, releases it.
+async fn drag_by(
+    client: &fantoccini::Client,
+    element: fantoccini::elements::Element,
+    dx: f64,
+    dy: f64,
+) -> Result<()> {
+    let mut actions = MouseActions::new("mouse".into())
+        .then(PointerAction::MoveToElement {
+            element: element.clone(),
+            duration: None,
+            x: 0.0,
+            y: 0.0,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        });
+    for step in 1..=4 {
+        let f = f64::from(step) / 4.0;
+        actions = actions.then(PointerAction::MoveToElement {
+            element: element.clone(),
+            duration: Some(Duration::from_millis(100)),
+            x: dx * f,
+            y: dy * f,
+        });
+    }
+    client
+        .perform_actions(actions.then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        }))
+        .await?;
+    Ok(())
+}
+
 async fn click(browser: &Browser, test: &str) -> Result<()> {
     browser
         .client
@@ -200,6 +234,25 @@ async fn journey(browser: &Browser, weir: &WeirProcess) -> Result<()> {
         saved["dashboard"]["panels"].as_array().map(Vec::len) == Some(2),
         "two panels: {saved}"
     );
+    // A third panel, by the API: the events as logs, four lines a page, not using $service.
+    let mut document = saved["dashboard"].clone();
+    document["panels"].as_array_mut().context("panels")?.push(json!({
+        "id": 3, "title": "Events", "type": "logs",
+        "sql": "SELECT _time, service, status FROM web WHERE $__timeFilter(_time) ORDER BY _time DESC",
+        "grid": {"x": 0, "y": 40, "w": 24, "h": 5}
+    }));
+    let response = reqwest::Client::new()
+        .put(weir.url("/api/v1/dashboards/checkout"))
+        .body(document.to_string())
+        .send()
+        .await?;
+    ensure!(
+        response.status() == 200,
+        "adding the logs panel: {}",
+        response.status()
+    );
+    let (_, body) = weir.get("/api/v1/dashboards/checkout").await?;
+    let saved: Value = serde_json::from_str(&body)?;
 
     // Viewing it: both panels live, and moving as events arrive.
     client
@@ -256,7 +309,46 @@ async fn journey(browser: &Browser, weir: &WeirProcess) -> Result<()> {
         client.screenshot().await?,
     )?;
 
-    // Changing the variable re-subscribes at once, and goes into the URL.
+    // The logs panel pages on the server: four lines, then the next four.
+    wait_until(WAIT, "the logs' first page", || async {
+        Ok(text_in(browser, "panel-3", "page")
+            .await?
+            .filter(|t| t.starts_with("rows 1–4"))
+            .map(|_| ()))
+    })
+    .await?;
+    let lines = "return [...document.querySelectorAll('[data-test=\"panel-3\"] .log-line')].map(e => e.textContent).join('|')";
+    let first_page = client.execute(lines, vec![]).await?;
+    ensure!(
+        first_page.as_str().map(|t| t.split('|').count()) == Some(4),
+        "four lines: {first_page}"
+    );
+    click(browser, "page-next").await?;
+    wait_until(WAIT, "the logs' second page", || async {
+        Ok(text_in(browser, "panel-3", "page")
+            .await?
+            .filter(|t| t.starts_with("rows 5–8"))
+            .map(|_| ()))
+    })
+    .await?;
+    let inspected = wait_until(WAIT, "the second page's lines", || async {
+        let page = client.execute(lines, vec![]).await?;
+        Ok(
+            (page.as_str().is_some_and(|t| t.split('|').count() == 4) && page != first_page)
+                .then_some(page),
+        )
+    })
+    .await?;
+    let _ = inspected;
+
+    // Changing the variable re-subscribes at once the panels that use it (the logs panel keeps
+    // its subscription), and goes into the URL. The page's socket is watched for what it sends.
+    client
+        .execute(
+            "window.sent = []; const send = WebSocket.prototype.send; WebSocket.prototype.send = function (m) { window.sent.push(String(m)); return send.call(this, m); };",
+            vec![],
+        )
+        .await?;
     client
         .find(Locator::Css("[data-test=\"var-service\"]"))
         .await?
@@ -270,6 +362,17 @@ async fn journey(browser: &Browser, weir: &WeirProcess) -> Result<()> {
         url(browser).await?.contains("var-service=web"),
         "{}",
         url(browser).await?
+    );
+    let sent = client
+        .execute(
+            "return window.sent.filter(m => m.includes('\"subscribe\"'));",
+            vec![],
+        )
+        .await?;
+    let sent: Vec<String> = serde_json::from_value(sent)?;
+    ensure!(
+        sent.len() == 2 && sent.iter().all(|m| m.contains("service = 'web'")),
+        "the two panels that use $service subscribed again, not the logs: {sent:?}"
     );
 
     // Dragging across the time series zooms into that range: absolute, in the URL, history.
@@ -392,6 +495,74 @@ async fn journey(browser: &Browser, weir: &WeirProcess) -> Result<()> {
     })
     .await?;
     hydrated(browser).await?;
+    // Dragging a panel's corner resizes it; dragging its handle moves it (the grid snaps).
+    let place = |id: &'static str| async move {
+        let style = client
+            .execute(
+                &format!(
+                    "return document.querySelector('[data-test=\"{id}\"]').getAttribute('style')"
+                ),
+                vec![],
+            )
+            .await?;
+        anyhow::Ok(style.as_str().unwrap_or_default().to_string())
+    };
+    let before = place("panel-1").await?;
+    let span = |style: &str, what: &str| -> Option<u32> {
+        let rest = &style[style.find(what)?..];
+        rest.split("span ")
+            .nth(1)?
+            .split(';')
+            .next()?
+            .trim()
+            .parse()
+            .ok()
+    };
+    let start = |style: &str, what: &str| -> Option<u32> {
+        let rest = &style[style.find(what)?..];
+        rest.split(": ")
+            .nth(1)?
+            .split(' ')
+            .next()?
+            .trim()
+            .parse()
+            .ok()
+    };
+    let corner = client
+        .find(Locator::Css(
+            "[data-test=\"panel-1\"] [data-test=\"resize-handle\"]",
+        ))
+        .await?;
+    let column = client
+        .execute(
+            "return document.querySelector('[data-test=\"grid\"]').clientWidth / 24",
+            vec![],
+        )
+        .await?
+        .as_f64()
+        .context("the grid's width")?;
+    drag_by(client, corner, 3.0 * column, 0.0).await?;
+    let resized = wait_until(WAIT, "panel 1 three columns wider", || async {
+        let after = place("panel-1").await?;
+        Ok(
+            (span(&after, "grid-column") == span(&before, "grid-column").map(|w| w + 3))
+                .then_some(after),
+        )
+    })
+    .await?;
+    let handle = client
+        .find(Locator::Css(
+            "[data-test=\"panel-2\"] [data-test=\"move-handle\"]",
+        ))
+        .await?;
+    let before = place("panel-2").await?;
+    drag_by(client, handle, 0.0, 3.0 * 38.0).await?;
+    wait_until(WAIT, "panel 2 three rows lower", || async {
+        let after = place("panel-2").await?;
+        Ok((start(&after, "grid-row") == start(&before, "grid-row").map(|y| y + 3)).then_some(()))
+    })
+    .await?;
+    ensure!(place("panel-1").await? == resized, "panel 1 kept its place");
     let mut other = saved["dashboard"].clone();
     other["title"] = json!("Checkout (theirs)");
     let response = reqwest::Client::new()

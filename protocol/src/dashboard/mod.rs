@@ -10,7 +10,7 @@ pub mod time;
 
 use serde::{Deserialize, Serialize};
 
-pub use substitute::{Scope, SubstituteError, Value as VariableValue, substitute};
+pub use substitute::{Scope, SubstituteError, Value as VariableValue, page, substitute};
 pub use time::{Instant, TimeError, TimeRange};
 
 /// Columns of the dashboard grid.

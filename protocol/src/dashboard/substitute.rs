@@ -76,6 +76,65 @@ pub fn identifier(value: &str) -> String {
     format!("\"{}\"", value.replace('"', "\"\""))
 }
 
+/// One page of `sql`'s rows: `limit` rows from row `offset` on, in the query's own order.
+///
+/// Without a `LIMIT`, `OFFSET` or `FETCH` of its own, the query gets them appended (on a line of
+/// its own, so that a trailing `-- comment` cannot swallow them). With one, it becomes a
+/// subquery: DataFusion keeps a subquery's order only when the subquery has a limit (it drops an
+/// `ORDER BY` in a subquery without one), so the page's rows are the query's first ones in its
+/// order either way. Trailing semicolons are dropped.
+pub fn page(sql: &str, limit: usize, offset: usize) -> String {
+    let inner = sql.trim_end_matches(|c: char| c == ';' || c.is_whitespace());
+    if has_top_level_limit(inner) {
+        format!("SELECT * FROM (\n{inner}\n) AS page LIMIT {limit} OFFSET {offset}")
+    } else {
+        format!("{inner}\nLIMIT {limit} OFFSET {offset}")
+    }
+}
+
+/// Whether `sql` has a `LIMIT`, `OFFSET` or `FETCH` outside any parentheses, quotes and
+/// comments (one that limits the whole query).
+fn has_top_level_limit(sql: &str) -> bool {
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < sql.len() {
+        let rest = &sql[i..];
+        let c = rest.chars().next().expect("not at the end");
+        let skip = match c {
+            '\'' | '"' | '`' => quoted_len(rest, c).unwrap_or(rest.len()),
+            '-' if rest.starts_with("--") => rest.find('\n').map_or(rest.len(), |n| n + 1),
+            '/' if rest.starts_with("/*") => block_comment_len(rest).unwrap_or(rest.len()),
+            '$' => dollar_quoted_len(rest).unwrap_or(1),
+            '(' => {
+                depth += 1;
+                1
+            }
+            ')' => {
+                depth = depth.saturating_sub(1);
+                1
+            }
+            c if is_identifier_part(c) => {
+                let len = rest
+                    .char_indices()
+                    .find(|(_, c)| !is_identifier_part(*c))
+                    .map_or(rest.len(), |(n, _)| n);
+                let word = &rest[..len];
+                if depth == 0
+                    && ["limit", "offset", "fetch"]
+                        .iter()
+                        .any(|k| word.eq_ignore_ascii_case(k))
+                {
+                    return true;
+                }
+                len
+            }
+            c => c.len_utf8(),
+        };
+        i += skip;
+    }
+    false
+}
+
 /// The SQL of a panel (or a variable's query) with its variables and macros replaced.
 pub fn substitute(sql: &str, scope: &Scope<'_>) -> Result<String, SubstituteError> {
     let mut lexer = Lexer {

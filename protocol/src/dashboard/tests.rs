@@ -404,3 +404,30 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_page_limits_any_query_as_one_statement() {
+    use sqlparser::parser::Parser;
+    for (sql, wrapped) in [
+        ("SELECT a FROM t ORDER BY a DESC LIMIT 500", true),
+        ("SELECT a FROM t ORDER BY a DESC OFFSET 5", true),
+        ("SELECT a FROM t -- the newest first", false),
+        ("SELECT a FROM t ORDER BY a;  \n", false),
+        (
+            "SELECT ';' AS a, 'limit' AS b FROM t /* LIMIT 5 */ ORDER BY 1;;",
+            false,
+        ),
+        (
+            "SELECT a FROM (SELECT a FROM t LIMIT 5) AS s ORDER BY a",
+            false,
+        ),
+        ("SELECT \"limit\" FROM t", false),
+    ] {
+        let paged = page(sql, 13, 26);
+        let statements = Parser::parse_sql(&GenericDialect {}, &paged)
+            .unwrap_or_else(|e| panic!("{paged}: {e}"));
+        assert_eq!(statements.len(), 1, "{paged}");
+        assert!(paged.ends_with("LIMIT 13 OFFSET 26"), "{paged}");
+        assert_eq!(paged.contains(") AS page LIMIT"), wrapped, "{paged}");
+    }
+}

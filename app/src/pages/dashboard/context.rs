@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use protocol::dashboard::{Dashboard, Panel, Scope, TimeRange, VariableKind, substitute};
+use protocol::dashboard::{
+    Dashboard, Panel, PanelKind, Scope, SubstituteError, TimeRange, VariableKind, substitute,
+};
 
 use super::{GRID_WIDTH, Resolved, ViewState, now_micros, values};
 use crate::api::run_query;
@@ -65,12 +67,13 @@ async fn resolve(dashboard: Dashboard, view: ViewState, range: TimeRange) -> Vec
 }
 
 /// The context of `dashboard` shown as `view` over `range`, each panel's SQL substituted for
-/// the width in pixels `width_of` gives it (which chooses `$__interval`).
+/// the chart size (width, height) in pixels `size_of` gives it (the width chooses
+/// `$__interval`; the height, a table's or a log's page).
 pub(crate) async fn context(
     dashboard: Dashboard,
     view: ViewState,
     range: TimeRange,
-    width_of: impl Fn(&Panel) -> u32,
+    size_of: impl Fn(&Panel) -> (u32, u32),
 ) -> Context {
     let panels = dashboard.panels.clone();
     let annotations = dashboard.annotations.clone();
@@ -79,7 +82,7 @@ pub(crate) async fn context(
     // The panels' queries (and the annotations') run at once: the page waits for the slowest,
     // not for the sum.
     let queries = panels.into_iter().filter_map(|panel| {
-        let sql = substitute(&panel.sql, &scope(&vars, range, width_of(&panel))).ok()?;
+        let sql = panel_sql(&panel, &vars, range, size_of(&panel), 0).ok()?;
         Some(async move {
             let result = run_query(sql.clone()).await.map_err(|e| e.0);
             (panel.id, (sql, result))
@@ -96,6 +99,46 @@ pub(crate) async fn context(
         marks,
         results,
     }
+}
+
+/// The variables resolved and the annotations' marks for a later view of a shown dashboard (a
+/// variable or the range changed): its panels each query for themselves.
+pub(crate) async fn refresh(
+    dashboard: Dashboard,
+    view: ViewState,
+    range: TimeRange,
+) -> (Vec<Resolved>, Vec<viz::draw::Mark>) {
+    let annotations = dashboard.annotations.clone();
+    let resolved = resolve(dashboard, view, range).await;
+    let marks = marks(annotations, values(&resolved), range).await;
+    (resolved, marks)
+}
+
+/// Rows a `table` or `logs` panel whose chart is `height` pixels high shows on a page; `None`
+/// for the other types.
+pub(crate) fn rows_per_page(kind: PanelKind, height: u32) -> Option<usize> {
+    match kind {
+        PanelKind::Table => Some((height.saturating_sub(60) / 29).max(3) as usize),
+        PanelKind::Logs => Some((height.saturating_sub(40) / 22).max(3) as usize),
+        _ => None,
+    }
+}
+
+/// The SQL a panel runs: its own, substituted in the view's scope for a chart of `size`; for a
+/// `table` or `logs` panel only its page number `page` (paged on the server, one row more
+/// than the page shows, to know whether a next page exists).
+pub(crate) fn panel_sql(
+    panel: &Panel,
+    vars: &BTreeMap<String, protocol::dashboard::VariableValue>,
+    range: TimeRange,
+    (width, height): (u32, u32),
+    page: usize,
+) -> Result<String, SubstituteError> {
+    let sql = substitute(&panel.sql, &scope(vars, range, width))?;
+    Ok(match rows_per_page(panel.kind, height) {
+        Some(rows) => protocol::dashboard::page(&sql, rows + 1, page * rows),
+        None => sql,
+    })
 }
 
 /// The annotations' rows as marks: `time`, optional `end` and `text` columns (by name, or the

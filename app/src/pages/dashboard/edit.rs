@@ -8,8 +8,8 @@ use protocol::dashboard::{
     GRID_COLUMNS, Grid, Legend, Panel, PanelKind, PanelOptions, Threshold, Variable,
 };
 
+use super::Shown;
 use super::panel::PanelView;
-use super::{Shown, values};
 use crate::api::{run_query, save_dashboard};
 
 /// What edit mode keeps beside the document: the version last saved (to discard back to), the
@@ -20,6 +20,89 @@ pub(crate) struct Editing {
     pub(crate) panel: RwSignal<Option<Panel>>,
     pub(crate) settings: RwSignal<bool>,
     pub(crate) status: RwSignal<Option<Result<String, protocol::Error>>>,
+    /// A panel being dragged to a new place or size.
+    pub(crate) drag: RwSignal<Option<Drag>>,
+}
+
+/// A panel being moved (by its handle) or resized (by its corner) with the mouse: where the
+/// pointer went down, the panel's place then, and the place it would take now.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Drag {
+    id: u32,
+    resize: bool,
+    start: (f64, f64),
+    from: Grid,
+    pub(crate) to: Grid,
+}
+
+impl Drag {
+    /// The place after the pointer moved by (`columns`, `rows`) grid cells.
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    fn moved(self, columns: i32, rows: i32) -> Grid {
+        let g = self.from;
+        if self.resize {
+            let w = (g.w as i32 + columns).clamp(1, (GRID_COLUMNS - g.x) as i32) as u32;
+            let h = (g.h as i32 + rows).clamp(2, 100) as u32;
+            Grid { w, h, ..g }
+        } else {
+            let x = (g.x as i32 + columns).clamp(0, (GRID_COLUMNS - g.w) as i32) as u32;
+            let y = (g.y as i32 + rows).max(0) as u32;
+            Grid { x, y, ..g }
+        }
+    }
+}
+
+/// Where a dragged panel would go, drawn on the grid, and the pointer followed until it is
+/// released; then the panel takes that place.
+#[component]
+pub(crate) fn DragLayer(grid: NodeRef<leptos::html::Div>) -> impl IntoView {
+    let shown = expect_context::<Shown>();
+    let editing = expect_context::<Editing>();
+    #[cfg(feature = "hydrate")]
+    {
+        let track = window_event_listener(leptos::ev::pointermove, move |ev| {
+            let Some(drag) = editing.drag.get_untracked() else {
+                return;
+            };
+            let Some(el) = grid.get_untracked() else {
+                return;
+            };
+            let gap = f64::from(super::GAP);
+            let column = (f64::from(el.client_width()) + gap) / f64::from(GRID_COLUMNS);
+            let row = f64::from(super::ROW_HEIGHT) + gap;
+            let dx = ((f64::from(ev.client_x()) - drag.start.0) / column).round() as i32;
+            let dy = ((f64::from(ev.client_y()) - drag.start.1) / row).round() as i32;
+            let to = drag.moved(dx, dy);
+            if to != drag.to {
+                editing.drag.set(Some(Drag { to, ..drag }));
+            }
+        });
+        let drop = window_event_listener(leptos::ev::pointerup, move |_| {
+            let Some(drag) = editing.drag.get_untracked() else {
+                return;
+            };
+            editing.drag.set(None);
+            if drag.to != drag.from {
+                change_panel(shown, drag.id, |panels, i| panels[i].grid = drag.to);
+            }
+        });
+        on_cleanup(move || {
+            track.remove();
+            drop.remove();
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (grid, shown);
+    move || {
+        editing.drag.get().map(|d| {
+            let g = d.to;
+            view! {
+                <div class="drop-ghost" data-test="drop-ghost" style=format!(
+                    "grid-column: {} / span {}; grid-row: {} / span {};", g.x + 1, g.w, g.y + 1, g.h
+                )></div>
+            }
+        })
+    }
 }
 
 /// A uid from a title: `Web services` → `web-services`.
@@ -152,7 +235,8 @@ fn change_panel(shown: Shown, id: u32, change: impl FnOnce(&mut Vec<Panel>, usiz
     });
 }
 
-/// A panel's tools in edit mode: edit, duplicate, remove, move, resize.
+/// A panel's tools in edit mode: edit, duplicate, remove; a handle to drag it to another place
+/// and a corner to drag to resize it.
 #[component]
 pub(crate) fn PanelTools(id: u32) -> impl IntoView {
     let shown = expect_context::<Shown>();
@@ -181,28 +265,30 @@ pub(crate) fn PanelTools(id: u32) -> impl IntoView {
             panels.remove(i);
         })
     };
-    let nudge = move |dx: i32, dy: i32, dw: i32, dh: i32| {
-        change_panel(shown, id, |panels, i| {
-            let g = &mut panels[i].grid;
-            let w = (g.w as i32 + dw).clamp(1, GRID_COLUMNS as i32) as u32;
-            let h = (g.h as i32 + dh).clamp(2, 100) as u32;
-            let x = (g.x as i32 + dx).clamp(0, (GRID_COLUMNS - w) as i32) as u32;
-            let y = (g.y as i32 + dy).max(0) as u32;
-            *g = Grid { x, y, w, h };
-        });
+    let grab = move |resize: bool| {
+        move |ev: leptos::ev::PointerEvent| {
+            ev.prevent_default();
+            let Some(from) = shown
+                .dashboard
+                .with_untracked(|d| d.panel(id).map(|p| p.grid))
+            else {
+                return;
+            };
+            editing.drag.set(Some(Drag {
+                id,
+                resize,
+                start: (f64::from(ev.client_x()), f64::from(ev.client_y())),
+                from,
+                to: from,
+            }));
+        }
     };
     view! {
+        <span class="move-handle" title="Drag to move" data-test="move-handle" on:pointerdown=grab(false)>"⠿"</span>
+        <span class="resize-handle" title="Drag to resize" data-test="resize-handle" on:pointerdown=grab(true)></span>
         <div class="panel-tools" data-test="panel-tools">
             <button class="button small" title="Edit" on:click=edit data-test="edit-panel">"✎"</button>
             <button class="button small" title="Duplicate" on:click=duplicate data-test="duplicate-panel">"Copy"</button>
-            <button class="button small" title="Move left" on:click=move |_| nudge(-1, 0, 0, 0)>"←"</button>
-            <button class="button small" title="Move right" on:click=move |_| nudge(1, 0, 0, 0)>"→"</button>
-            <button class="button small" title="Move up" on:click=move |_| nudge(0, -1, 0, 0)>"↑"</button>
-            <button class="button small" title="Move down" on:click=move |_| nudge(0, 1, 0, 0)>"↓"</button>
-            <button class="button small" title="Narrower" on:click=move |_| nudge(0, 0, -1, 0)>"w−"</button>
-            <button class="button small" title="Wider" on:click=move |_| nudge(0, 0, 1, 0) data-test="wider">"w+"</button>
-            <button class="button small" title="Shorter" on:click=move |_| nudge(0, 0, 0, -1)>"h−"</button>
-            <button class="button small" title="Taller" on:click=move |_| nudge(0, 0, 0, 1)>"h+"</button>
             <button class="button small danger" title="Remove" on:click=remove data-test="remove-panel">"✕"</button>
         </div>
     }
@@ -294,13 +380,6 @@ fn PanelEditor() -> impl IntoView {
             });
         editing.panel.set(None);
     };
-    let vars = move || {
-        shown
-            .variables
-            .get()
-            .map(|c| values(&c.variables))
-            .unwrap_or_default()
-    };
     view! {
         <div class="modal" data-test="panel-editor">
             <div class="modal-box editor">
@@ -309,7 +388,7 @@ fn PanelEditor() -> impl IntoView {
                         {move || {
                             let mut panel = preview.get();
                             panel.grid = Grid { x: 0, y: 0, w: 24, h: panel.grid.h.clamp(6, 12) };
-                            view! { <PanelView panel vars=vars() preview=true initial=None/> }
+                            view! { <PanelView panel preview=true initial=None/> }
                         }}
                     </div>
                 </div>
@@ -469,5 +548,38 @@ fn Settings() -> impl IntoView {
                 </div>
             </div>
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drag(resize: bool, from: Grid) -> Drag {
+        Drag {
+            id: 1,
+            resize,
+            start: (0.0, 0.0),
+            from,
+            to: from,
+        }
+    }
+
+    #[test]
+    fn a_drag_snaps_to_the_grid_and_stays_on_it() {
+        let g = Grid {
+            x: 6,
+            y: 4,
+            w: 12,
+            h: 8,
+        };
+        assert_eq!(drag(false, g).moved(2, -1), Grid { x: 8, y: 3, ..g });
+        // Not past either edge, nor above the top.
+        assert_eq!(drag(false, g).moved(20, -9), Grid { x: 12, y: 0, ..g });
+        assert_eq!(drag(false, g).moved(-9, 0), Grid { x: 0, ..g });
+        // Resizing keeps the place; not wider than what is right of it, not shorter than 2.
+        assert_eq!(drag(true, g).moved(3, 2), Grid { w: 15, h: 10, ..g });
+        assert_eq!(drag(true, g).moved(30, -30), Grid { w: 18, h: 2, ..g });
+        assert_eq!(drag(true, g).moved(-30, 0), Grid { w: 1, ..g });
     }
 }

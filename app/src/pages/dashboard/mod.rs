@@ -4,6 +4,7 @@
 mod context;
 mod edit;
 mod panel;
+mod rows;
 mod state;
 
 use std::collections::BTreeMap;
@@ -12,12 +13,12 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
-use protocol::dashboard::{Dashboard, Found, TimeRange, TimeSpec, VariableKind};
+use protocol::dashboard::{Dashboard, Found, TimeRange, TimeSpec, VariableKind, VariableValue};
 
 use super::ErrorMessage;
 use crate::api::load_dashboard;
 use crate::viz;
-pub(crate) use context::{Context, context, scope};
+pub(crate) use context::{Context, context, panel_sql, rows_per_page};
 pub(crate) use state::{ALL, QUICK_RANGES, Resolved, ViewState, Zone, describe, values};
 
 /// The grid's width in pixels at which charts are drawn (and `$__interval` chosen): a 1440-pixel
@@ -109,11 +110,25 @@ pub(crate) struct Shown {
     pub(crate) editing: Signal<bool>,
     pub(crate) view: Memo<ViewState>,
     pub(crate) range: Memo<TimeRange>,
-    pub(crate) variables: Resource<Context>,
+    /// The context of the view the page was loaded with: rendered on the server, hydrated.
+    pub(crate) first: Resource<Context>,
+    /// The variables and annotations resolved again for a later view (in the browser).
+    pub(crate) later: RwSignal<Option<(Vec<Resolved>, Vec<viz::draw::Mark>)>>,
+    /// The variables' values now: panels substitute them, and query again only when their SQL
+    /// changes.
+    pub(crate) vars: Memo<BTreeMap<String, VariableValue>>,
+    pub(crate) marks: Memo<Vec<viz::draw::Mark>>,
     pub(crate) provisioned: StoredValue<Option<String>>,
 }
 
 impl Shown {
+    /// The variables as resolved for the view now (once the page's context is in).
+    pub(crate) fn resolved(&self) -> Option<Vec<Resolved>> {
+        self.later
+            .with(|l| l.as_ref().map(|(r, _)| r.clone()))
+            .or_else(|| self.first.with(|c| c.as_ref().map(|c| c.variables.clone())))
+    }
+
     /// Goes to the view `change` makes of the current one (a new history entry).
     pub(crate) fn navigate(&self, change: impl FnOnce(&mut ViewState)) {
         let mut view = self.view.get_untracked();
@@ -142,26 +157,70 @@ fn DashboardView(found: Found) -> impl IntoView {
     let view = Memo::new(move |_| dashboard.with(|d| ViewState::from_query(&query.read(), d)));
     let range_error = Memo::new(move |_| view.with(|v| v.range().err().map(|(_, e)| e)));
     let range = Memo::new(move |_| view.with(|v| v.range().unwrap_or_else(|(r, _)| r)));
-    // The variables and the annotations they feed, in one resource: one value to carry from the
-    // server's render to the browser's hydration.
-    let variables = Resource::new(
-        move || {
-            let d = dashboard.get();
-            (
-                d.variables.clone(),
-                d.annotations.clone(),
-                view.get(),
-                range.get(),
-                d,
-            )
-        },
-        |(_, _, view, range, dashboard)| async move {
-            context(dashboard, view, range, |panel| {
-                panel::chart_size(panel.grid.w, panel.grid.h).0
-            })
-            .await
+    // The page's context (variables, annotations, every panel's first result), in one
+    // resource: one value to carry from the server's render to the browser's hydration. It is
+    // of the view the page was loaded with; later views resolve again below.
+    let first = Resource::new(
+        || (),
+        move |()| {
+            let (dashboard, view, range) = (
+                dashboard.get_untracked(),
+                view.get_untracked(),
+                range.get_untracked(),
+            );
+            async move {
+                context(dashboard, view, range, |panel| {
+                    panel::chart_size(panel.grid.w, panel.grid.h)
+                })
+                .await
+            }
         },
     );
+    // A later view (a variable, the range, the variables' or annotations' definitions changed)
+    // resolves the variables and annotations again; panels whose SQL that changes query again,
+    // the others keep their subscriptions.
+    let later = RwSignal::new(None);
+    let inputs = Memo::new(move |_| {
+        (
+            view.with(|v| v.vars.clone()),
+            range.get(),
+            dashboard.with(|d| (d.variables.clone(), d.annotations.clone())),
+        )
+    });
+    let asked = StoredValue::new(0u64);
+    // Not at first: the view the page was loaded with is `first`'s.
+    Effect::watch(
+        move || inputs.get(),
+        move |_, _, _| {
+            asked.update_value(|n| *n += 1);
+            let this = asked.get_value();
+            let (dashboard, view, range) = (
+                dashboard.get_untracked(),
+                view.get_untracked(),
+                range.get_untracked(),
+            );
+            leptos::task::spawn_local(async move {
+                let resolved = context::refresh(dashboard, view, range).await;
+                // Only the newest view's answer counts.
+                if asked.get_value() == this {
+                    later.set(Some(resolved));
+                }
+            });
+        },
+        false,
+    );
+    let vars = Memo::new(move |_| {
+        later
+            .with(|l| l.as_ref().map(|(r, _)| values(r)))
+            .or_else(|| first.with(|c| c.as_ref().map(|c| values(&c.variables))))
+            .unwrap_or_default()
+    });
+    let marks = Memo::new(move |_| {
+        later
+            .with(|l| l.as_ref().map(|(_, m)| m.clone()))
+            .or_else(|| first.with(|c| c.as_ref().map(|c| c.marks.clone())))
+            .unwrap_or_default()
+    });
     let provisioned = found.provisioned.is_none();
     let new_dashboard = dashboard.with_untracked(|d| d.version == 0);
     let shown = Shown {
@@ -171,7 +230,10 @@ fn DashboardView(found: Found) -> impl IntoView {
         }),
         view,
         range,
-        variables,
+        first,
+        later,
+        vars,
+        marks,
         provisioned: StoredValue::new(found.provisioned),
     };
     provide_context(shown);
@@ -180,6 +242,7 @@ fn DashboardView(found: Found) -> impl IntoView {
         panel: RwSignal::new(None),
         settings: RwSignal::new(false),
         status: RwSignal::new(None),
+        drag: RwSignal::new(None),
     };
     provide_context(editing);
     // Effects run in the browser only: the page says when it is interactive.
@@ -228,10 +291,11 @@ fn DashboardView(found: Found) -> impl IntoView {
             <Show when=move || !kiosk()>
                 <VariablesBar/>
             </Show>
+            // Awaits the page's context once: the grid stays mounted while the view changes.
             <Transition fallback=|| view! { <p class="muted">"Loading variables…"</p> }>
                 {move || Suspend::new(async move {
-                    let Context { variables: resolved, marks, results } = variables.await;
-                    view! { <Grid resolved marks results/> }
+                    let Context { results, .. } = first.await;
+                    view! { <Grid results/> }
                 })}
             </Transition>
         </section>
@@ -241,25 +305,29 @@ fn DashboardView(found: Found) -> impl IntoView {
 /// The panels on the grid.
 #[component]
 fn Grid(
-    resolved: Vec<Resolved>,
-    marks: Vec<viz::draw::Mark>,
     results: BTreeMap<u32, (String, Result<protocol::QueryResult, protocol::Error>)>,
 ) -> impl IntoView {
     let shown = expect_context::<Shown>();
-    let vars = StoredValue::new(values(&resolved));
-    let marks = StoredValue::new(marks);
     let results = StoredValue::new(results);
     let panels = move || shown.dashboard.with(|d| d.panels.clone());
+    let element = NodeRef::<leptos::html::Div>::new();
     view! {
-        <div class="grid" data-test="grid">
+        <div class="grid" data-test="grid" node_ref=element>
             <For
                 each=panels
-                key=|p| (p.id, serde_json::to_string(p).unwrap_or_default())
+                // A panel is drawn again when it changes, except for its place (a move keeps
+                // its subscription).
+                key=|p| {
+                    let mut p = p.clone();
+                    (p.grid.x, p.grid.y) = (0, 0);
+                    (p.id, serde_json::to_string(&p).unwrap_or_default())
+                }
                 children=move |panel| {
                     let initial = results.with_value(|r| r.get(&panel.id).cloned());
-                    view! { <panel::PanelView panel vars=vars.get_value() marks=marks.get_value() initial/> }
+                    view! { <panel::PanelView panel initial/> }
                 }
             />
+            {move || shown.editing.get().then(|| view! { <edit::DragLayer grid=element/> })}
         </div>
         {move || shown.dashboard.with(|d| d.panels.is_empty()).then(|| view! {
             <p class="empty">"This dashboard has no panels yet."</p>
@@ -372,8 +440,8 @@ fn VariablesBar() -> impl IntoView {
     view! {
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
-                let resolved = shown.variables.await.variables;
-                (!resolved.is_empty()).then(|| view! {
+                let _ = shown.first.await;
+                move || shown.resolved().filter(|r| !r.is_empty()).map(|resolved| view! {
                     <div class="variables" data-test="variables">
                         {resolved.into_iter().map(|r| view! { <VariableControl resolved=r/> }).collect_view()}
                     </div>

@@ -1,14 +1,15 @@
 //! One panel: its SQL with the variables and the time range substituted, kept live (or queried
 //! once for a fixed range), drawn as its type says, with its freshness in the corner.
 
-use std::collections::BTreeMap;
-
 use leptos::prelude::*;
 use protocol::QueryResult;
-use protocol::dashboard::{Panel, PanelKind, TimeRange, VariableValue, substitute};
+use protocol::dashboard::{Panel, PanelKind, TimeRange};
 use protocol::live::Mode;
 
-use super::{GAP, GRID_WIDTH, ROW_HEIGHT, Shown, Zone, browser_offset, now_micros, scope};
+use super::rows::{Logs, Paging, Table};
+use super::{
+    GAP, GRID_WIDTH, ROW_HEIGHT, Shown, Zone, browser_offset, now_micros, panel_sql, rows_per_page,
+};
 use crate::api::run_query;
 use crate::pages::{ErrorMessage, LiveQuery, live_query_from};
 use crate::viz::{self, draw};
@@ -31,44 +32,87 @@ pub(crate) fn chart_size(w: u32, h: u32) -> (u32, u32) {
 #[component]
 pub(crate) fn PanelView(
     panel: Panel,
-    vars: BTreeMap<String, VariableValue>,
-    /// Annotations to draw on time series.
-    #[prop(optional)]
-    marks: Vec<draw::Mark>,
     /// The first result, fetched with the page, and the SQL it is of.
     initial: Option<(String, Result<QueryResult, protocol::Error>)>,
     /// Shown in the panel editor: no edit tools.
     #[prop(optional)]
     preview: bool,
 ) -> impl IntoView {
-    let marks = StoredValue::new(marks);
     let initial = StoredValue::new(initial);
     let shown = expect_context::<Shown>();
     let grid = panel.grid;
-    let (width, height) = chart_size(grid.w, grid.h);
-    let style = format!(
-        "grid-column: {} / span {}; grid-row: {} / span {};",
-        grid.x + 1,
-        grid.w,
-        grid.y + 1,
-        grid.h
-    );
+    let (nominal, height) = chart_size(grid.w, grid.h);
+    let id = panel.id;
+    // Its place on the grid (a move changes only this).
+    let style = move || {
+        let g = if preview {
+            grid
+        } else {
+            shown
+                .dashboard
+                .with(|d| d.panel(id).map(|p| p.grid))
+                .unwrap_or(grid)
+        };
+        format!(
+            "grid-column: {} / span {}; grid-row: {} / span {};",
+            g.x + 1,
+            g.w,
+            g.y + 1,
+            g.h
+        )
+    };
+    // The chart's width as laid out in this window (the server draws at the nominal width): it
+    // chooses `$__interval`, so a chart never gets more points than it has pixels.
+    let element = NodeRef::<leptos::html::Div>::new();
+    let width = RwSignal::new(nominal);
+    measure(element, width);
+    let kind = panel.kind;
     let panel = StoredValue::new(panel);
     let inspect = RwSignal::new(false);
     let range = shown.range;
-    let sql = Memo::new(move |_| {
-        let range = range.get();
-        panel.with_value(|p| {
-            substitute(&p.sql, &scope(&vars, range, width))
-                .map(|sql| (sql, range))
-                .map_err(|e| e.to_string())
+    let base = Memo::new(move |_| {
+        let (range, width) = (range.get(), width.get());
+        shown.vars.with(|vars| {
+            panel.with_value(|p| {
+                panel_sql(p, vars, range, (width, height), 0)
+                    .map(|sql| (sql, range, width))
+                    .map_err(|e| e.to_string())
+            })
         })
     });
-    let id = panel.with_value(|p| p.id);
+    // A table's or a log's page, with the query (of page 0) it is a page of: a new query starts
+    // again at the first page.
+    let page = RwSignal::new((String::new(), 0usize));
+    let rows = rows_per_page(kind, height);
+    let sql = Memo::new(move |_| {
+        let (first, range, width) = base.get()?;
+        let number = page.with(|(of, n)| if *of == first { *n } else { 0 });
+        if number == 0 {
+            return Ok((first, range, width));
+        }
+        shown.vars.with(|vars| {
+            panel.with_value(|p| {
+                panel_sql(p, vars, range, (width, height), number)
+                    .map(|sql| (sql, range, width))
+                    .map_err(|e| e.to_string())
+            })
+        })
+    });
+    let paging = rows.map(|_| Paging {
+        number: Signal::derive(move || {
+            let first = base.with(|b| b.as_ref().map(|b| b.0.clone()).unwrap_or_default());
+            page.with(|(of, n)| if *of == first { *n } else { 0 })
+        }),
+        go: Callback::new(move |number: usize| {
+            if let Ok((first, ..)) = base.get_untracked() {
+                page.set((first, number));
+            }
+        }),
+    });
     let title = panel.with_value(|p| p.title.clone());
     let description = panel.with_value(|p| p.description.clone());
     view! {
-        <div class="dpanel" style=style data-test=format!("panel-{id}") data-kind=panel.with_value(|p| p.kind.as_str())>
+        <div class="dpanel" style=style node_ref=element data-test=format!("panel-{id}") data-kind=panel.with_value(|p| p.kind.as_str())>
             <div class="dpanel-head">
                 <h2 title=description>{title}</h2>
                 <button class="inspect" title="Inspect: the query as run, its data, CSV" data-test="inspect"
@@ -80,19 +124,26 @@ pub(crate) fn PanelView(
                     Err(message) => view! {
                         <p class="error" data-test="panel-error">{message}</p>
                     }.into_any(),
-                    Ok((sql, range)) => {
-                        // The page's result holds while the SQL is the one it was fetched for.
-                        let first = initial.with_value(|i| {
-                            i.as_ref().filter(|(s, _)| *s == sql).map(|(_, r)| r.clone())
-                        });
+                    Ok((sql, range, width)) => {
+                        // The page's result, once, while the SQL is the one it was fetched for.
+                        let first = initial
+                            .try_update_value(|i| i.take())
+                            .flatten()
+                            .filter(|(s, _)| *s == sql)
+                            .map(|(_, r)| r);
+                        let drawn = Drawn {
+                            panel: panel.get_value(),
+                            sql,
+                            range,
+                            width,
+                            height,
+                            paging,
+                            inspect,
+                        };
                         if range.is_live() {
-                            view! {
-                                <LiveBody panel=panel.get_value() sql range width height marks=marks.get_value() first inspect/>
-                            }.into_any()
+                            view! { <LiveBody drawn first/> }.into_any()
                         } else {
-                            view! {
-                                <HistoryBody panel=panel.get_value() sql range width height marks=marks.get_value() first inspect/>
-                            }.into_any()
+                            view! { <HistoryBody drawn first/> }.into_any()
                         }
                     }
                 }}
@@ -101,24 +152,45 @@ pub(crate) fn PanelView(
     }
 }
 
+/// Keeps `width` the chart width of the panel `element` in this window: once hydrated, and
+/// whenever the window is resized. Small changes are ignored (they would query again for
+/// nothing).
+fn measure(element: NodeRef<leptos::html::Div>, width: RwSignal<u32>) {
+    #[cfg(feature = "hydrate")]
+    {
+        let read = move || {
+            let Some(el) = element.get_untracked() else {
+                return;
+            };
+            let laid_out = (el.client_width().max(0) as u32).saturating_sub(PADDING);
+            let now = width.get_untracked();
+            if laid_out >= 60 && laid_out.abs_diff(now) * 50 > now {
+                width.set(laid_out);
+            }
+        };
+        Effect::new(move |_| {
+            if element.get().is_some() {
+                read();
+            }
+        });
+        let handle = window_event_listener(leptos::ev::resize, move |_| read());
+        on_cleanup(move || handle.remove());
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = (element, width);
+    }
+}
+
 /// A panel over a live range: a continuous query.
 #[component]
-fn LiveBody(
-    panel: Panel,
-    sql: String,
-    range: TimeRange,
-    width: u32,
-    height: u32,
-    marks: Vec<draw::Mark>,
-    first: Option<Result<QueryResult, protocol::Error>>,
-    inspect: RwSignal<bool>,
-) -> impl IntoView {
+fn LiveBody(drawn: Drawn, first: Option<Result<QueryResult, protocol::Error>>) -> impl IntoView {
     let LiveQuery {
         result,
         is_live,
         mode,
         lag,
-    } = live_query_from(sql.clone(), first);
+    } = live_query_from(drawn.sql.clone(), first);
     let freshness = move || match mode.get() {
         _ if !is_live.get() => ("connecting", "○ connecting".to_string(), String::new()),
         Some(Mode::Requery {
@@ -148,15 +220,6 @@ fn LiveBody(
             ),
         },
     };
-    let drawn = Drawn {
-        panel,
-        sql,
-        range,
-        width,
-        height,
-        marks,
-        inspect,
-    };
     view! {
         <span class=move || format!("freshness {}", freshness().0) data-test="freshness" title=move || freshness().2>
             {move || freshness().1}
@@ -167,33 +230,15 @@ fn LiveBody(
 
 /// A panel over a fixed piece of history: one query.
 #[component]
-fn HistoryBody(
-    panel: Panel,
-    sql: String,
-    range: TimeRange,
-    width: u32,
-    height: u32,
-    marks: Vec<draw::Mark>,
-    first: Option<Result<QueryResult, protocol::Error>>,
-    inspect: RwSignal<bool>,
-) -> impl IntoView {
+fn HistoryBody(drawn: Drawn, first: Option<Result<QueryResult, protocol::Error>>) -> impl IntoView {
     // The page's result when it has it; else (the SQL changed since) a query of its own.
     let result: Signal<Option<Result<QueryResult, protocol::Error>>> = match first {
         Some(first) => Signal::stored(Some(first)),
         None => {
-            let sql = sql.clone();
+            let sql = drawn.sql.clone();
             let resource = Resource::new(|| (), move |()| run_query(sql.clone()));
             Signal::derive(move || resource.get().map(|r| r.map_err(|e| e.0)))
         }
-    };
-    let drawn = Drawn {
-        panel,
-        sql,
-        range,
-        width,
-        height,
-        marks,
-        inspect,
     };
     view! {
         <span class="freshness history" data-test="freshness" title="a fixed range of history, queried once">"history"</span>
@@ -204,11 +249,12 @@ fn HistoryBody(
 /// What a live or a history panel draws its result with.
 struct Drawn {
     panel: Panel,
+    /// The SQL as run.
     sql: String,
     range: TimeRange,
     width: u32,
     height: u32,
-    marks: Vec<draw::Mark>,
+    paging: Option<Paging>,
     inspect: RwSignal<bool>,
 }
 
@@ -222,12 +268,11 @@ impl Drawn {
             range,
             width,
             height,
-            marks,
+            paging,
             inspect,
         } = self;
         let title = panel.title.clone();
         let panel = StoredValue::new(panel);
-        let marks = StoredValue::new(marks);
         let sql = StoredValue::new(sql);
         view! {
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
@@ -237,8 +282,14 @@ impl Drawn {
                         let now = if result.now > 0 { result.now } else { now_micros() };
                         let (from, to) = range.resolve(now);
                         let offset = zone_offset(shown.view.with_untracked(|v| v.zone));
-                        let frame = Frame { x_range: (from as f64 / 1e6, to as f64 / 1e6), width, height, offset, marks: &[] };
-                        panel.with_value(|p| marks.with_value(|m| body(p, &result, Frame { marks: m, ..frame })))
+                        shown.marks.with(|marks| panel.with_value(|p| body(p, &result, Frame {
+                            x_range: (from as f64 / 1e6, to as f64 / 1e6),
+                            width,
+                            height,
+                            offset,
+                            marks,
+                            paging,
+                        })))
                     }
                 })}
             </Suspense>
@@ -291,7 +342,7 @@ fn Inspector(
                     <span class="spacer"></span>
                     <a class="button" href=href download=format!("{file}.csv") data-test="inspect-csv">"Download CSV"</a>
                 </div>
-                <Table result rows_per_page=15/>
+                <Table result rows_per_page=15 paging=None/>
             }
             .into_any()
         }
@@ -327,6 +378,7 @@ struct Frame<'a> {
     height: u32,
     offset: i32,
     marks: &'a [draw::Mark],
+    paging: Option<Paging>,
 }
 
 /// Draws `result` as the panel's type says.
@@ -337,6 +389,7 @@ fn body(panel: &Panel, result: &QueryResult, frame: Frame<'_>) -> AnyView {
         height,
         offset,
         marks,
+        paging,
     } = frame;
     let options = panel.options.clone();
     let format = {
@@ -452,12 +505,12 @@ fn body(panel: &Panel, result: &QueryResult, frame: Frame<'_>) -> AnyView {
             view! { <div class="chart" data-test="chart" inner_html=svg></div> }.into_any()
         }
         PanelKind::Table => {
-            let rows_per_page = ((height.saturating_sub(60)) / 29).max(3) as usize;
-            view! { <Table result=result.clone() rows_per_page/> }.into_any()
+            let rows_per_page = rows_per_page(PanelKind::Table, height).unwrap_or(3);
+            view! { <Table result=result.clone() rows_per_page paging/> }.into_any()
         }
         PanelKind::Logs => {
-            let rows_per_page = ((height.saturating_sub(40)) / 22).max(3) as usize;
-            view! { <Logs result=result.clone() rows_per_page offset/> }.into_any()
+            let rows_per_page = rows_per_page(PanelKind::Logs, height).unwrap_or(3);
+            view! { <Logs result=result.clone() rows_per_page offset paging/> }.into_any()
         }
     }
 }
@@ -579,97 +632,4 @@ fn Legend(series: Vec<viz::Series>) -> impl IntoView {
             }).collect_view()}
         </ul>
     }
-}
-
-/// Rows as a table, a page at a time.
-#[component]
-fn Table(result: QueryResult, rows_per_page: usize) -> impl IntoView {
-    let page = RwSignal::new(0usize);
-    let total = result.rows.len();
-    let pages = total.div_ceil(rows_per_page).max(1);
-    let result = StoredValue::new(result);
-    view! {
-        <div class="table-box">
-            <table class="data" data-test="table">
-                <thead><tr>
-                    {result.with_value(|r| r.columns.iter().map(|c| view! { <th>{c.name.clone()}</th> }).collect_view())}
-                </tr></thead>
-                <tbody>
-                    {move || {
-                        let start = page.get() * rows_per_page;
-                        result.with_value(|r| r.rows.iter().skip(start).take(rows_per_page).map(|row| view! {
-                            <tr>{row.iter().map(|v| {
-                                let numeric = v.is_number();
-                                view! { <td class:num=numeric>{viz::cell(v)}</td> }
-                            }).collect_view()}</tr>
-                        }).collect_view())
-                    }}
-                </tbody>
-            </table>
-            <Pager page pages total/>
-        </div>
-    }
-}
-
-/// Raw events, newest first, a page at a time: the time, then `column=value` for the rest.
-#[component]
-fn Logs(result: QueryResult, rows_per_page: usize, offset: i32) -> impl IntoView {
-    let time = viz::time_column(&result);
-    let mut rows = result.rows.clone();
-    if let Some(t) = time {
-        rows.sort_by(|a, b| {
-            let (x, y) = (
-                viz::seconds(&a[t]).unwrap_or(0.0),
-                viz::seconds(&b[t]).unwrap_or(0.0),
-            );
-            y.total_cmp(&x)
-        });
-    }
-    let names: Vec<String> = result.columns.iter().map(|c| c.name.clone()).collect();
-    let page = RwSignal::new(0usize);
-    let total = rows.len();
-    let pages = total.div_ceil(rows_per_page).max(1);
-    let rows = StoredValue::new(rows);
-    let names = StoredValue::new(names);
-    view! {
-        <div class="logs" data-test="logs">
-            {move || {
-                let start = page.get() * rows_per_page;
-                rows.with_value(|rows| rows.iter().skip(start).take(rows_per_page).map(|row| {
-                    let when = time.and_then(|t| viz::seconds(&row[t])).map(|s| {
-                        viz::clock(s, 0.0, offset)
-                    }).unwrap_or_default();
-                    let status = names.with_value(|n| n.iter().position(|c| c == "status"))
-                        .and_then(|i| viz::number(&row[i]));
-                    let level = match status {
-                        Some(s) if s >= 500.0 => "log-error",
-                        Some(s) if s >= 400.0 => "log-warn",
-                        _ => "",
-                    };
-                    let fields: String = names.with_value(|names| names.iter().enumerate()
-                        .filter(|(i, n)| Some(*i) != time && !n.starts_with('_'))
-                        .map(|(i, n)| format!("{n}={}", viz::text(&row[i])))
-                        .collect::<Vec<_>>()
-                        .join("  "));
-                    view! {
-                        <div class=format!("log-line {level}")><span class="log-time">{when}</span>" "{fields}</div>
-                    }
-                }).collect_view())
-            }}
-            <Pager page pages total/>
-        </div>
-    }
-}
-
-#[component]
-fn Pager(page: RwSignal<usize>, pages: usize, total: usize) -> impl IntoView {
-    (pages > 1).then(|| {
-        view! {
-            <div class="pager" data-test="pager">
-                <button class="button small" disabled=move || { page.get() == 0 } on:click=move |_| page.update(|p| *p = p.saturating_sub(1))>"‹"</button>
-                <span class="muted small">{move || format!("page {} of {pages} · {total} rows", page.get() + 1)}</span>
-                <button class="button small" disabled=move || { page.get() + 1 >= pages } on:click=move |_| page.update(|p| *p = (*p + 1).min(pages - 1))>"›"</button>
-            </div>
-        }
-    })
 }
