@@ -9,9 +9,7 @@ use leptos_router::params::ParamsMap;
 use protocol::dashboard::{Dashboard, Panel};
 use protocol::{Error, ErrorKind, QueryResult};
 
-use crate::pages::dashboard::{
-    GAP, ROW_HEIGHT, ViewState, context, describe, panel_sql, rows_per_page, values,
-};
+use crate::pages::dashboard::{GAP, ROW_HEIGHT, ViewState, context, describe, panel_sql, values};
 use crate::viz::{draw::Mark, picture, png};
 
 /// The width of a dashboard's picture unless asked otherwise: the page's at 1440 pixels.
@@ -153,7 +151,7 @@ pub async fn scene(dashboard: Dashboard, request: Request) -> Result<Scene, Erro
                 Some((_, result)) => result.map_err(|e| e.message).map(|mut result| {
                     // A table's or a log's first page holds one row more (is there a next?).
                     let height = sizes.get(&panel.id).map_or(0, |s| s.1);
-                    if let Some(rows) = rows_per_page(panel.kind, height) {
+                    if let Some(rows) = panel.kind.page_rows(height) {
                         result.rows.truncate(rows);
                     }
                     result

@@ -289,7 +289,7 @@ async fn queries(url: &str, stream: &str, n: u64, secs: u64) -> Result<()> {
 
 /// Each panel's SQL as the dashboard page subscribes it: every variable at All (its query's
 /// values), the dashboard's default range, `$__interval` from the panel's width on a 1440-pixel
-/// page.
+/// page, a table's or a log's first page.
 async fn panel_queries(url: &str, uid: &str) -> Result<Vec<(String, String)>> {
     use protocol::dashboard::{Found, Scope, TimeRange, VariableValue as Value, substitute};
     let http = reqwest::Client::new();
@@ -340,12 +340,21 @@ async fn panel_queries(url: &str, uid: &str) -> Result<Vec<(String, String)>> {
         .iter()
         .map(|panel| {
             let width = (column * f64::from(panel.grid.w) - 8.0 - 24.0).max(60.0) as u32;
+            let height = (panel.grid.h * 30 + panel.grid.h.saturating_sub(1) * 8)
+                .saturating_sub(44)
+                .max(40);
             let scope = Scope {
                 variables: &variables,
                 range,
                 interval: range.interval(now, width),
             };
-            Ok((format!("p{}", panel.id), substitute(&panel.sql, &scope)?))
+            let sql = substitute(&panel.sql, &scope)?;
+            // A table or logs panel subscribes its first page, as the page does.
+            let sql = match panel.kind.page_rows(height) {
+                Some(rows) => protocol::dashboard::page(&sql, rows + 1, 0),
+                None => sql,
+            };
+            Ok((format!("p{}", panel.id), sql))
         })
         .collect()
 }

@@ -117,6 +117,17 @@ impl PanelKind {
         PanelKind::Heatmap,
     ];
 
+    /// Rows a `table` or `logs` panel whose body is `height` pixels high shows on a page (the
+    /// web app's row heights: 29 px a table row under its header, 22 px a log line above the
+    /// pager), at least 3; `None` for the other types, which are not paged.
+    pub fn page_rows(self, height: u32) -> Option<usize> {
+        match self {
+            PanelKind::Table => Some((height.saturating_sub(60) / 29).max(3) as usize),
+            PanelKind::Logs => Some((height.saturating_sub(40) / 22).max(3) as usize),
+            _ => None,
+        }
+    }
+
     /// The name in documents (`timeseries`, `stat`, …).
     pub fn as_str(self) -> &'static str {
         match self {

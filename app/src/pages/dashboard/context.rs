@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use protocol::dashboard::{
-    Dashboard, Panel, PanelKind, Scope, SubstituteError, TimeRange, VariableKind, substitute,
+    Dashboard, Panel, Scope, SubstituteError, TimeRange, VariableKind, substitute,
 };
 
 use super::{GRID_WIDTH, Resolved, ViewState, now_micros, values};
@@ -114,16 +114,6 @@ pub(crate) async fn refresh(
     (resolved, marks)
 }
 
-/// Rows a `table` or `logs` panel whose chart is `height` pixels high shows on a page; `None`
-/// for the other types.
-pub(crate) fn rows_per_page(kind: PanelKind, height: u32) -> Option<usize> {
-    match kind {
-        PanelKind::Table => Some((height.saturating_sub(60) / 29).max(3) as usize),
-        PanelKind::Logs => Some((height.saturating_sub(40) / 22).max(3) as usize),
-        _ => None,
-    }
-}
-
 /// The SQL a panel runs: its own, substituted in the view's scope for a chart of `size`; for a
 /// `table` or `logs` panel only its page number `page` (paged on the server, one row more
 /// than the page shows, to know whether a next page exists).
@@ -135,7 +125,7 @@ pub(crate) fn panel_sql(
     page: usize,
 ) -> Result<String, SubstituteError> {
     let sql = substitute(&panel.sql, &scope(vars, range, width))?;
-    Ok(match rows_per_page(panel.kind, height) {
+    Ok(match panel.kind.page_rows(height) {
         Some(rows) => protocol::dashboard::page(&sql, rows + 1, page * rows),
         None => sql,
     })

@@ -7,9 +7,7 @@ use protocol::dashboard::{Panel, PanelKind, TimeRange};
 use protocol::live::Mode;
 
 use super::rows::{Logs, Paging, Table};
-use super::{
-    GAP, GRID_WIDTH, ROW_HEIGHT, Shown, Zone, browser_offset, now_micros, panel_sql, rows_per_page,
-};
+use super::{GAP, GRID_WIDTH, ROW_HEIGHT, Shown, Zone, browser_offset, now_micros, panel_sql};
 use crate::api::run_query;
 use crate::pages::{ErrorMessage, LiveQuery, live_query_from};
 use crate::viz::{self, draw};
@@ -83,7 +81,7 @@ pub(crate) fn PanelView(
     // A table's or a log's page, with the query (of page 0) it is a page of: a new query starts
     // again at the first page.
     let page = RwSignal::new((String::new(), 0usize));
-    let rows = rows_per_page(kind, height);
+    let rows = kind.page_rows(height);
     let sql = Memo::new(move |_| {
         let (first, range, width) = base.get()?;
         let number = page.with(|(of, n)| if *of == first { *n } else { 0 });
@@ -505,11 +503,11 @@ fn body(panel: &Panel, result: &QueryResult, frame: Frame<'_>) -> AnyView {
             view! { <div class="chart" data-test="chart" inner_html=svg></div> }.into_any()
         }
         PanelKind::Table => {
-            let rows_per_page = rows_per_page(PanelKind::Table, height).unwrap_or(3);
+            let rows_per_page = PanelKind::Table.page_rows(height).unwrap_or(3);
             view! { <Table result=result.clone() rows_per_page paging/> }.into_any()
         }
         PanelKind::Logs => {
-            let rows_per_page = rows_per_page(PanelKind::Logs, height).unwrap_or(3);
+            let rows_per_page = PanelKind::Logs.page_rows(height).unwrap_or(3);
             view! { <Logs result=result.clone() rows_per_page offset paging/> }.into_any()
         }
     }
