@@ -7,7 +7,8 @@
 #           a server already running at $URL (e.g. with 50M events of history, see the docs).
 #   e2e/bench/dashboard.sh ingest FILE.ndjson      (ROUNDS=3 by default)
 #   e2e/bench/dashboard.sh paint URL [RANGE...]    (ranges like now-15m; 10 runs each)
-# Build first: cargo build --release -p weir -p e2e --bins (WEIR=path runs another weir binary)
+# Build first: cargo build --release -p weir -p e2e --bins (WEIR=path runs another weir binary,
+# LIVE=path another weir-live)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=$root/target/release
@@ -48,7 +49,7 @@ run() {
   start
   if [ "$n" -gt 0 ]; then
     : >"$data/live.err"
-    "$bin/weir-live" dashboard "$url" web-services --clients "$n" --secs 3600 >"$data/live.json" 2>"$data/live.err" &
+    "${LIVE:-$bin/weir-live}" dashboard "$url" web-services --clients "$n" --secs 3600 >"$data/live.json" 2>"$data/live.err" &
     live=$!
     until grep -q ready "$data/live.err"; do
       kill -0 "$live" 2>/dev/null || { cat "$data/live.err"; exit 1; }
