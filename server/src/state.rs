@@ -16,6 +16,9 @@ use crate::dashboards::Dashboards;
 use crate::engine::Engine;
 use crate::query::QueryService;
 
+/// PNG pictures drawn at once (one per core of the machines Weir is measured on).
+pub(crate) const MAX_CONCURRENT_RENDERS: usize = 2;
+
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub(crate) store: Arc<Store>,
@@ -25,6 +28,9 @@ pub(crate) struct AppState {
     /// Dashboards: stored in the metadata database, or provisioned from files.
     pub(crate) dashboards: Dashboards,
     pub(crate) ingest_permits: Arc<Semaphore>,
+    /// Pictures (PNG) drawn at once: each holds its queries' results and a bitmap of up to
+    /// 4096 × 4096 pixels (48 MiB), so more are refused rather than queued.
+    pub(crate) render_permits: Arc<Semaphore>,
     pub(crate) max_result_rows: usize,
     pub(crate) max_body_bytes: usize,
     pub(crate) leptos: LeptosOptions,
@@ -54,6 +60,7 @@ impl AppState {
             store,
             dashboards,
             ingest_permits: Arc::new(Semaphore::new(config.max_concurrent_ingest)),
+            render_permits: Arc::new(Semaphore::new(MAX_CONCURRENT_RENDERS)),
             max_result_rows: config.max_result_rows,
             max_body_bytes: config.max_body_bytes,
             leptos: leptos_options(&config.site_root),

@@ -43,6 +43,12 @@ async fn render(
     query: Vec<(String, String)>,
 ) -> Result<Response, ApiError> {
     let found = state.dashboards.get(&uid).await?;
+    let Ok(_permit) = state.render_permits.try_acquire() else {
+        return Err(ApiError::new(
+            ErrorKind::Overloaded,
+            "too many pictures being drawn at once: retry shortly",
+        ));
+    };
     let mut request = app::render::Request {
         panel,
         ..Default::default()

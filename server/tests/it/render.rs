@@ -160,3 +160,32 @@ async fn panels_and_dashboards_render_as_png() {
         );
     }
 }
+
+/// More pictures at once than the server draws at once: the rest are refused with 429 (retry
+/// shortly), none fails, and the server draws again once they are done.
+#[tokio::test]
+async fn pictures_past_the_limit_are_refused_not_queued() {
+    let weir = start("render_limit", &[]).await;
+    let (status, reply) = ingest(&weir, "shop", "{\"region\":\"eu\",\"status\":200}\n").await;
+    assert_eq!(status, 200, "{reply}");
+    let (status, reply) = post(
+        &weir,
+        "/api/v1/dashboards",
+        "application/json",
+        dashboard().to_string(),
+    )
+    .await;
+    assert_eq!(status, 201, "{reply}");
+    let path = "/api/v1/dashboards/shop/render.png?width=4096&height=4096";
+    let statuses: Vec<u16> = futures::future::join_all((0..12).map(|_| png(&weir, path)))
+        .await
+        .into_iter()
+        .map(|(status, _, _)| status)
+        .collect();
+    let drawn = statuses.iter().filter(|s| **s == 200).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(drawn + refused, 12, "only 200 or 429: {statuses:?}");
+    assert!(drawn >= 2 && refused >= 1, "{statuses:?}");
+    let (status, _, _) = png(&weir, path).await;
+    assert_eq!(status, 200, "drawing again afterwards");
+}
