@@ -1,7 +1,5 @@
 //! The one route table: every path, its handler in `routes/`, and the layers around them.
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -78,12 +76,13 @@ pub(crate) fn build(state: AppState) -> Router {
     api.leptos_routes_with_context(
         &state,
         generate_route_list(app::App),
-        move || provide_context(Arc::clone(&backend)),
+        move || provide_context(backend.for_request()),
         move || app::shell(options.clone()),
     )
     .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
         app::shell,
     ))
+    .layer(axum::middleware::from_fn(routes::web::request_scope))
     .layer(CompressionLayer::new())
     .layer(TraceLayer::new_for_http())
     .with_state(state)

@@ -4,30 +4,83 @@
 use std::sync::Arc;
 
 use app::api::Backend;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::Response;
+use futures::StreamExt;
 use protocol::QueryResult;
 use protocol::dashboard::{Dashboard, Found, Listing};
 use storage::now_micros;
+use tokio_util::sync::CancellationToken;
 
 use crate::dashboards::{self, Dashboards};
 use crate::error::ApiError;
 use crate::query::{QueryService, format};
 use crate::state::AppState;
 
-/// The backend the app's pages get as context.
-pub(crate) fn backend(state: &AppState) -> Arc<dyn Backend> {
-    let backend: Arc<dyn Backend> = Arc::new(AppBackend {
+/// The backend the app's pages get as context (and server functions fall back on).
+pub(crate) fn backend(state: &AppState) -> AppBackend {
+    let backend = AppBackend {
         queries: state.queries.clone(),
         max_rows: state.max_result_rows,
         dashboards: state.dashboards.clone(),
-    });
-    app::api::install_backend(Arc::clone(&backend));
+        request: None,
+    };
+    app::api::install_backend(Arc::new(backend.clone()));
     backend
 }
 
-struct AppBackend {
+#[derive(Clone)]
+pub(crate) struct AppBackend {
     queries: QueryService,
     max_rows: usize,
     dashboards: Dashboards,
+    /// The request whose page this backend serves: its queries stop when it ends.
+    request: Option<RequestScope>,
+}
+
+impl AppBackend {
+    /// This backend for the request being rendered (the one whose parts the page's context
+    /// holds), so that its queries stop when the request ends.
+    pub(crate) fn for_request(&self) -> Arc<dyn Backend> {
+        let request = leptos::prelude::use_context::<axum::http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<RequestScope>().cloned());
+        Arc::new(AppBackend {
+            request,
+            ..self.clone()
+        })
+    }
+}
+
+/// A request's scope: cancelled when the request is done with, its response body sent or its
+/// client gone. A page's queries run in tasks the renderer spawns, detached from the request;
+/// this is how they learn that nobody waits for them any more.
+#[derive(Clone)]
+pub(crate) struct RequestScope(CancellationToken);
+
+/// Middleware: gives every request a [`RequestScope`], cancelled when the response body is
+/// dropped (sent, or its client gone) or, for a response that is not a page, at once.
+pub(crate) async fn request_scope(mut request: Request, next: Next) -> Response {
+    let token = CancellationToken::new();
+    request.extensions_mut().insert(RequestScope(token.clone()));
+    let guard = token.drop_guard();
+    let response = next.run(request).await;
+    let page = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"text/html"));
+    if !page {
+        return response;
+    }
+    // The guard lives as long as the body: a streamed page keeps its queries until it is sent.
+    response.map(|body| {
+        Body::from_stream(body.into_data_stream().map(move |chunk| {
+            let _ = &guard;
+            chunk
+        }))
+    })
 }
 
 fn client_error(err: impl Into<ApiError>) -> protocol::Error {
@@ -38,11 +91,21 @@ fn client_error(err: impl Into<ApiError>) -> protocol::Error {
 impl Backend for AppBackend {
     async fn query(&self, sql: String) -> Result<QueryResult, protocol::Error> {
         let now = now_micros();
-        let output = self
-            .queries
-            .run(&sql, self.max_rows)
-            .await
-            .map_err(|e| ApiError::from(e).into_inner())?;
+        let run = self.queries.run(&sql, self.max_rows);
+        let output = match &self.request {
+            None => run.await,
+            Some(RequestScope(ended)) => tokio::select! {
+                output = run => output,
+                () = ended.cancelled() => {
+                    tracing::info!("a page's query stopped: its request ended first (the client left)");
+                    return Err(protocol::Error::new(
+                        protocol::ErrorKind::Unavailable,
+                        "the request ended before this query did",
+                    ));
+                }
+            },
+        }
+        .map_err(|e| ApiError::from(e).into_inner())?;
         format::result(&output, now).map_err(|e| ApiError::from(e).into_inner())
     }
 

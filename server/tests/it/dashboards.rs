@@ -557,3 +557,55 @@ async fn the_demo_makes_its_dashboard_with_a_day_of_history_and_every_panel_runs
         );
     }
 }
+
+/// A dashboard page renders on the server with every panel's data; when its client leaves
+/// before it is done, the page's queries stop (they run in tasks the renderer spawns, not in
+/// the request) instead of burning the cores to the end.
+#[tokio::test]
+async fn a_page_whose_client_left_stops_its_queries() {
+    let weir = start("page_client_left", &[]).await;
+    // A query that would run for hours.
+    let slow = json!({
+        "uid": "slow", "title": "Slow",
+        "panels": [{
+            "id": 1, "title": "count", "type": "stat",
+            "sql": "SELECT count(*) AS n FROM generate_series(1, 100000000000) AS t(v) WHERE v % 7 = 3",
+            "grid": {"x": 0, "y": 0, "w": 12, "h": 8}
+        }]
+    });
+    let (status, reply) = crate::post(
+        &weir,
+        "/api/v1/dashboards",
+        "application/json",
+        slow.to_string(),
+    )
+    .await;
+    assert_eq!(status, 201, "{reply}");
+    let gone = reqwest::Client::new()
+        .get(weir.url("/dashboards/slow"))
+        .timeout(Duration::from_secs(1))
+        .send()
+        .await;
+    assert!(gone.is_err(), "the page cannot have rendered in a second");
+    wait_until(
+        Duration::from_secs(20),
+        "the page's query to stop",
+        || async {
+            Ok(weir
+                .log_tail()
+                .contains("a page's query stopped: its request ended first")
+                .then_some(()))
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e:#}\n{}", weir.log_tail()));
+    // The server answers as before.
+    let (status, reply) = crate::post(
+        &weir,
+        "/api/v1/query",
+        "application/json",
+        json!({"sql": "SELECT 1 AS one"}).to_string(),
+    )
+    .await;
+    assert_eq!(status, 200, "{reply}");
+}
