@@ -450,10 +450,12 @@ async fn journey(browser: &Browser, weir: &WeirProcess) -> Result<()> {
         )
     })
     .await?;
-    ensure!(
-        stat(browser).await?.is_some(),
-        "the stat shows a value after the reload"
-    );
+    wait_until(
+        WAIT,
+        "the stat to show a value after the reload",
+        || async { Ok(stat(browser).await?.map(|_| ())) },
+    )
+    .await?;
 
     // Inspect: the SQL as run (the variable a quoted literal, the macros expanded), the data,
     // and the data as CSV.

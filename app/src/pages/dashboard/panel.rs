@@ -123,12 +123,14 @@ pub(crate) fn PanelView(
                         <p class="error" data-test="panel-error">{message}</p>
                     }.into_any(),
                     Ok((sql, range, width)) => {
-                        // The page's result, once, while the SQL is the one it was fetched for.
-                        let first = initial
-                            .try_update_value(|i| i.take())
-                            .flatten()
-                            .filter(|(s, _)| *s == sql)
-                            .map(|(_, r)| r);
+                        // The page's result while the SQL is the one it was fetched for; once
+                        // the SQL changed, it is of no later query (not even the same SQL again).
+                        let first = initial.with_value(|i| {
+                            i.as_ref().filter(|(s, _)| *s == sql).map(|(_, r)| r.clone())
+                        });
+                        if first.is_none() {
+                            initial.set_value(None);
+                        }
                         let drawn = Drawn {
                             panel: panel.get_value(),
                             sql,
