@@ -82,9 +82,16 @@ pub(crate) fn PanelView(
     // again at the first page.
     let page = RwSignal::new((String::new(), 0usize));
     let rows = kind.page_rows(height);
+    // The page shown: the one asked for while the query is the one it was asked of, else 0.
+    let number = Memo::new(move |_| {
+        base.with(|b| match b {
+            Ok((first, ..)) => page.with(|(of, n)| if of == first { *n } else { 0 }),
+            Err(_) => 0,
+        })
+    });
     let sql = Memo::new(move |_| {
         let (first, range, width) = base.get()?;
-        let number = page.with(|(of, n)| if *of == first { *n } else { 0 });
+        let number = number.get();
         if number == 0 {
             return Ok((first, range, width));
         }
@@ -97,10 +104,7 @@ pub(crate) fn PanelView(
         })
     });
     let paging = rows.map(|_| Paging {
-        number: Signal::derive(move || {
-            let first = base.with(|b| b.as_ref().map(|b| b.0.clone()).unwrap_or_default());
-            page.with(|(of, n)| if *of == first { *n } else { 0 })
-        }),
+        number: number.into(),
         go: Callback::new(move |number: usize| {
             if let Ok((first, ..)) = base.get_untracked() {
                 page.set((first, number));
