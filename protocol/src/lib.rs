@@ -6,6 +6,8 @@
 //! - [`live`]: the messages of the `/api/v1/live` WebSocket ([`live::ClientMessage`],
 //!   [`live::ServerMessage`]) and what a client does with them ([`live::LiveResult`]: apply a
 //!   delta, keep ORDER BY order).
+//! - [`alert`]: alert rules, contact points, the notification policy, silences, instance
+//!   states, and the templates of annotations.
 //! - [`dashboard`]: the dashboard document, time ranges, and the substitution of variables and
 //!   macros into panel SQL as typed literals.
 //! - [`Error`] and [`ErrorKind`]: a failure that keeps its kind from the server to the UI.
@@ -14,6 +16,7 @@
 //! The server and the wasm app compile this same crate, so the two ends cannot drift apart.
 //! Nothing here reads the clock or does I/O.
 
+pub mod alert;
 pub mod dashboard;
 mod error;
 pub mod live;

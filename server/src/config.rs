@@ -17,6 +17,9 @@ pub struct Config {
     /// A directory of dashboard files (`*.json`, `*.yaml`) to serve read-only, reloaded when
     /// they change.
     pub dashboards_dir: Option<PathBuf>,
+    /// The URL users reach this server at, for links in notifications (default: the listening
+    /// address).
+    pub external_url: Option<String>,
     /// Largest request body accepted, after decompression.
     pub max_body_bytes: usize,
     /// Ingest requests processed at once; more get 429.
@@ -38,6 +41,7 @@ impl Config {
             site_root: site_root.into(),
             demo: None,
             dashboards_dir: None,
+            external_url: None,
             max_body_bytes: 64 << 20,
             max_concurrent_ingest: 64,
             max_result_rows: 100_000,

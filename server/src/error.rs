@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use datafusion::error::DataFusionError;
 use protocol::ErrorKind;
 
-use crate::{dashboards, engine, ingest, meta};
+use crate::{alerts, dashboards, engine, ingest, meta};
 
 /// Why the server could not start or keep serving.
 #[derive(Debug, thiserror::Error)]
@@ -242,6 +242,22 @@ impl From<dashboards::Error> for ApiError {
                 ApiError::new(ErrorKind::BadRequest, err.to_string())
             }
             dashboards::Error::Meta(err) => ApiError::from(err),
+        }
+    }
+}
+
+impl From<alerts::Error> for ApiError {
+    fn from(err: alerts::Error) -> ApiError {
+        match err {
+            alerts::Error::Invalid { ref problem, .. } => {
+                let pointer = problem.pointer.clone();
+                ApiError {
+                    error: protocol::Error::new(ErrorKind::BadRequest, err.to_string()).at(pointer),
+                    status: status(ErrorKind::BadRequest),
+                }
+            }
+            alerts::Error::InUse(_) => ApiError::new(ErrorKind::Conflict, err.to_string()),
+            alerts::Error::Meta(err) => ApiError::from(err),
         }
     }
 }

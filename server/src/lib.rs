@@ -8,6 +8,7 @@
 // Leptos views are deeply nested types; the web app's pages need more than the default 128.
 #![recursion_limit = "256"]
 
+mod alerts;
 mod config;
 mod dashboards;
 mod demo;
@@ -62,14 +63,46 @@ pub async fn serve(
             stopping.clone(),
         ))
     });
-    let dashboards = dashboards::Dashboards::new(meta, provisioned);
+    let dashboards = dashboards::Dashboards::new(meta.clone(), provisioned);
     if config.demo.is_some() {
         match dashboards.create_if_absent(demo::DASHBOARD).await {
             Ok(uid) => tracing::info!("demo dashboard at /dashboards/{uid}"),
             Err(err) => tracing::warn!(%err, "demo dashboard not made"),
         }
     }
-    let state = state::AppState::new(Arc::clone(&store), dashboards, &config, stopping.clone());
+    let queries = query::QueryService::new(Arc::clone(&store));
+    let engine = engine::Engine::new(
+        Arc::clone(&store),
+        queries.clone(),
+        config.engine.clone(),
+        stopping.clone(),
+    );
+    let external_url = config.external_url.clone().unwrap_or_else(|| {
+        format!(
+            "http://{}",
+            listener
+                .local_addr()
+                .map_or_else(|_| "127.0.0.1".to_owned(), |a| a.to_string())
+        )
+    });
+    let (alerts, alert_history) = alerts::Alerts::start(
+        meta.clone(),
+        engine.clone(),
+        queries.clone(),
+        Arc::clone(&store),
+        external_url.trim_end_matches('/').to_owned(),
+        stopping.clone(),
+    )
+    .await?;
+    let state = state::AppState::new(
+        Arc::clone(&store),
+        queries,
+        engine,
+        dashboards,
+        alerts,
+        &config,
+        stopping.clone(),
+    );
     let demo = config.demo.as_ref().map(|demo| {
         tokio::spawn(demo::run(
             Arc::clone(&store),
@@ -107,6 +140,7 @@ pub async fn serve(
     if let Some(provisioning) = provisioning {
         let _ = provisioning.await;
     }
+    let _ = alert_history.await;
     // Tiering stops at a safe point: a commit under way finishes; the WAL covers the rest.
     let _ = maintenance.await;
     tracing::info!("stopped");

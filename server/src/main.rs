@@ -70,6 +70,10 @@ struct ServeArgs {
     /// reloaded when the files change; a bad file is reported and the others kept).
     #[arg(long, env = "WEIR_DASHBOARDS")]
     dashboards: Option<PathBuf>,
+    /// The URL users reach this server at, for links in notifications (default: http:// and the
+    /// listening address).
+    #[arg(long, env = "WEIR_EXTERNAL_URL")]
+    external_url: Option<String>,
     /// Mean events per second of the demo generator.
     #[arg(long, default_value_t = DemoConfig::default().events_per_sec, requires = "demo")]
     demo_rate: u32,
@@ -163,6 +167,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let mut config = Config::new(args.data_dir, site_root);
     config.dashboards_dir = args.dashboards;
+    config.external_url = args.external_url;
     config.max_body_bytes = args.max_body_bytes;
     config.store.tier_bytes = args.tier_max_bytes;
     config.store.tier_age = seconds(args.tier_max_age_secs);

@@ -48,6 +48,41 @@ fn dashboards() -> Router<AppState> {
         .layer(DefaultBodyLimit::max(MAX_DASHBOARD_BODY_BYTES))
 }
 
+/// Alerting documents are small; 1 MiB is plenty.
+const MAX_ALERTS_BODY_BYTES: usize = 1 << 20;
+
+fn alerts() -> Router<AppState> {
+    use routes::alerts as a;
+    Router::new()
+        .route("/api/v1/alerts", get(a::instances))
+        .route("/api/v1/alerts/rules", get(a::rules).post(a::create_rule))
+        .route(
+            "/api/v1/alerts/rules/{uid}",
+            get(a::rule).put(a::update_rule).delete(a::delete_rule),
+        )
+        .route("/api/v1/alerts/rules/{uid}/test", post(a::test_rule))
+        .route(
+            "/api/v1/alerts/contact-points",
+            get(a::contact_points).post(a::create_contact_point),
+        )
+        .route(
+            "/api/v1/alerts/contact-points/{uid}",
+            get(a::contact_point)
+                .put(a::update_contact_point)
+                .delete(a::delete_contact_point),
+        )
+        .route("/api/v1/alerts/policy", get(a::policy).put(a::set_policy))
+        .route(
+            "/api/v1/alerts/silences",
+            get(a::silences).post(a::create_silence),
+        )
+        .route(
+            "/api/v1/alerts/silences/{id}",
+            axum::routing::delete(a::delete_silence),
+        )
+        .layer(DefaultBodyLimit::max(MAX_ALERTS_BODY_BYTES))
+}
+
 pub(crate) fn build(state: AppState) -> Router {
     // Decompression runs before the body limit, so the limit bounds the decompressed size too.
     let ingest = Router::new()
@@ -68,7 +103,8 @@ pub(crate) fn build(state: AppState) -> Router {
         .route("/api/v1/live", get(routes::live::upgrade))
         .route("/api/v1/engine", get(routes::engine::describe))
         .merge(ingest)
-        .merge(dashboards());
+        .merge(dashboards())
+        .merge(alerts());
     // The web app: its pages (rendered here, with the backend as context), its server
     // functions, and the built files under the site root.
     let backend = routes::web::backend(&state);

@@ -11,6 +11,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::alerts::Alerts;
 use crate::config::Config;
 use crate::dashboards::Dashboards;
 use crate::engine::Engine;
@@ -27,6 +28,8 @@ pub(crate) struct AppState {
     pub(crate) engine: Engine,
     /// Dashboards: stored in the metadata database, or provisioned from files.
     pub(crate) dashboards: Dashboards,
+    /// Alert rules, their instances, and notifications.
+    pub(crate) alerts: Alerts,
     pub(crate) ingest_permits: Arc<Semaphore>,
     /// Pictures (PNG) drawn at once: each holds its queries' results and a bitmap of up to
     /// 4096 × 4096 pixels (48 MiB), so more are refused rather than queued.
@@ -44,18 +47,16 @@ pub(crate) struct AppState {
 impl AppState {
     pub(crate) fn new(
         store: Arc<Store>,
+        queries: QueryService,
+        engine: Engine,
         dashboards: Dashboards,
+        alerts: Alerts,
         config: &Config,
         stopping: CancellationToken,
     ) -> AppState {
-        let queries = QueryService::new(Arc::clone(&store));
         AppState {
-            engine: Engine::new(
-                Arc::clone(&store),
-                queries.clone(),
-                config.engine.clone(),
-                stopping.clone(),
-            ),
+            engine,
+            alerts,
             queries,
             store,
             dashboards,

@@ -7,6 +7,7 @@
 //! backend can take the same files. Nothing outside this module sees a connection: callers get
 //! typed records and [`Error`]s.
 
+mod alerts;
 mod dashboards;
 
 use std::path::Path;
@@ -15,13 +16,17 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+pub(crate) use alerts::{InstanceRecord, Kind, LogEntry};
 pub(crate) use dashboards::VersionRecord;
 
 /// The database's file in the data directory.
 pub(crate) const FILE_NAME: &str = "meta.db";
 
 /// Migrations, in the order they apply: (number, SQL). Append only; never edit a released one.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/0001_dashboards.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/0001_dashboards.sql")),
+    (2, include_str!("../../migrations/0002_alerts.sql")),
+];
 
 /// How long a writer waits for another process's write (`weir dashboards import` beside a
 /// running server) before giving up.

@@ -1,6 +1,7 @@
 //! Every handler, one file per resource: `/api/v1`, `/healthz`, the live socket and the web
 //! app's server side. `router.rs` says which path goes where.
 
+pub(crate) mod alerts;
 pub(crate) mod dashboards;
 pub(crate) mod engine;
 pub(crate) mod health;

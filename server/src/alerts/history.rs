@@ -1,0 +1,106 @@
+//! Alerting's history as streams: every state transition is an event of `_alerts`, every
+//! notification attempt one of `_notifications`, queryable and chartable like any stream.
+//!
+//! Events are appended by a task of their own in batches, so that neither a rule nor a send
+//! waits on the stream's fsync; the state itself is in the metadata database first.
+
+use std::sync::Arc;
+
+use protocol::alert::Transition;
+use protocol::dashboard::time::rfc3339;
+use serde_json::{Value, json};
+use storage::{Store, StreamName};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::ingest::{self, BodyFormat};
+
+/// The stream of state transitions.
+pub(crate) const ALERTS_STREAM: &str = "_alerts";
+/// The stream of notification attempts.
+pub(crate) const NOTIFICATIONS_STREAM: &str = "_notifications";
+
+#[derive(Clone)]
+pub(crate) struct History {
+    events: mpsc::UnboundedSender<(&'static str, Value)>,
+}
+
+impl History {
+    /// Starts the appender; it drains what is queued when `stop` fires, then ends.
+    pub(crate) fn start(
+        store: Arc<Store>,
+        stop: CancellationToken,
+    ) -> (History, tokio::task::JoinHandle<()>) {
+        let (events, mut queue) = mpsc::unbounded_channel::<(&'static str, Value)>();
+        let task = tokio::spawn(async move {
+            loop {
+                let first = tokio::select! {
+                    () = stop.cancelled() => None,
+                    first = queue.recv() => first,
+                };
+                let mut batch: Vec<(&'static str, Value)> = first.into_iter().collect();
+                while let Ok(more) = queue.try_recv() {
+                    batch.push(more);
+                }
+                if batch.is_empty() {
+                    return;
+                }
+                for stream in [ALERTS_STREAM, NOTIFICATIONS_STREAM] {
+                    let body: String = batch
+                        .iter()
+                        .filter(|(s, _)| *s == stream)
+                        .map(|(_, e)| format!("{e}\n"))
+                        .collect();
+                    if !body.is_empty() {
+                        append(&store, stream, body).await;
+                    }
+                }
+            }
+        });
+        (History { events }, task)
+    }
+
+    pub(crate) fn transition(&self, t: &Transition) {
+        let _ = self.events.send((
+            ALERTS_STREAM,
+            json!({
+                "_time": rfc3339(t.time),
+                "rule_uid": t.rule_uid,
+                "title": t.title,
+                "fingerprint": t.fingerprint,
+                "labels": t.labels,
+                "from_state": t.from.as_str(),
+                "to_state": t.to.as_str(),
+                "value": t.value,
+                "reason": t.reason,
+            }),
+        ));
+    }
+
+    /// One notification attempt (stamped now).
+    pub(crate) fn notification(&self, mut event: Value) {
+        event["_time"] = json!(rfc3339(storage::now_micros()));
+        let _ = self.events.send((NOTIFICATIONS_STREAM, event));
+    }
+}
+
+async fn append(store: &Arc<Store>, stream: &'static str, body: String) {
+    let store = Arc::clone(store);
+    let appended = tokio::task::spawn_blocking(move || {
+        let stream = StreamName::new(stream).expect("a valid stream name");
+        ingest::append_json(&store, &stream, body.as_bytes(), BodyFormat::Ndjson)
+    })
+    .await;
+    match appended {
+        Ok(Ok(outcome)) if !outcome.rejected.is_empty() => {
+            tracing::warn!(
+                stream,
+                rejected = outcome.rejected.len(),
+                "alert history events rejected"
+            );
+        }
+        Ok(Ok(_)) => {}
+        Ok(Err(err)) => tracing::warn!(stream, %err, "alert history not written"),
+        Err(err) => tracing::warn!(stream, %err, "alert history task failed"),
+    }
+}

@@ -1,0 +1,694 @@
+//! Alerting: rules kept live by the incremental engine, their instances' states, and
+//! notifications (docs/alerts.md).
+//!
+//! Each rule that is not paused runs as a task ([`rule`]) subscribed to its query on the
+//! engine: a change of the result moves the instances it touches ([`eval`], [`machine`]) within
+//! the engine's flush, with no polling; the clock moves them only for `for` and
+//! `keep_firing_for`. Transitions are saved in the metadata database, appended to the stream
+//! `_alerts` ([`history`]) and handed to the notifier ([`notify`]), which groups, silences,
+//! deduplicates and sends. Documents are checked by [`check`].
+
+pub(crate) mod check;
+pub(crate) mod eval;
+mod history;
+pub(crate) mod machine;
+mod matchers;
+pub(crate) mod notify;
+mod rule;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use protocol::alert::{ContactPoint, Instance, Policy, Problem, Rule, Silence, State};
+use serde::Serialize;
+use serde_json::Value;
+use storage::{Store, now_micros};
+use tokio_util::sync::CancellationToken;
+
+use self::eval::RuleEval;
+use self::machine::Machine;
+use self::notify::{Notifier, Retry, Routing, Sender};
+use self::rule::{Status, lock, record};
+use crate::engine::Engine;
+use crate::meta::{self, Kind, Meta};
+use crate::query::QueryService;
+
+/// Resolved instances are kept this long after they resolve (their notification sent, or given
+/// up on), then forgotten.
+const KEEP_RESOLVED_MICROS: i64 = 3_600_000_000;
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Error {
+    #[error("invalid {what}{}: {}", at(&.problem.pointer), .problem.message)]
+    Invalid {
+        what: &'static str,
+        problem: Problem,
+    },
+    /// Deleting it would leave something pointing at nothing.
+    #[error("{0}")]
+    InUse(String),
+    #[error(transparent)]
+    Meta(#[from] meta::Error),
+}
+
+fn at(pointer: &str) -> String {
+    if pointer.is_empty() {
+        String::new()
+    } else {
+        format!(" at {pointer}")
+    }
+}
+
+fn invalid(what: &'static str) -> impl Fn(Problem) -> Error {
+    move |problem| Error::Invalid { what, problem }
+}
+
+/// A rule in the list: the document, how it runs, and its instances by state.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct RuleSummary {
+    pub(crate) rule: Rule,
+    pub(crate) status: Status,
+    pub(crate) counts: BTreeMap<State, usize>,
+    pub(crate) updated_at: i64,
+}
+
+/// A silence and whether it holds now.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct SilenceView {
+    #[serde(flatten)]
+    pub(crate) silence: Silence,
+    /// `pending`, `active` or `expired`.
+    pub(crate) state: &'static str,
+}
+
+/// What a test notification came to, per contact point.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct TestOutcome {
+    pub(crate) contact_point: String,
+    pub(crate) delivered: bool,
+}
+
+struct Running {
+    eval: Arc<Mutex<RuleEval>>,
+    status: Arc<Mutex<Status>>,
+    stop: Option<(CancellationToken, tokio::task::JoinHandle<()>)>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) meta: Meta,
+    pub(crate) engine: Engine,
+    queries: QueryService,
+    pub(crate) notifier: Notifier,
+    pub(crate) history: history::History,
+    rules: Mutex<BTreeMap<String, Running>>,
+    /// Changes of documents one at a time: a rule's task is stopped and started in order.
+    edits: tokio::sync::Mutex<()>,
+    external_url: String,
+    stopping: CancellationToken,
+}
+
+/// Alerting, as handlers share it.
+#[derive(Clone)]
+pub(crate) struct Alerts {
+    inner: Arc<Inner>,
+}
+
+impl Alerts {
+    /// Loads the documents and saved states, and starts every rule that is not paused.
+    pub(crate) async fn start(
+        meta: Meta,
+        engine: Engine,
+        queries: QueryService,
+        store: Arc<Store>,
+        external_url: String,
+        stopping: CancellationToken,
+    ) -> Result<(Alerts, tokio::task::JoinHandle<()>), meta::Error> {
+        let (history, history_task) = history::History::start(store, stopping.clone());
+        let routing = Arc::new(std::sync::RwLock::new(Arc::new(Routing::default())));
+        let sender = Sender::new(Retry::default(), history.clone());
+        let notifier = Notifier::start(
+            meta.clone(),
+            routing,
+            sender,
+            external_url.clone(),
+            stopping.clone(),
+        )
+        .await?;
+        let alerts = Alerts {
+            inner: Arc::new(Inner {
+                meta: meta.clone(),
+                engine,
+                queries,
+                notifier,
+                history,
+                rules: Mutex::new(BTreeMap::new()),
+                edits: tokio::sync::Mutex::new(()),
+                external_url,
+                stopping: stopping.clone(),
+            }),
+        };
+        alerts.reload_routing().await?;
+        meta.forget_instances(now_micros() - KEEP_RESOLVED_MICROS)
+            .await?;
+        let mut saved: HashMap<String, Vec<meta::InstanceRecord>> = HashMap::new();
+        for record in meta.instances().await? {
+            saved
+                .entry(record.rule_uid.clone())
+                .or_default()
+                .push(record);
+        }
+        for stored in meta.documents::<Rule>(Kind::Rule).await? {
+            let rule = Arc::new(stored.document);
+            let mut eval = RuleEval::new(Arc::clone(&rule));
+            for record in saved.remove(&rule.uid).unwrap_or_default() {
+                let Some(state) = State::parse(&record.state) else {
+                    continue;
+                };
+                let machine = Machine {
+                    state,
+                    since: record.since,
+                    fired_at: record.fired_at.filter(|_| state.is_active()),
+                    reason: record.reason.clone(),
+                };
+                // Resolved ones the notifier may still owe a "resolved" for.
+                let alert = protocol::alert::Transition {
+                    rule_uid: rule.uid.clone(),
+                    title: rule.title.clone(),
+                    fingerprint: record.fingerprint.clone(),
+                    labels: record.labels.clone(),
+                    from: if state.is_active() {
+                        State::Normal
+                    } else {
+                        State::Firing
+                    },
+                    to: state,
+                    value: record.value,
+                    reason: record.reason.clone(),
+                    time: record.since,
+                    fired_at: record.fired_at,
+                };
+                if let Some(alert) = rule::alert_of(&rule, &alert)
+                    && record.fired_at.is_some()
+                {
+                    alerts.inner.notifier.alert(alert);
+                }
+                if state != State::Normal {
+                    eval.restore(record.labels, machine, record.value);
+                }
+            }
+            alerts.run(rule, eval);
+        }
+        tokio::spawn(forget_resolved(meta, stopping));
+        Ok((alerts, history_task))
+    }
+
+    /// Starts (or, paused, only lists) a rule.
+    fn run(&self, rule: Arc<Rule>, eval: RuleEval) {
+        let eval = Arc::new(Mutex::new(eval));
+        let status = Arc::new(Mutex::new(Status::default()));
+        let stop = (!rule.paused).then(|| {
+            let token = self.inner.stopping.child_token();
+            let task = tokio::spawn(rule::run(
+                Arc::clone(&self.inner),
+                Arc::clone(&eval),
+                Arc::clone(&status),
+                token.clone(),
+            ));
+            (token, task)
+        });
+        lock(&self.inner.rules).insert(rule.uid.clone(), Running { eval, status, stop });
+    }
+
+    /// Stops a rule's task; its instances resolve with `reason` when `resolve`. Returns them.
+    async fn halt(&self, uid: &str, resolve: Option<&str>) -> Option<Arc<Mutex<RuleEval>>> {
+        let running = lock(&self.inner.rules).remove(uid)?;
+        if let Some((token, task)) = running.stop {
+            token.cancel();
+            let _ = task.await;
+        }
+        if let Some(reason) = resolve {
+            let moved = lock(&running.eval).resolve_all(reason, now_micros());
+            record(&self.inner, &running.eval, moved).await;
+        }
+        Some(running.eval)
+    }
+
+    async fn reload_routing(&self) -> Result<(), meta::Error> {
+        let meta = &self.inner.meta;
+        let policy = match meta.document::<Policy>(Kind::Policy, "default").await {
+            Ok(stored) => stored.document,
+            Err(meta::Error::NotFound { .. }) => Policy::default(),
+            Err(err) => return Err(err),
+        };
+        let points: BTreeMap<String, ContactPoint> = meta
+            .documents::<ContactPoint>(Kind::ContactPoint)
+            .await?
+            .into_iter()
+            .map(|s| (s.document.uid.clone(), s.document))
+            .collect();
+        let mut silences = Vec::new();
+        for stored in meta.documents::<Silence>(Kind::Silence).await? {
+            let (start, end) = silence_times(&stored.document).unwrap_or((0, 0));
+            match matchers::Active::new(&stored.document, start, end) {
+                Ok(active) => silences.push(active),
+                Err(err) => tracing::warn!(id = %stored.document.id, %err, "a silence is skipped"),
+            }
+        }
+        match Routing::new(policy, points, silences) {
+            Ok(routing) => self.inner.notifier.set_routing(routing),
+            Err(err) => tracing::warn!(%err, "the notification policy does not compile"),
+        }
+        Ok(())
+    }
+
+    // Rules.
+
+    pub(crate) async fn rules(&self) -> Result<Vec<RuleSummary>, Error> {
+        let stored = self.inner.meta.documents::<Rule>(Kind::Rule).await?;
+        let rules = lock(&self.inner.rules);
+        Ok(stored
+            .into_iter()
+            .map(|s| {
+                let (status, counts) = match rules.get(&s.document.uid) {
+                    Some(running) => {
+                        let mut counts = BTreeMap::new();
+                        for t in lock(&running.eval).instances.values() {
+                            *counts.entry(t.machine.state).or_insert(0) += 1;
+                        }
+                        (lock(&running.status).clone(), counts)
+                    }
+                    None => (Status::default(), BTreeMap::new()),
+                };
+                RuleSummary {
+                    rule: s.document,
+                    status,
+                    counts,
+                    updated_at: s.updated_at,
+                }
+            })
+            .collect())
+    }
+
+    pub(crate) async fn rule(&self, uid: &str) -> Result<RuleSummary, Error> {
+        let stored = self.inner.meta.document::<Rule>(Kind::Rule, uid).await?;
+        let rules = lock(&self.inner.rules);
+        let (status, counts) = match rules.get(uid) {
+            Some(running) => {
+                let mut counts = BTreeMap::new();
+                for t in lock(&running.eval).instances.values() {
+                    *counts.entry(t.machine.state).or_insert(0) += 1;
+                }
+                (lock(&running.status).clone(), counts)
+            }
+            None => (Status::default(), BTreeMap::new()),
+        };
+        Ok(RuleSummary {
+            rule: stored.document,
+            status,
+            counts,
+            updated_at: stored.updated_at,
+        })
+    }
+
+    /// A rule as a document says it, checked: schema, model, SQL, contact points.
+    pub(crate) async fn check_rule(&self, document: &Value) -> Result<Rule, Error> {
+        let rule = check::rule_document(document).map_err(invalid("alert rule"))?;
+        check::rule_sql(&rule, &self.inner.queries)
+            .await
+            .map_err(invalid("alert rule"))?;
+        let points = self
+            .inner
+            .meta
+            .documents::<ContactPoint>(Kind::ContactPoint)
+            .await?;
+        for (i, uid) in rule.contact_points.iter().enumerate() {
+            if !points.iter().any(|p| p.document.uid == *uid) {
+                return Err(Error::Invalid {
+                    what: "alert rule",
+                    problem: Problem {
+                        pointer: format!("/contact_points/{i}"),
+                        message: format!("no contact point `{uid}`"),
+                    },
+                });
+            }
+        }
+        Ok(rule)
+    }
+
+    pub(crate) async fn create_rule(&self, document: &Value) -> Result<Rule, Error> {
+        let _edit = self.inner.edits.lock().await;
+        let mut rule = self.check_rule(document).await?;
+        let version = self
+            .inner
+            .meta
+            .save_document(Kind::Rule, &rule.uid.clone(), 0, rule.clone(), stamp_rule)
+            .await?;
+        rule.version = version;
+        let rule = Arc::new(rule);
+        self.run(Arc::clone(&rule), RuleEval::new(Arc::clone(&rule)));
+        Ok((*rule).clone())
+    }
+
+    /// Saves a new version over `rule.version`; the rule restarts with its instances' states.
+    pub(crate) async fn update_rule(&self, uid: &str, document: &Value) -> Result<Rule, Error> {
+        let _edit = self.inner.edits.lock().await;
+        let mut rule = self.check_rule(document).await?;
+        if rule.uid != uid {
+            return Err(Error::Invalid {
+                what: "alert rule",
+                problem: Problem {
+                    pointer: "/uid".to_owned(),
+                    message: format!(
+                        "the document's uid `{}` is not the path's `{uid}`",
+                        rule.uid
+                    ),
+                },
+            });
+        }
+        let version = self
+            .inner
+            .meta
+            .save_document(Kind::Rule, uid, rule.version, rule.clone(), stamp_rule)
+            .await?;
+        rule.version = version;
+        let rule = Arc::new(rule);
+        let resolve = rule.paused.then_some("the rule is paused");
+        let old = self.halt(uid, resolve).await;
+        let mut eval = RuleEval::new(Arc::clone(&rule));
+        if let Some(old) = old {
+            for t in lock(&old).instances.values() {
+                eval.restore(t.labels.clone(), t.machine.clone(), t.value);
+            }
+        }
+        self.run(Arc::clone(&rule), eval);
+        Ok((*rule).clone())
+    }
+
+    /// Deletes a rule; its firing instances resolve (and are notified so).
+    pub(crate) async fn delete_rule(&self, uid: &str) -> Result<(), Error> {
+        let _edit = self.inner.edits.lock().await;
+        self.inner.meta.document::<Rule>(Kind::Rule, uid).await?;
+        self.halt(uid, Some("the rule was deleted")).await;
+        self.inner.meta.delete_document(Kind::Rule, uid).await?;
+        Ok(())
+    }
+
+    /// Every instance (of one rule, when given), with the silences muting it.
+    pub(crate) fn instances(&self, rule_uid: Option<&str>) -> Vec<Instance> {
+        let routing = self.inner.notifier.routing();
+        let now = now_micros();
+        let rules = lock(&self.inner.rules);
+        let mut list = Vec::new();
+        for (uid, running) in rules.iter() {
+            if rule_uid.is_some_and(|r| r != uid) {
+                continue;
+            }
+            for mut instance in lock(&running.eval).list() {
+                instance.silenced_by = routing.silenced_by(&instance.labels, now);
+                list.push(instance);
+            }
+        }
+        list
+    }
+
+    /// Sends a firing test alert of the rule to where its alerts go.
+    pub(crate) async fn test_rule(&self, uid: &str) -> Result<Vec<TestOutcome>, Error> {
+        let rule = self
+            .inner
+            .meta
+            .document::<Rule>(Kind::Rule, uid)
+            .await?
+            .document;
+        let eval = RuleEval::new(Arc::new(rule.clone()));
+        let labels = eval.base_labels().clone();
+        let now = now_micros();
+        let mut annotations = eval::annotations(&rule, &labels, None);
+        annotations.insert("weir_test".to_owned(), "a test notification".to_owned());
+        let alert = notify::Alert {
+            fingerprint: protocol::alert::fingerprint(&labels),
+            rule_uid: rule.uid.clone(),
+            labels,
+            annotations,
+            starts_at: now,
+            ends_at: None,
+            contact_points: rule.contact_points.clone(),
+            panel: rule.panel.clone(),
+        };
+        let routing = self.inner.notifier.routing();
+        let mut outcomes = Vec::new();
+        for receiver in routing.receivers(&alert) {
+            let Some(point) = routing.contact_points.get(&receiver) else {
+                continue;
+            };
+            let delivered = self
+                .inner
+                .notifier
+                .send_now(point, vec![alert.clone()], &self.inner.external_url)
+                .await;
+            outcomes.push(TestOutcome {
+                contact_point: receiver,
+                delivered,
+            });
+        }
+        Ok(outcomes)
+    }
+
+    // Contact points.
+
+    pub(crate) async fn contact_points(&self) -> Result<Vec<ContactPoint>, Error> {
+        let stored = self.inner.meta.documents(Kind::ContactPoint).await?;
+        Ok(stored.into_iter().map(|s| s.document).collect())
+    }
+
+    pub(crate) async fn contact_point(&self, uid: &str) -> Result<ContactPoint, Error> {
+        Ok(self
+            .inner
+            .meta
+            .document(Kind::ContactPoint, uid)
+            .await?
+            .document)
+    }
+
+    /// Creates (`existing` false) or replaces a contact point.
+    pub(crate) async fn save_contact_point(
+        &self,
+        uid: Option<&str>,
+        document: &Value,
+    ) -> Result<ContactPoint, Error> {
+        let _edit = self.inner.edits.lock().await;
+        let point = check::contact_point(document).map_err(invalid("contact point"))?;
+        let expected = match uid {
+            None => 0,
+            Some(uid) => {
+                if point.uid != uid {
+                    return Err(Error::Invalid {
+                        what: "contact point",
+                        problem: Problem {
+                            pointer: "/uid".to_owned(),
+                            message: format!(
+                                "the document's uid `{}` is not the path's `{uid}`",
+                                point.uid
+                            ),
+                        },
+                    });
+                }
+                self.inner
+                    .meta
+                    .document::<ContactPoint>(Kind::ContactPoint, uid)
+                    .await?
+                    .version
+            }
+        };
+        self.inner
+            .meta
+            .save_document(
+                Kind::ContactPoint,
+                &point.uid.clone(),
+                expected,
+                point.clone(),
+                |_, _| {},
+            )
+            .await?;
+        self.reload_routing().await?;
+        Ok(point)
+    }
+
+    /// Deletes a contact point no rule and no route names.
+    pub(crate) async fn delete_contact_point(&self, uid: &str) -> Result<(), Error> {
+        let _edit = self.inner.edits.lock().await;
+        let rules = self.inner.meta.documents::<Rule>(Kind::Rule).await?;
+        if let Some(rule) = rules
+            .iter()
+            .find(|r| r.document.contact_points.iter().any(|c| c == uid))
+        {
+            return Err(Error::InUse(format!(
+                "contact point `{uid}` is used by the rule `{}`: change the rule first",
+                rule.document.uid
+            )));
+        }
+        let routing = self.inner.notifier.routing();
+        if policy_names(&routing.policy, uid) {
+            return Err(Error::InUse(format!(
+                "contact point `{uid}` is a receiver of the notification policy: change it first"
+            )));
+        }
+        self.inner
+            .meta
+            .delete_document(Kind::ContactPoint, uid)
+            .await?;
+        self.reload_routing().await?;
+        Ok(())
+    }
+
+    // The notification policy.
+
+    pub(crate) fn policy(&self) -> Policy {
+        self.inner.notifier.routing().policy.clone()
+    }
+
+    pub(crate) async fn set_policy(&self, document: &Value) -> Result<Policy, Error> {
+        let _edit = self.inner.edits.lock().await;
+        let policy = check::policy(document).map_err(invalid("notification policy"))?;
+        let routing = self.inner.notifier.routing();
+        policy
+            .check(&|uid| routing.contact_points.contains_key(uid))
+            .map_err(invalid("notification policy"))?;
+        Routing::new(policy.clone(), BTreeMap::new(), Vec::new()).map_err(|message| {
+            Error::Invalid {
+                what: "notification policy",
+                problem: Problem {
+                    pointer: "/routes".to_owned(),
+                    message,
+                },
+            }
+        })?;
+        let meta = &self.inner.meta;
+        let expected = match meta.document::<Policy>(Kind::Policy, "default").await {
+            Ok(stored) => stored.version,
+            Err(meta::Error::NotFound { .. }) => 0,
+            Err(err) => return Err(err.into()),
+        };
+        meta.save_document(Kind::Policy, "default", expected, policy.clone(), |_, _| {})
+            .await?;
+        self.reload_routing().await?;
+        Ok(policy)
+    }
+
+    // Silences.
+
+    pub(crate) async fn silences(&self) -> Result<Vec<SilenceView>, Error> {
+        let now = now_micros();
+        let stored = self.inner.meta.documents::<Silence>(Kind::Silence).await?;
+        let mut list: Vec<SilenceView> = stored
+            .into_iter()
+            .map(|s| {
+                let (start, end) = silence_times(&s.document).unwrap_or((0, 0));
+                let state = if now < start {
+                    "pending"
+                } else if now < end {
+                    "active"
+                } else {
+                    "expired"
+                };
+                SilenceView {
+                    silence: s.document,
+                    state,
+                }
+            })
+            .collect();
+        list.sort_by_key(|s| (s.state == "expired", s.silence.ends_at.clone()));
+        Ok(list)
+    }
+
+    pub(crate) async fn create_silence(&self, document: &Value) -> Result<Silence, Error> {
+        let _edit = self.inner.edits.lock().await;
+        let mut silence = check::silence(document).map_err(invalid("silence"))?;
+        let now = now_micros();
+        silence.id = format!("{:016x}", rand::random::<u64>());
+        if silence.starts_at.is_none() {
+            silence.starts_at = Some(protocol::dashboard::time::rfc3339(now));
+        }
+        let (start, end) = silence_times(&silence).map_err(invalid("silence"))?;
+        if end <= start || end <= now {
+            return Err(Error::Invalid {
+                what: "silence",
+                problem: Problem {
+                    pointer: "/ends_at".to_owned(),
+                    message: "a silence ends after it starts, and after now".to_owned(),
+                },
+            });
+        }
+        matchers::Active::new(&silence, start, end).map_err(|message| Error::Invalid {
+            what: "silence",
+            problem: Problem {
+                pointer: "/matchers".to_owned(),
+                message,
+            },
+        })?;
+        self.inner
+            .meta
+            .save_document(
+                Kind::Silence,
+                &silence.id.clone(),
+                0,
+                silence.clone(),
+                |_, _| {},
+            )
+            .await?;
+        self.reload_routing().await?;
+        Ok(silence)
+    }
+
+    pub(crate) async fn delete_silence(&self, id: &str) -> Result<(), Error> {
+        let _edit = self.inner.edits.lock().await;
+        self.inner.meta.delete_document(Kind::Silence, id).await?;
+        self.reload_routing().await?;
+        Ok(())
+    }
+}
+
+fn stamp_rule(rule: &mut Rule, version: u64) {
+    rule.version = version;
+}
+
+/// Whether a route of the policy (or the policy) sends to `uid`.
+fn policy_names(policy: &Policy, uid: &str) -> bool {
+    fn routes(list: &[protocol::alert::Route], uid: &str) -> bool {
+        list.iter()
+            .any(|r| r.receiver.as_deref() == Some(uid) || routes(&r.routes, uid))
+    }
+    policy.receiver.as_deref() == Some(uid) || routes(&policy.routes, uid)
+}
+
+/// A silence's start and end, µs.
+fn silence_times(silence: &Silence) -> Result<(i64, i64), Problem> {
+    let read = |pointer: &str, text: &str| {
+        chrono::DateTime::parse_from_rfc3339(text)
+            .map(|t| t.timestamp_micros())
+            .map_err(|err| Problem {
+                pointer: pointer.to_owned(),
+                message: format!("`{text}` is not an RFC 3339 time: {err}"),
+            })
+    };
+    let start = match &silence.starts_at {
+        Some(text) => read("/starts_at", text)?,
+        None => 0,
+    };
+    Ok((start, read("/ends_at", &silence.ends_at)?))
+}
+
+/// Forgets resolved instances an hour after they resolved.
+async fn forget_resolved(meta: Meta, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(std::time::Duration::from_secs(600)) => {}
+        }
+        if let Err(err) = meta
+            .forget_instances(now_micros() - KEEP_RESOLVED_MICROS)
+            .await
+        {
+            tracing::warn!(%err, "resolved alert instances not forgotten");
+        }
+    }
+}
