@@ -16,21 +16,21 @@ use super::{ingest, post, query, start};
 
 /// A request a receiver got.
 #[derive(Debug, Clone)]
-struct Received {
-    body: Value,
+pub(crate) struct Received {
+    pub(crate) body: Value,
     raw: Bytes,
     headers: HeaderMap,
 }
 
 /// A local webhook receiver; `hang` makes it never answer, `failing` answer 503.
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     got: Arc<Mutex<Vec<Received>>>,
     failing: Arc<AtomicBool>,
 }
 
 impl Receiver {
-    async fn start(hang: bool) -> Receiver {
+    pub(crate) async fn start(hang: bool) -> Receiver {
         let got: Arc<Mutex<Vec<Received>>> = Arc::default();
         let failing: Arc<AtomicBool> = Arc::default();
         let (sink, fail) = (Arc::clone(&got), Arc::clone(&failing));
@@ -57,12 +57,12 @@ impl Receiver {
         Receiver { url, got, failing }
     }
 
-    fn all(&self) -> Vec<Received> {
+    pub(crate) fn all(&self) -> Vec<Received> {
         self.got.lock().unwrap().clone()
     }
 
     /// Waits for the `n`th request (1-based).
-    async fn nth(&self, n: usize, within: Duration) -> Received {
+    pub(crate) async fn nth(&self, n: usize, within: Duration) -> Received {
         wait_until(within, &format!("webhook request {n}"), || async {
             Ok(self.all().get(n - 1).cloned())
         })
@@ -71,7 +71,7 @@ impl Receiver {
     }
 }
 
-async fn put(weir: &WeirProcess, path: &str, body: Value) -> (u16, Value) {
+pub(crate) async fn put(weir: &WeirProcess, path: &str, body: Value) -> (u16, Value) {
     let response = reqwest::Client::new()
         .put(weir.url(path))
         .json(&body)
@@ -82,7 +82,7 @@ async fn put(weir: &WeirProcess, path: &str, body: Value) -> (u16, Value) {
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-async fn post_json(weir: &WeirProcess, path: &str, body: Value) -> (u16, Value) {
+pub(crate) async fn post_json(weir: &WeirProcess, path: &str, body: Value) -> (u16, Value) {
     post(weir, path, "application/json", body.to_string()).await
 }
 
@@ -107,7 +107,7 @@ async fn setup(weir: &WeirProcess, receiver: &Receiver, secret: Option<&str>) {
     assert_eq!(status, 200, "{reply}");
 }
 
-fn latency_rule(uid: &str, extra: Value) -> Value {
+pub(crate) fn latency_rule(uid: &str, extra: Value) -> Value {
     let mut rule = json!({
         "uid": uid,
         "title": "Slow service",
@@ -123,7 +123,7 @@ fn latency_rule(uid: &str, extra: Value) -> Value {
     rule
 }
 
-fn events(service: &str, latency: u32, n: usize) -> String {
+pub(crate) fn events(service: &str, latency: u32, n: usize) -> String {
     (0..n)
         .map(|_| format!("{{\"service\":\"{service}\",\"latency\":{latency}}}\n"))
         .collect()

@@ -36,9 +36,11 @@ impl Default for Retry {
     }
 }
 
-/// How long a firing alert sent to an Alertmanager stays valid unless sent again (four resends,
-/// as Prometheus sets it).
-pub(crate) const ALERTMANAGER_VALID_FOR: i64 = 4 * 60_000_000;
+/// How often firing alerts are sent to an Alertmanager again (Prometheus's `resend_delay`) ...
+pub(crate) const ALERTMANAGER_RESEND: i64 = 60_000_000;
+/// ... and how long each send is valid for unless sent again (four resends, as Prometheus sets
+/// it).
+pub(crate) const ALERTMANAGER_VALID_FOR: i64 = 4 * ALERTMANAGER_RESEND;
 
 #[derive(Clone)]
 pub(crate) struct Sender {

@@ -377,6 +377,11 @@ impl Dispatcher {
                 .contact_points
                 .get(&receiver)
                 .is_some_and(|cp| matches!(cp.target, Target::Alertmanager { .. }));
+            let mut options = options;
+            if immediate {
+                // Resent as Prometheus resends, well within the time each send is valid for.
+                options.group_interval = deliver::ALERTMANAGER_RESEND;
+            }
             let group = self.groups.entry(key).or_insert_with(|| Group {
                 receiver,
                 next_flush: now + options.group_wait,
