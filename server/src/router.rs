@@ -60,6 +60,7 @@ fn alerts() -> Router<AppState> {
             "/api/v1/alerts/rules/{uid}",
             get(a::rule).put(a::update_rule).delete(a::delete_rule),
         )
+        .route("/api/v1/alerts/rules/backtest", post(a::backtest))
         .route("/api/v1/alerts/rules/{uid}/test", post(a::test_rule))
         .route(
             "/api/v1/alerts/contact-points",

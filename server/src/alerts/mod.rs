@@ -8,6 +8,7 @@
 //! `_alerts` ([`history`]) and handed to the notifier ([`notify`]), which groups, silences,
 //! deduplicates and sends. Documents are checked by [`check`].
 
+mod backtest;
 pub(crate) mod check;
 pub(crate) mod eval;
 mod history;
@@ -451,6 +452,52 @@ impl Alerts {
             });
         }
         Ok(outcomes)
+    }
+
+    /// Replays a rule (saved or not) over `[from, to]` of its stream's history:
+    /// `{"rule": {...}, "from": "now-6h", "to": "now"}`.
+    pub(crate) async fn backtest(&self, request: &Value) -> Result<backtest::Backtest, Error> {
+        let field = |name: &str| {
+            request
+                .get(name)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+        };
+        let (from, to) = (field("from"), field("to"));
+        let range = protocol::dashboard::TimeRange::parse(
+            if from.is_empty() { "now-6h" } else { from },
+            if to.is_empty() { "now" } else { to },
+        )
+        .map_err(|err| Error::Invalid {
+            what: "backtest",
+            problem: Problem {
+                pointer: "/from".to_owned(),
+                message: err.to_string(),
+            },
+        })?;
+        let (from, to) = range.resolve(now_micros());
+        let mut document = request.get("rule").cloned().unwrap_or(Value::Null);
+        if let Some(rule) = document.as_object_mut() {
+            rule.entry("uid").or_insert_with(|| Value::from("backtest"));
+        }
+        let rule = self.check_rule(&document).await.map_err(|err| match err {
+            Error::Invalid { problem, .. } => Error::Invalid {
+                what: "backtest",
+                problem: Problem {
+                    pointer: format!("/rule{}", problem.pointer),
+                    message: problem.message,
+                },
+            },
+            other => other,
+        })?;
+        backtest::run(
+            Arc::new(rule),
+            from,
+            to,
+            &self.inner.queries,
+            self.inner.engine.settings(),
+        )
+        .await
     }
 
     // Contact points.

@@ -198,13 +198,60 @@ impl Operator {
         Ok(())
     }
 
+    /// The events of `plan.table` with `_time` in `[from, to]` (µs), in event-time order, in the
+    /// columns the query reads: what a replay feeds [`Operator::replay`].
+    pub(crate) async fn history(
+        &self,
+        state: &SessionState,
+        from: i64,
+        to: i64,
+    ) -> Result<datafusion::execution::SendableRecordBatchStream, Error> {
+        let plan = &self.plan;
+        let tz = match plan
+            .input_schema
+            .field_with_name(TIME_COLUMN)
+            .map(|f| f.data_type())
+        {
+            Ok(arrow::datatypes::DataType::Timestamp(_, tz)) => tz.clone(),
+            _ => None,
+        };
+        let time = |t: i64| lit(ScalarValue::TimestampMicrosecond(Some(t), tz.clone()));
+        let mut predicates: Vec<Expr> = plan.filter.iter().map(unqualify).collect();
+        predicates.push(col(TIME_COLUMN).gt_eq(time(from)));
+        predicates.push(col(TIME_COLUMN).lt_eq(time(to)));
+        let source = provider_as_source(Arc::clone(&plan.table));
+        let projection: Vec<usize> = plan
+            .columns
+            .iter()
+            .filter_map(|c| plan.input_schema.index_of(c).ok())
+            .collect();
+        let mut builder = LogicalPlanBuilder::scan(plan.stream.as_str(), source, Some(projection))?;
+        if let Some(predicate) = datafusion::logical_expr::utils::conjunction(predicates) {
+            builder = builder.filter(predicate)?;
+        }
+        let builder = builder.sort(vec![col(TIME_COLUMN).sort(true, false)])?;
+        let scan = state.create_physical_plan(&builder.build()?).await?;
+        Ok(execute_stream(scan, state.task_ctx())?)
+    }
+
     /// Applies a batch of the stream (in offset order) at clock `now` (µs since the epoch).
     pub(crate) fn apply(&mut self, batch: &RecordBatch, now: i64) -> Result<(), Error> {
         self.advance_clock(now);
         let Some(batch) = self.unseen(batch)? else {
             return Ok(());
         };
-        let batch = adapt(&batch, &self.plan)?;
+        self.take(&batch)
+    }
+
+    /// Applies a batch of a replay of history at clock `now`, as [`Operator::apply`] applies a
+    /// live one; a replay comes in event-time order, so offsets are not looked at.
+    pub(crate) fn replay(&mut self, batch: &RecordBatch, now: i64) -> Result<(), Error> {
+        self.advance_clock(now);
+        self.take(batch)
+    }
+
+    fn take(&mut self, batch: &RecordBatch) -> Result<(), Error> {
+        let batch = adapt(batch, &self.plan)?;
         self.metrics.events += batch.num_rows() as u64;
         self.absorb(&batch, true)?;
         if let Some(times) = batch.column_by_name(TIME_COLUMN)

@@ -307,7 +307,7 @@ impl Engine {
         &self.config
     }
 
-    fn settings(&self) -> Settings {
+    pub(crate) fn settings(&self) -> Settings {
         Settings {
             lateness: self.config.allowed_lateness.as_micros() as i64,
             idle: self.config.idle_after.as_micros() as i64,

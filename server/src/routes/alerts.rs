@@ -102,6 +102,15 @@ pub(crate) async fn delete_rule(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `POST /api/v1/alerts/rules/backtest`: `{"rule": {...}, "from": "now-6h", "to": "now"}`.
+pub(crate) async fn backtest(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let report = state.alerts.backtest(&body_json(&body)?).await?;
+    Ok(Json(report).into_response())
+}
+
 pub(crate) async fn test_rule(
     State(state): State<AppState>,
     Path(uid): Path<String>,

@@ -36,7 +36,10 @@ async fn alerts_reach_a_real_alertmanager_and_resolve_there() {
     std::fs::write(dir.join("alertmanager.yml"), config).unwrap();
     let port = free_port();
     let mut alertmanager = Command::new(ALERTMANAGER)
-        .arg(format!("--config.file={}", dir.join("alertmanager.yml").display()))
+        .arg(format!(
+            "--config.file={}",
+            dir.join("alertmanager.yml").display()
+        ))
         .arg(format!("--storage.path={}", dir.join("data").display()))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .arg("--cluster.listen-address=")
@@ -44,7 +47,9 @@ async fn alerts_reach_a_real_alertmanager_and_resolve_there() {
         .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()
-        .unwrap_or_else(|e| panic!("{ALERTMANAGER} (apt-get install prometheus-alertmanager): {e}"));
+        .unwrap_or_else(|e| {
+            panic!("{ALERTMANAGER} (apt-get install prometheus-alertmanager): {e}")
+        });
     let am = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     wait_until(Duration::from_secs(20), "alertmanager ready", || async {
@@ -54,35 +59,80 @@ async fn alerts_reach_a_real_alertmanager_and_resolve_there() {
     .await
     .unwrap();
 
-    assert_eq!(ingest(&weir, "app", &events("checkout", 100, 2)).await.0, 200);
+    assert_eq!(
+        ingest(&weir, "app", &events("checkout", 100, 2)).await.0,
+        200
+    );
     let point = json!({"uid": "am", "name": "Alertmanager", "type": "alertmanager", "url": am});
-    assert_eq!(post_json(&weir, "/api/v1/alerts/contact-points", point).await.0, 201);
-    assert_eq!(put(&weir, "/api/v1/alerts/policy", json!({"receiver": "am"})).await.0, 200);
-    let (status, reply) = post_json(&weir, "/api/v1/alerts/rules", latency_rule("slow", json!({}))).await;
+    assert_eq!(
+        post_json(&weir, "/api/v1/alerts/contact-points", point)
+            .await
+            .0,
+        201
+    );
+    assert_eq!(
+        put(&weir, "/api/v1/alerts/policy", json!({"receiver": "am"}))
+            .await
+            .0,
+        200
+    );
+    let (status, reply) = post_json(
+        &weir,
+        "/api/v1/alerts/rules",
+        latency_rule("slow", json!({})),
+    )
+    .await;
     assert_eq!(status, 201, "{reply}");
-    assert_eq!(ingest(&weir, "app", &events("checkout", 2000, 2)).await.0, 200);
+    assert_eq!(
+        ingest(&weir, "app", &events("checkout", 2000, 2)).await.0,
+        200
+    );
 
     // Alertmanager holds it, with Weir's labels and annotations ...
-    let held = wait_until(Duration::from_secs(10), "the alert in alertmanager", || async {
-        let alerts: Value = client.get(format!("{am}/api/v2/alerts")).send().await?.json().await?;
-        Ok(alerts.as_array().and_then(|a| a.first().cloned()))
-    })
+    let held = wait_until(
+        Duration::from_secs(10),
+        "the alert in alertmanager",
+        || async {
+            let alerts: Value = client
+                .get(format!("{am}/api/v2/alerts"))
+                .send()
+                .await?
+                .json()
+                .await?;
+            Ok(alerts.as_array().and_then(|a| a.first().cloned()))
+        },
+    )
     .await
     .unwrap();
     assert_eq!(held["labels"]["alertname"], "Slow service");
     assert_eq!(held["labels"]["service"], "checkout");
     assert_eq!(held["annotations"]["summary"], "checkout takes 1.05kms");
-    assert!(held["generatorURL"].as_str().unwrap().ends_with("/alerts/slow"));
+    assert!(
+        held["generatorURL"]
+            .as_str()
+            .unwrap()
+            .ends_with("/alerts/slow")
+    );
     // ... and routes it to its webhook, firing.
     let firing = hook.nth(1, Duration::from_secs(10)).await;
     assert_eq!(firing.body["status"], "firing");
     assert_eq!(firing.body["alerts"][0]["labels"]["service"], "checkout");
 
     // Resolved in Weir: Alertmanager is told the end, and says "resolved".
-    assert_eq!(ingest(&weir, "app", &events("checkout", 10, 40)).await.0, 200);
-    let resolved = wait_until(Duration::from_secs(15), "resolved through alertmanager", || async {
-        Ok(hook.all().into_iter().find(|r| r.body["status"] == "resolved"))
-    })
+    assert_eq!(
+        ingest(&weir, "app", &events("checkout", 10, 40)).await.0,
+        200
+    );
+    let resolved = wait_until(
+        Duration::from_secs(15),
+        "resolved through alertmanager",
+        || async {
+            Ok(hook
+                .all()
+                .into_iter()
+                .find(|r| r.body["status"] == "resolved"))
+        },
+    )
     .await
     .unwrap();
     assert_eq!(resolved.body["alerts"][0]["labels"]["service"], "checkout");

@@ -3,6 +3,7 @@
 
 mod alertmanager;
 mod alerts;
+mod backtest;
 mod cli;
 mod crash;
 mod dashboards;
