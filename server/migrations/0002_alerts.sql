@@ -7,6 +7,8 @@ CREATE TABLE alert_documents (
     version     BIGINT NOT NULL,
     document    TEXT NOT NULL,
     updated_at  BIGINT NOT NULL,
+    -- The file it is provisioned from ('' when made through the API).
+    source      TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (kind, key)
 );
 

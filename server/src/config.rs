@@ -17,6 +17,9 @@ pub struct Config {
     /// A directory of dashboard files (`*.json`, `*.yaml`) to serve read-only, reloaded when
     /// they change.
     pub dashboards_dir: Option<PathBuf>,
+    /// A directory of alerting files (`*.yaml`, `*.json`: contact points, rules, silences, the
+    /// policy), applied at start and whenever they change.
+    pub alerts_dir: Option<PathBuf>,
     /// The URL users reach this server at, for links in notifications (default: the listening
     /// address).
     pub external_url: Option<String>,
@@ -42,6 +45,7 @@ impl Config {
             demo: None,
             dashboards_dir: None,
             external_url: None,
+            alerts_dir: None,
             max_body_bytes: 64 << 20,
             max_concurrent_ingest: 64,
             max_result_rows: 100_000,

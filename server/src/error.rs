@@ -257,6 +257,10 @@ impl From<alerts::Error> for ApiError {
                 }
             }
             alerts::Error::InUse(_) => ApiError::new(ErrorKind::Conflict, err.to_string()),
+            // As a provisioned dashboard answers a save.
+            alerts::Error::Provisioned { .. } => {
+                ApiError::new(ErrorKind::BadRequest, err.to_string())
+            }
             alerts::Error::Meta(err) => ApiError::from(err),
         }
     }

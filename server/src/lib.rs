@@ -94,6 +94,17 @@ pub async fn serve(
         stopping.clone(),
     )
     .await?;
+    let alert_provisioning = match &config.alerts_dir {
+        Some(dir) => {
+            alerts.provision(dir).await;
+            Some(tokio::spawn(alerts::provision::watch(
+                alerts.clone(),
+                dir.clone(),
+                stopping.clone(),
+            )))
+        }
+        None => None,
+    };
     let state = state::AppState::new(
         Arc::clone(&store),
         queries,
@@ -138,6 +149,9 @@ pub async fn serve(
         let _ = demo.await;
     }
     if let Some(provisioning) = provisioning {
+        let _ = provisioning.await;
+    }
+    if let Some(provisioning) = alert_provisioning {
         let _ = provisioning.await;
     }
     let _ = alert_history.await;

@@ -27,7 +27,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server: HTTP API, live WebSocket and web app on one address.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Copy stored dashboards to files and back.
     #[command(subcommand)]
     Dashboards(DashboardsCommand),
@@ -70,6 +70,10 @@ struct ServeArgs {
     /// reloaded when the files change; a bad file is reported and the others kept).
     #[arg(long, env = "WEIR_DASHBOARDS")]
     dashboards: Option<PathBuf>,
+    /// Apply the alerting files of this directory (*.yaml/*.json: contact_points, rules,
+    /// silences, policy), read-only in the API, and again whenever they change.
+    #[arg(long, env = "WEIR_ALERTS")]
+    alerts: Option<PathBuf>,
     /// The URL users reach this server at, for links in notifications (default: http:// and the
     /// listening address).
     #[arg(long, env = "WEIR_EXTERNAL_URL")]
@@ -154,7 +158,7 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
         Command::Dashboards(command) => dashboards(command),
     }
 }
@@ -168,6 +172,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut config = Config::new(args.data_dir, site_root);
     config.dashboards_dir = args.dashboards;
     config.external_url = args.external_url;
+    config.alerts_dir = args.alerts;
     config.max_body_bytes = args.max_body_bytes;
     config.store.tier_bytes = args.tier_max_bytes;
     config.store.tier_age = seconds(args.tier_max_age_secs);

@@ -15,7 +15,9 @@ mod history;
 pub(crate) mod machine;
 mod matchers;
 pub(crate) mod notify;
+pub(crate) mod provision;
 mod rule;
+mod settings;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -30,6 +32,7 @@ use self::eval::RuleEval;
 use self::machine::Machine;
 use self::notify::{Notifier, Retry, Routing, Sender};
 use self::rule::{Status, lock, record};
+use self::settings::silence_times;
 use crate::engine::Engine;
 use crate::meta::{self, Kind, Meta};
 use crate::query::QueryService;
@@ -48,6 +51,8 @@ pub(crate) enum Error {
     /// Deleting it would leave something pointing at nothing.
     #[error("{0}")]
     InUse(String),
+    #[error("`{key}` is provisioned from {file}: change the file instead")]
+    Provisioned { key: String, file: String },
     #[error(transparent)]
     Meta(#[from] meta::Error),
 }
@@ -236,7 +241,10 @@ impl Alerts {
 
     async fn reload_routing(&self) -> Result<(), meta::Error> {
         let meta = &self.inner.meta;
-        let policy = match meta.document::<Policy>(Kind::Policy, "default").await {
+        let policy = match meta
+            .document::<Policy>(Kind::Policy, settings::POLICY)
+            .await
+        {
             Ok(stored) => stored.document,
             Err(meta::Error::NotFound { .. }) => Policy::default(),
             Err(err) => return Err(err),
@@ -338,22 +346,14 @@ impl Alerts {
 
     pub(crate) async fn create_rule(&self, document: &Value) -> Result<Rule, Error> {
         let _edit = self.inner.edits.lock().await;
-        let mut rule = self.check_rule(document).await?;
-        let version = self
-            .inner
-            .meta
-            .save_document(Kind::Rule, &rule.uid.clone(), 0, rule.clone(), stamp_rule)
-            .await?;
-        rule.version = version;
-        let rule = Arc::new(rule);
-        self.run(Arc::clone(&rule), RuleEval::new(Arc::clone(&rule)));
-        Ok((*rule).clone())
+        let rule = self.check_rule(document).await?;
+        self.put_rule(rule, 0, String::new()).await
     }
 
     /// Saves a new version over `rule.version`; the rule restarts with its instances' states.
     pub(crate) async fn update_rule(&self, uid: &str, document: &Value) -> Result<Rule, Error> {
         let _edit = self.inner.edits.lock().await;
-        let mut rule = self.check_rule(document).await?;
+        let rule = self.check_rule(document).await?;
         if rule.uid != uid {
             return Err(Error::Invalid {
                 what: "alert rule",
@@ -366,15 +366,29 @@ impl Alerts {
                 },
             });
         }
+        self.not_provisioned::<Rule>(Kind::Rule, uid).await?;
+        let expected = rule.version;
+        self.put_rule(rule, expected, String::new()).await
+    }
+
+    /// Saves a checked rule (new when `expected` is 0) and (re)starts it, its instances kept.
+    async fn put_rule(&self, mut rule: Rule, expected: u64, source: String) -> Result<Rule, Error> {
+        let uid = rule.uid.clone();
         let version = self
             .inner
             .meta
-            .save_document(Kind::Rule, uid, rule.version, rule.clone(), stamp_rule)
+            .save_document(
+                Kind::Rule,
+                &uid,
+                expected,
+                (rule.clone(), source),
+                stamp_rule,
+            )
             .await?;
         rule.version = version;
         let rule = Arc::new(rule);
         let resolve = rule.paused.then_some("the rule is paused");
-        let old = self.halt(uid, resolve).await;
+        let old = self.halt(&uid, resolve).await;
         let mut eval = RuleEval::new(Arc::clone(&rule));
         if let Some(old) = old {
             for t in lock(&old).instances.values() {
@@ -388,10 +402,32 @@ impl Alerts {
     /// Deletes a rule; its firing instances resolve (and are notified so).
     pub(crate) async fn delete_rule(&self, uid: &str) -> Result<(), Error> {
         let _edit = self.inner.edits.lock().await;
-        self.inner.meta.document::<Rule>(Kind::Rule, uid).await?;
+        self.not_provisioned::<Rule>(Kind::Rule, uid).await?;
+        self.remove_rule(uid).await
+    }
+
+    async fn remove_rule(&self, uid: &str) -> Result<(), Error> {
         self.halt(uid, Some("the rule was deleted")).await;
         self.inner.meta.delete_document(Kind::Rule, uid).await?;
         Ok(())
+    }
+
+    /// The stored document of `key`, unless it is provisioned from a file (then it changes with
+    /// the file only).
+    async fn not_provisioned<T: serde::de::DeserializeOwned + Send + 'static>(
+        &self,
+        kind: Kind,
+        key: &str,
+    ) -> Result<meta::Stored<T>, Error> {
+        let stored = self.inner.meta.document::<T>(kind, key).await?;
+        if stored.source.is_empty() {
+            Ok(stored)
+        } else {
+            Err(Error::Provisioned {
+                key: key.to_owned(),
+                file: stored.source,
+            })
+        }
     }
 
     /// Every instance (of one rule, when given), with the silences muting it.
@@ -499,229 +535,10 @@ impl Alerts {
         )
         .await
     }
-
-    // Contact points.
-
-    pub(crate) async fn contact_points(&self) -> Result<Vec<ContactPoint>, Error> {
-        let stored = self.inner.meta.documents(Kind::ContactPoint).await?;
-        Ok(stored.into_iter().map(|s| s.document).collect())
-    }
-
-    pub(crate) async fn contact_point(&self, uid: &str) -> Result<ContactPoint, Error> {
-        Ok(self
-            .inner
-            .meta
-            .document(Kind::ContactPoint, uid)
-            .await?
-            .document)
-    }
-
-    /// Creates (`existing` false) or replaces a contact point.
-    pub(crate) async fn save_contact_point(
-        &self,
-        uid: Option<&str>,
-        document: &Value,
-    ) -> Result<ContactPoint, Error> {
-        let _edit = self.inner.edits.lock().await;
-        let point = check::contact_point(document).map_err(invalid("contact point"))?;
-        let expected = match uid {
-            None => 0,
-            Some(uid) => {
-                if point.uid != uid {
-                    return Err(Error::Invalid {
-                        what: "contact point",
-                        problem: Problem {
-                            pointer: "/uid".to_owned(),
-                            message: format!(
-                                "the document's uid `{}` is not the path's `{uid}`",
-                                point.uid
-                            ),
-                        },
-                    });
-                }
-                self.inner
-                    .meta
-                    .document::<ContactPoint>(Kind::ContactPoint, uid)
-                    .await?
-                    .version
-            }
-        };
-        self.inner
-            .meta
-            .save_document(
-                Kind::ContactPoint,
-                &point.uid.clone(),
-                expected,
-                point.clone(),
-                |_, _| {},
-            )
-            .await?;
-        self.reload_routing().await?;
-        Ok(point)
-    }
-
-    /// Deletes a contact point no rule and no route names.
-    pub(crate) async fn delete_contact_point(&self, uid: &str) -> Result<(), Error> {
-        let _edit = self.inner.edits.lock().await;
-        let rules = self.inner.meta.documents::<Rule>(Kind::Rule).await?;
-        if let Some(rule) = rules
-            .iter()
-            .find(|r| r.document.contact_points.iter().any(|c| c == uid))
-        {
-            return Err(Error::InUse(format!(
-                "contact point `{uid}` is used by the rule `{}`: change the rule first",
-                rule.document.uid
-            )));
-        }
-        let routing = self.inner.notifier.routing();
-        if policy_names(&routing.policy, uid) {
-            return Err(Error::InUse(format!(
-                "contact point `{uid}` is a receiver of the notification policy: change it first"
-            )));
-        }
-        self.inner
-            .meta
-            .delete_document(Kind::ContactPoint, uid)
-            .await?;
-        self.reload_routing().await?;
-        Ok(())
-    }
-
-    // The notification policy.
-
-    pub(crate) fn policy(&self) -> Policy {
-        self.inner.notifier.routing().policy.clone()
-    }
-
-    pub(crate) async fn set_policy(&self, document: &Value) -> Result<Policy, Error> {
-        let _edit = self.inner.edits.lock().await;
-        let policy = check::policy(document).map_err(invalid("notification policy"))?;
-        let routing = self.inner.notifier.routing();
-        policy
-            .check(&|uid| routing.contact_points.contains_key(uid))
-            .map_err(invalid("notification policy"))?;
-        Routing::new(policy.clone(), BTreeMap::new(), Vec::new()).map_err(|message| {
-            Error::Invalid {
-                what: "notification policy",
-                problem: Problem {
-                    pointer: "/routes".to_owned(),
-                    message,
-                },
-            }
-        })?;
-        let meta = &self.inner.meta;
-        let expected = match meta.document::<Policy>(Kind::Policy, "default").await {
-            Ok(stored) => stored.version,
-            Err(meta::Error::NotFound { .. }) => 0,
-            Err(err) => return Err(err.into()),
-        };
-        meta.save_document(Kind::Policy, "default", expected, policy.clone(), |_, _| {})
-            .await?;
-        self.reload_routing().await?;
-        Ok(policy)
-    }
-
-    // Silences.
-
-    pub(crate) async fn silences(&self) -> Result<Vec<SilenceView>, Error> {
-        let now = now_micros();
-        let stored = self.inner.meta.documents::<Silence>(Kind::Silence).await?;
-        let mut list: Vec<SilenceView> = stored
-            .into_iter()
-            .map(|s| {
-                let (start, end) = silence_times(&s.document).unwrap_or((0, 0));
-                let state = if now < start {
-                    "pending"
-                } else if now < end {
-                    "active"
-                } else {
-                    "expired"
-                };
-                SilenceView {
-                    silence: s.document,
-                    state,
-                }
-            })
-            .collect();
-        list.sort_by_key(|s| (s.state == "expired", s.silence.ends_at.clone()));
-        Ok(list)
-    }
-
-    pub(crate) async fn create_silence(&self, document: &Value) -> Result<Silence, Error> {
-        let _edit = self.inner.edits.lock().await;
-        let mut silence = check::silence(document).map_err(invalid("silence"))?;
-        let now = now_micros();
-        silence.id = format!("{:016x}", rand::random::<u64>());
-        if silence.starts_at.is_none() {
-            silence.starts_at = Some(protocol::dashboard::time::rfc3339(now));
-        }
-        let (start, end) = silence_times(&silence).map_err(invalid("silence"))?;
-        if end <= start || end <= now {
-            return Err(Error::Invalid {
-                what: "silence",
-                problem: Problem {
-                    pointer: "/ends_at".to_owned(),
-                    message: "a silence ends after it starts, and after now".to_owned(),
-                },
-            });
-        }
-        matchers::Active::new(&silence, start, end).map_err(|message| Error::Invalid {
-            what: "silence",
-            problem: Problem {
-                pointer: "/matchers".to_owned(),
-                message,
-            },
-        })?;
-        self.inner
-            .meta
-            .save_document(
-                Kind::Silence,
-                &silence.id.clone(),
-                0,
-                silence.clone(),
-                |_, _| {},
-            )
-            .await?;
-        self.reload_routing().await?;
-        Ok(silence)
-    }
-
-    pub(crate) async fn delete_silence(&self, id: &str) -> Result<(), Error> {
-        let _edit = self.inner.edits.lock().await;
-        self.inner.meta.delete_document(Kind::Silence, id).await?;
-        self.reload_routing().await?;
-        Ok(())
-    }
 }
 
 fn stamp_rule(rule: &mut Rule, version: u64) {
     rule.version = version;
-}
-
-/// Whether a route of the policy (or the policy) sends to `uid`.
-fn policy_names(policy: &Policy, uid: &str) -> bool {
-    fn routes(list: &[protocol::alert::Route], uid: &str) -> bool {
-        list.iter()
-            .any(|r| r.receiver.as_deref() == Some(uid) || routes(&r.routes, uid))
-    }
-    policy.receiver.as_deref() == Some(uid) || routes(&policy.routes, uid)
-}
-
-/// A silence's start and end, µs.
-fn silence_times(silence: &Silence) -> Result<(i64, i64), Problem> {
-    let read = |pointer: &str, text: &str| {
-        chrono::DateTime::parse_from_rfc3339(text)
-            .map(|t| t.timestamp_micros())
-            .map_err(|err| Problem {
-                pointer: pointer.to_owned(),
-                message: format!("`{text}` is not an RFC 3339 time: {err}"),
-            })
-    };
-    let start = match &silence.starts_at {
-        Some(text) => read("/starts_at", text)?,
-        None => 0,
-    };
-    Ok((start, read("/ends_at", &silence.ends_at)?))
 }
 
 /// Forgets resolved instances an hour after they resolved.

@@ -46,7 +46,7 @@ fn kind(path: &Path) -> Option<bool> {
 }
 
 /// The dashboard files of `dir`, by name.
-fn files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+pub(crate) fn files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|entry| Some(entry.ok()?.path()))
         .filter(|path| kind(path).is_some() && path.is_file())
@@ -136,7 +136,7 @@ pub(crate) fn load_file(file: &Path) -> Result<Dashboard, FileProblem> {
 }
 
 /// What the directory looks like: its files' names, sizes and times. A change means a reload.
-fn fingerprint(dir: &Path) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
+pub(crate) fn fingerprint(dir: &Path) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
     files(dir)
         .unwrap_or_default()
         .into_iter()

@@ -46,6 +46,8 @@ pub(crate) struct Stored<T> {
     pub(crate) document: T,
     pub(crate) version: u64,
     pub(crate) updated_at: i64,
+    /// The file it is provisioned from (empty when made through the API).
+    pub(crate) source: String,
 }
 
 /// An instance's state as saved.
@@ -78,7 +80,7 @@ impl Meta {
     ) -> Result<Vec<Stored<T>>, Error> {
         self.with(move |conn| {
             let mut stmt = conn.prepare(
-                "SELECT document, version, updated_at FROM alert_documents
+                "SELECT document, version, updated_at, source FROM alert_documents
                  WHERE kind = ?1 ORDER BY key",
             )?;
             let rows = stmt.query_map([kind.as_str()], |row| {
@@ -86,15 +88,17 @@ impl Meta {
                     row.get::<_, String>(0)?,
                     row.get::<_, i64>(1)?,
                     row.get::<_, i64>(2)?,
+                    row.get::<_, String>(3)?,
                 ))
             })?;
             let mut list = Vec::new();
             for row in rows {
-                let (document, version, updated_at) = row?;
+                let (document, version, updated_at, source) = row?;
                 list.push(Stored {
                     document: serde_json::from_str(&document)?,
                     version: version as u64,
                     updated_at,
+                    source,
                 });
             }
             Ok(list)
@@ -109,15 +113,15 @@ impl Meta {
     ) -> Result<Stored<T>, Error> {
         let key = key.to_owned();
         self.with(move |conn| {
-            let row: Option<(String, i64, i64)> = conn
+            let row: Option<(String, i64, i64, String)> = conn
                 .query_row(
-                    "SELECT document, version, updated_at FROM alert_documents
+                    "SELECT document, version, updated_at, source FROM alert_documents
                      WHERE kind = ?1 AND key = ?2",
                     (kind.as_str(), &key),
-                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
                 )
                 .optional()?;
-            let (document, version, updated_at) = row.ok_or_else(|| Error::NotFound {
+            let (document, version, updated_at, source) = row.ok_or_else(|| Error::NotFound {
                 what: kind.what(),
                 key: key.clone(),
             })?;
@@ -125,6 +129,7 @@ impl Meta {
                 document: serde_json::from_str(&document)?,
                 version: version as u64,
                 updated_at,
+                source,
             })
         })
         .await
@@ -132,13 +137,14 @@ impl Meta {
 
     /// Saves `document` under `key`: new when `expected` is 0 (an existing one is a conflict),
     /// else over version `expected` (a stale one is a conflict). Returns the new version, which
-    /// `stamp` writes into the document before it is stored.
+    /// `stamp` writes into the document before it is stored. `source` is the file it is
+    /// provisioned from, or empty.
     pub(crate) async fn save_document<T: Serialize + Send + 'static>(
         &self,
         kind: Kind,
         key: &str,
         expected: u64,
-        mut document: T,
+        (mut document, source): (T, String),
         stamp: fn(&mut T, u64),
     ) -> Result<u64, Error> {
         let key = key.to_owned();
@@ -177,17 +183,18 @@ impl Meta {
             let version = expected + 1;
             stamp(&mut document, version);
             tx.execute(
-                "INSERT INTO alert_documents (kind, key, version, document, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
+                "INSERT INTO alert_documents (kind, key, version, document, updated_at, source)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (kind, key) DO UPDATE SET
                    version = excluded.version, document = excluded.document,
-                   updated_at = excluded.updated_at",
+                   updated_at = excluded.updated_at, source = excluded.source",
                 (
                     kind.as_str(),
                     &key,
                     version as i64,
                     serde_json::to_string(&document)?,
                     storage::now_micros(),
+                    &source,
                 ),
             )?;
             tx.commit()?;

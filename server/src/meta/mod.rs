@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-pub(crate) use alerts::{InstanceRecord, Kind, LogEntry};
+pub(crate) use alerts::{InstanceRecord, Kind, LogEntry, Stored};
 pub(crate) use dashboards::VersionRecord;
 
 /// The database's file in the data directory.

@@ -3,6 +3,7 @@
 
 mod alertmanager;
 mod alerts;
+mod alerts_files;
 mod backtest;
 mod cli;
 mod crash;
