@@ -37,7 +37,7 @@ pub(crate) struct RuleEval {
     keyed: bool,
     /// Rows of a keyed result: key text → fingerprint.
     keys: HashMap<String, String>,
-    pub(crate) instances: BTreeMap<String, Tracked>,
+    pub(crate) instances: HashMap<String, Tracked>,
     /// The labels every instance has (the rule's, `alertname`, `severity`): the rule-level
     /// instance's, for no data and errors.
     base: BTreeMap<String, String>,
@@ -59,7 +59,7 @@ impl RuleEval {
             value_column: None,
             keyed: false,
             keys: HashMap::new(),
-            instances: BTreeMap::new(),
+            instances: HashMap::new(),
             base,
         }
     }
@@ -130,35 +130,12 @@ impl RuleEval {
         row.get(self.value_column?)?.as_f64()
     }
 
-    fn observation(&self, value: Option<f64>) -> (Observation, String) {
-        match &self.rule.condition {
-            None => (
-                Observation::Alerting,
-                "the query returned this row".to_owned(),
-            ),
-            Some(c) => match value {
-                None => (Observation::NoData, format!("{} has no value", c.column)),
-                Some(v) if c.holds(v) => (
-                    Observation::Alerting,
-                    format!(
-                        "{} = {} {} {}",
-                        c.column,
-                        show(v),
-                        c.op.as_str(),
-                        show(c.threshold)
-                    ),
-                ),
-                Some(v) => (
-                    Observation::Normal,
-                    format!(
-                        "{} = {}, not {} {}",
-                        c.column,
-                        show(v),
-                        c.op.as_str(),
-                        show(c.threshold)
-                    ),
-                ),
-            },
+    fn observation(&self, value: Option<f64>) -> Observation {
+        match (&self.rule.condition, value) {
+            (None, _) => Observation::Alerting,
+            (Some(_), None) => Observation::NoData,
+            (Some(c), Some(v)) if c.holds(v) => Observation::Alerting,
+            (Some(_), Some(_)) => Observation::Normal,
         }
     }
 
@@ -177,8 +154,7 @@ impl RuleEval {
             }
         }
         for row in upserts {
-            let fp = self.upsert(row, now, &mut out);
-            self.keys.insert(Shape::key_text(&shape.key_of(row)), fp);
+            self.upsert(row, Some(key_text(shape, row)), now, &mut out);
         }
         self.after_result(now, &mut out);
         out
@@ -190,12 +166,8 @@ impl RuleEval {
         let mut present = std::collections::HashSet::new();
         self.keys.clear();
         for row in rows {
-            let fp = self.upsert(row, now, &mut out);
-            if self.keyed {
-                self.keys
-                    .insert(Shape::key_text(&shape.key_of(row)), fp.clone());
-            }
-            present.insert(fp);
+            let key = self.keyed.then(|| key_text(shape, row));
+            present.insert(self.upsert(row, key, now, &mut out));
         }
         let gone: Vec<String> = self
             .instances
@@ -230,10 +202,10 @@ impl RuleEval {
         let reason = format!("the query failed: {reason}");
         self.observe(
             &fp,
-            labels,
+            Some(labels),
             None,
             Observation::Error(reason.clone()),
-            &reason,
+            Why::Text(&reason),
             now,
             &mut out,
         );
@@ -255,6 +227,8 @@ impl RuleEval {
         for fp in fps {
             self.forget_if_done(&fp);
         }
+        // The same ticks give the same order, whatever the map's.
+        out.sort_by(|a, b| (a.time, &a.fingerprint).cmp(&(b.time, &b.fingerprint)));
         out
     }
 
@@ -288,14 +262,46 @@ impl RuleEval {
         fingerprint(&self.base)
     }
 
-    fn upsert(&mut self, row: &Row, now: i64, out: &mut Vec<Transition>) -> String {
-        let labels = self.row_labels(row);
-        let fp = fingerprint(&labels);
+    /// A row of the result: its instance observed (found by the row's key when it has one,
+    /// without building its labels again). Returns the instance's fingerprint.
+    fn upsert(
+        &mut self,
+        row: &Row,
+        key: Option<String>,
+        now: i64,
+        out: &mut Vec<Transition>,
+    ) -> String {
+        let known = key
+            .as_ref()
+            .and_then(|k| self.keys.get(k))
+            .filter(|fp| self.instances.contains_key(*fp))
+            .cloned();
+        let was_known = known.is_some();
+        let (fp, labels) = match known {
+            Some(fp) => (fp, None),
+            None => {
+                let labels = self.row_labels(row);
+                (fingerprint(&labels), Some(labels))
+            }
+        };
         let value = self.row_value(row);
-        let (observation, reason) = self.observation(value);
-        self.observe(&fp, labels, value, observation, &reason, now, out);
+        let observation = self.observation(value);
+        self.observe(
+            &fp,
+            labels,
+            value,
+            observation,
+            Why::Condition(value),
+            now,
+            out,
+        );
         if let Some(t) = self.instances.get_mut(&fp) {
             t.present = true;
+        }
+        if let Some(key) = key
+            && !was_known
+        {
+            self.keys.insert(key, fp.clone());
         }
         fp
     }
@@ -305,17 +311,9 @@ impl RuleEval {
             return;
         };
         tracked.present = false;
-        let labels = tracked.labels.clone();
         let value = tracked.value;
-        self.observe(
-            fp,
-            labels,
-            value,
-            Observation::Normal,
-            "its row left the result",
-            now,
-            out,
-        );
+        let why = Why::Text("its row left the result");
+        self.observe(fp, None, value, Observation::Normal, why, now, out);
         self.forget_if_done(fp);
     }
 
@@ -323,49 +321,61 @@ impl RuleEval {
     /// rule-level instance that is no row's is back to normal.
     fn after_result(&mut self, now: i64, out: &mut Vec<Transition>) {
         let fp = self.base_fingerprint();
-        let any_row = self.instances.values().any(|t| t.present);
-        let base_is_row = self.instances.get(&fp).is_some_and(|t| t.present);
-        if base_is_row {
+        let base = self.instances.get(&fp);
+        if base.is_some_and(|t| t.present) {
             return;
         }
+        let troubled =
+            base.is_some_and(|t| matches!(t.machine.state, State::NoData | State::Error));
+        if self.rule.condition.is_none() && !troubled {
+            return;
+        }
+        let any_row = self.instances.values().any(|t| t.present);
         if !any_row && self.rule.condition.is_some() {
-            let labels = self.base.clone();
-            let reason = "the query returned no rows";
-            self.observe(&fp, labels, None, Observation::NoData, reason, now, out);
-        } else if let Some(t) = self.instances.get(&fp)
-            && matches!(t.machine.state, State::NoData | State::Error)
-        {
-            let labels = t.labels.clone();
-            let reason = "the query returns rows again";
-            self.observe(&fp, labels, None, Observation::Normal, reason, now, out);
+            let labels = Some(self.base.clone());
+            let why = Why::Text("the query returned no rows");
+            self.observe(&fp, labels, None, Observation::NoData, why, now, out);
+        } else if troubled {
+            let why = Why::Text("the query returns rows again");
+            self.observe(&fp, None, None, Observation::Normal, why, now, out);
         }
         self.forget_if_done(&fp);
     }
 
+    /// Observes instance `fp` (made with `labels` if new).
     #[allow(clippy::too_many_arguments)]
     fn observe(
         &mut self,
         fp: &str,
-        labels: BTreeMap<String, String>,
+        labels: Option<BTreeMap<String, String>>,
         value: Option<f64>,
         observation: Observation,
-        reason: &str,
+        why: Why<'_>,
         now: i64,
         out: &mut Vec<Transition>,
     ) {
         let timing = self.timing;
-        let tracked = self
-            .instances
-            .entry(fp.to_owned())
-            .or_insert_with(|| Tracked {
-                labels,
-                machine: Machine::new(now),
-                value,
-                present: false,
-            });
+        let rule = &self.rule;
+        let tracked = match self.instances.get_mut(fp) {
+            Some(tracked) => tracked,
+            None => self
+                .instances
+                .entry(fp.to_owned())
+                .or_insert_with(|| Tracked {
+                    labels: labels.unwrap_or_default(),
+                    machine: Machine::new(now),
+                    value,
+                    present: false,
+                }),
+        };
         tracked.value = value;
-        for step in tracked.machine.observe(observation, reason, now, &timing) {
-            out.push(transition(&self.rule, fp, tracked, step));
+        // The reason is written only when the instance moves.
+        let reason = || match why {
+            Why::Text(text) => text.to_owned(),
+            Why::Condition(value) => condition_reason(rule, value),
+        };
+        for step in tracked.machine.observe(observation, &reason, now, &timing) {
+            out.push(transition(rule, fp, tracked, step));
         }
     }
 
@@ -381,28 +391,114 @@ impl RuleEval {
     }
 
     /// Every instance, as the API lists them.
+    #[cfg(test)]
     pub(crate) fn list(&self) -> Vec<Instance> {
-        self.instances
+        let (rule, instances) = self.snapshot();
+        render(&rule, instances)
+    }
+
+    /// The rule and a copy of its instances: cheap under the rule's lock, rendered after.
+    pub(crate) fn snapshot(&self) -> (Arc<Rule>, Vec<(String, Tracked)>) {
+        let instances = self
+            .instances
             .iter()
-            .map(|(fp, t)| instance(&self.rule, fp, t))
-            .collect()
+            .map(|(fp, t)| (fp.clone(), t.clone()))
+            .collect();
+        (Arc::clone(&self.rule), instances)
     }
 }
 
-/// An instance as listed, its annotations rendered.
-pub(crate) fn instance(rule: &Rule, fp: &str, t: &Tracked) -> Instance {
-    Instance {
-        rule_uid: rule.uid.clone(),
-        title: rule.title.clone(),
-        fingerprint: fp.to_owned(),
-        annotations: annotations(rule, &t.labels, t.value),
-        labels: t.labels.clone(),
-        state: t.machine.state,
-        reason: t.machine.reason.clone(),
-        since: t.machine.since,
-        active_at: t.machine.fired_at,
-        value: t.value,
-        silenced_by: Vec::new(),
+/// Instances as listed (by labels), their annotations rendered, each template parsed once.
+pub(crate) fn render(rule: &Rule, instances: Vec<(String, Tracked)>) -> Vec<Instance> {
+    let templates: Vec<(&String, Result<template::Template, String>)> = rule
+        .annotations
+        .iter()
+        .map(|(k, v)| {
+            (
+                k,
+                template::Template::parse(v).map_err(|e| format!("<{e}>")),
+            )
+        })
+        .collect();
+    let mut list: Vec<Instance> = instances
+        .into_iter()
+        .map(|(fp, t)| {
+            let data = template::Data {
+                labels: &t.labels,
+                value: t.value,
+            };
+            let annotations = templates
+                .iter()
+                .map(|(k, parsed)| {
+                    let text = match parsed {
+                        Ok(template) => template.render(data),
+                        Err(error) => error.clone(),
+                    };
+                    ((*k).clone(), text)
+                })
+                .collect();
+            Instance {
+                rule_uid: rule.uid.clone(),
+                title: rule.title.clone(),
+                fingerprint: fp,
+                annotations,
+                state: t.machine.state,
+                reason: t.machine.reason,
+                since: t.machine.since,
+                active_at: t.machine.fired_at,
+                value: t.value,
+                labels: t.labels,
+                silenced_by: Vec::new(),
+            }
+        })
+        .collect();
+    list.sort_by(|a, b| a.labels.cmp(&b.labels));
+    list
+}
+
+/// A row's key as [`Shape::key_text`] writes it, without copying the values.
+fn key_text(shape: &Shape, row: &Row) -> String {
+    let text = match &shape.key {
+        Some(key) => {
+            let values: Vec<&Value> = key
+                .iter()
+                .map(|&i| row.get(i).unwrap_or(&Value::Null))
+                .collect();
+            serde_json::to_string(&values)
+        }
+        None => serde_json::to_string(row),
+    };
+    text.expect("JSON values always serialize")
+}
+
+/// Why an instance is observed as it is.
+#[derive(Clone, Copy)]
+enum Why<'a> {
+    Text(&'a str),
+    /// The condition (or its absence) on this value.
+    Condition(Option<f64>),
+}
+
+fn condition_reason(rule: &Rule, value: Option<f64>) -> String {
+    match (&rule.condition, value) {
+        (None, _) => "the query returned this row".to_owned(),
+        (Some(c), None) => format!("{} has no value", c.column),
+        (Some(c), Some(v)) if c.holds(v) => {
+            format!(
+                "{} = {} {} {}",
+                c.column,
+                show(v),
+                c.op.as_str(),
+                show(c.threshold)
+            )
+        }
+        (Some(c), Some(v)) => format!(
+            "{} = {}, not {} {}",
+            c.column,
+            show(v),
+            c.op.as_str(),
+            show(c.threshold)
+        ),
     }
 }
 

@@ -132,7 +132,7 @@ impl Machine {
     pub(crate) fn observe(
         &mut self,
         observation: Observation,
-        reason: &str,
+        reason: &dyn Fn() -> String,
         now: i64,
         timing: &Timing,
     ) -> Vec<Step> {
@@ -141,20 +141,20 @@ impl Machine {
             Effective::Keep => None,
             Effective::Alerting => match self.state {
                 State::Normal | State::NoData | State::Error if timing.pending > 0 => {
-                    Some(self.enter(State::Pending, now, reason.to_owned()))
+                    Some(self.enter(State::Pending, now, reason()))
                 }
                 State::Normal | State::NoData | State::Error => {
-                    Some(self.enter(State::Firing, now, reason.to_owned()))
+                    Some(self.enter(State::Firing, now, reason()))
                 }
-                State::Recovering => Some(self.enter(State::Firing, now, reason.to_owned())),
+                State::Recovering => Some(self.enter(State::Firing, now, reason())),
                 State::Pending | State::Firing => None,
             },
             Effective::Normal => match self.state {
                 State::Firing if timing.keep_firing > 0 => {
-                    Some(self.enter(State::Recovering, now, reason.to_owned()))
+                    Some(self.enter(State::Recovering, now, reason()))
                 }
                 State::Firing | State::Pending | State::NoData | State::Error => {
-                    Some(self.enter(State::Normal, now, reason.to_owned()))
+                    Some(self.enter(State::Normal, now, reason()))
                 }
                 State::Recovering | State::Normal => None,
             },
@@ -335,7 +335,7 @@ mod tests {
                 }
                 if let Some(o) = observation {
                     model.observe(&o, t, &timing);
-                    steps.extend(machine.observe(o, "", t, &timing));
+                    steps.extend(machine.observe(o, &String::new, t, &timing));
                 }
                 // The machine as of `t`, had it been ticked then.
                 let mut probe = machine.clone();
@@ -368,11 +368,11 @@ mod tests {
             on_error: ErrorPolicy::Error,
         };
         let mut m = Machine::new(0);
-        let s = m.observe(Observation::Alerting, "x > 1", 10, &timing);
+        let s = m.observe(Observation::Alerting, &|| "x > 1".into(), 10, &timing);
         assert_eq!((s[0].to, s[0].time), (State::Pending, 10));
         assert_eq!(m.deadline(&timing), Some(70));
         assert!(m.tick(69, &timing).is_none());
-        let s = m.observe(Observation::Normal, "ok", 100, &timing);
+        let s = m.observe(Observation::Normal, &|| "ok".into(), 100, &timing);
         let moves: Vec<_> = s.iter().map(|s| (s.to, s.time)).collect();
         assert_eq!(moves, [(State::Firing, 70), (State::Recovering, 100)]);
         assert_eq!(m.fired_at, Some(70));

@@ -435,12 +435,18 @@ impl Alerts {
         let routing = self.inner.notifier.routing();
         let now = now_micros();
         let rules = lock(&self.inner.rules);
+        let mut snapshots = Vec::new();
         let mut list = Vec::new();
         for (uid, running) in rules.iter() {
             if rule_uid.is_some_and(|r| r != uid) {
                 continue;
             }
-            for mut instance in lock(&running.eval).list() {
+            snapshots.push(lock(&running.eval).snapshot());
+        }
+        drop(rules);
+        // Rendered outside the rules' locks: their tasks go on meanwhile.
+        for (rule, instances) in snapshots {
+            for mut instance in eval::render(&rule, instances) {
                 instance.silenced_by = routing.silenced_by(&instance.labels, now);
                 list.push(instance);
             }

@@ -30,6 +30,8 @@ use crate::query::{QueryService, format};
 const FLUSH_GAP: Duration = Duration::from_millis(10);
 const FLUSH_GAP_PER_VIEWER: Duration = Duration::from_micros(100);
 const MAX_FLUSH_GAP: Duration = Duration::from_millis(100);
+/// ... and less often the longer a flush takes (this many times its time).
+const FLUSH_COST_RATIO: u32 = 10;
 /// ... and the clock moves windows at least this often.
 const TICK: Duration = Duration::from_millis(100);
 /// A watermark that moved without any row changing is published at most this often.
@@ -484,8 +486,6 @@ async fn run_incremental(
         }
         last_flush = Instant::now();
         dirty = false;
-        gap = (FLUSH_GAP_PER_VIEWER * updates.receiver_count() as u32)
-            .clamp(FLUSH_GAP, MAX_FLUSH_GAP);
         let change = match operator.flush(now_micros()) {
             Ok(change) => change,
             Err(err) => {
@@ -493,6 +493,12 @@ async fn run_incremental(
                 return;
             }
         };
+        // A flush that changes many groups costs its subscribers as much again: the next one
+        // waits ten times as long as this one took, so that publishing stays about a tenth of
+        // a core however many groups change.
+        gap = (FLUSH_GAP_PER_VIEWER * updates.receiver_count() as u32)
+            .max(last_flush.elapsed() * FLUSH_COST_RATIO)
+            .clamp(FLUSH_GAP, MAX_FLUSH_GAP);
         let mut current = current.lock().expect("poisoned");
         current.metrics = operator.metrics();
         current.groups = operator.n_groups();

@@ -56,7 +56,10 @@ pub(crate) async fn instances(
         })?),
         None => None,
     };
-    let mut list = state.alerts.instances(filter.rule.as_deref());
+    // Rendering thousands of instances' annotations is work: off the async threads.
+    let alerts = state.alerts.clone();
+    let rule = filter.rule.clone();
+    let mut list = tokio::task::spawn_blocking(move || alerts.instances(rule.as_deref())).await?;
     if let Some(wanted) = wanted {
         list.retain(|i| i.state == wanted);
     }

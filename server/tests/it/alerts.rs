@@ -259,6 +259,16 @@ async fn an_alert_fires_notifies_signed_resolves_and_is_history() {
         json!([["delivered", 200, 1, 0], ["delivered", 200, 0, 1]])
     );
     assert_eq!(receiver.all().len(), 2, "nothing more was sent");
+
+    // A test notification goes where the rule's alerts go, marked as a test.
+    let (status, reply) = post_json(&weir, "/api/v1/alerts/rules/slow/test", json!({})).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply, json!([{"contact_point": "hook", "delivered": true}]));
+    let test = receiver.nth(3, Duration::from_secs(5)).await;
+    assert_eq!(
+        test.body["alerts"][0]["annotations"]["weir_test"],
+        "a test notification"
+    );
 }
 
 fn hmac_hex(secret: &str, body: &[u8]) -> String {

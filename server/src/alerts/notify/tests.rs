@@ -163,3 +163,106 @@ fn group_keys_read_like_alertmanagers() {
     let all = group_labels(&["...".to_owned()], &labels);
     assert_eq!(all, labels);
 }
+
+fn notification(resolved: bool) -> Notification {
+    let mut a = alert(&[
+        ("alertname", "Slow"),
+        ("service", "checkout"),
+        ("team", "web"),
+    ]);
+    a.annotations
+        .insert("summary".into(), "checkout is slow".into());
+    a.starts_at = 1_700_000_000_000_000;
+    a.ends_at = resolved.then_some(1_700_000_060_000_000);
+    a.panel = Some(PanelRef {
+        dashboard: "demo".into(),
+        panel: 3,
+    });
+    let mut b = alert(&[
+        ("alertname", "Slow"),
+        ("service", "search"),
+        ("team", "web"),
+    ]);
+    b.fingerprint = "g".into();
+    b.starts_at = 1_700_000_000_000_000;
+    Notification {
+        group_key: "root:ops:{alertname=\"Slow\"}".into(),
+        receiver: "ops".into(),
+        group_labels: [("alertname".to_owned(), "Slow".to_owned())].into(),
+        alerts: vec![a, b],
+        external_url: "http://weir.example".into(),
+    }
+}
+
+#[test]
+fn payloads_are_the_formats_receivers_read() {
+    let n = notification(true);
+    let hook = n.webhook();
+    assert_eq!(hook["version"], "4");
+    assert_eq!(hook["status"], "firing", "one of the two still fires");
+    assert_eq!(
+        hook["commonLabels"],
+        json!({"alertname": "Slow", "team": "web"})
+    );
+    assert_eq!(hook["commonAnnotations"], json!({}));
+    assert_eq!(hook["externalURL"], "http://weir.example");
+    assert_eq!(hook["alerts"][0]["status"], "resolved");
+    assert_eq!(hook["alerts"][0]["startsAt"], "2023-11-14T22:13:20Z");
+    assert_eq!(hook["alerts"][0]["endsAt"], "2023-11-14T22:14:20Z");
+    assert_eq!(hook["alerts"][1]["endsAt"], "0001-01-01T00:00:00Z");
+    assert_eq!(
+        hook["alerts"][1]["generatorURL"],
+        "http://weir.example/alerts/r"
+    );
+
+    let slack = n.slack(Some("#ops"));
+    assert_eq!(slack["text"], "[FIRING:1] Slow");
+    assert_eq!(slack["channel"], "#ops");
+    let blocks = slack["blocks"].as_array().unwrap();
+    assert_eq!(blocks[0]["type"], "header");
+    let lines = blocks[1]["text"]["text"].as_str().unwrap();
+    assert!(
+        lines.contains("service=checkout, team=web: checkout is slow"),
+        "{lines}"
+    );
+    assert!(
+        lines.contains("<http://weir.example/alerts/r|Open the rule>"),
+        "{lines}"
+    );
+    assert_eq!(blocks[2]["type"], "image");
+    assert_eq!(
+        blocks[2]["image_url"],
+        "http://weir.example/api/v1/dashboards/demo/panels/3/render.png?from=now-1h&to=now"
+    );
+
+    let am = n.alertmanager(1_700_000_100_000_000, deliver::ALERTMANAGER_VALID_FOR);
+    assert_eq!(
+        am[0]["endsAt"], "2023-11-14T22:14:20Z",
+        "resolved: when it resolved"
+    );
+    assert_eq!(
+        am[1]["endsAt"], "2023-11-14T22:19:00Z",
+        "firing: valid for 4 minutes"
+    );
+    assert!(am[0].get("status").is_none());
+}
+
+#[test]
+fn mute_time_intervals_hold_in_utc() {
+    let r = routing(json!({
+        "time_intervals": [{"name": "nights", "times": [{"start": "22:00", "end": "06:00"}],
+                            "weekdays": ["tuesday"]}]
+    }));
+    let at = |text: &str| {
+        chrono::DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .timestamp_micros()
+    };
+    let nights = ["nights".to_owned()];
+    // 2026-12-01 is a Tuesday.
+    assert!(r.muted(&nights, at("2026-12-01T23:30:00Z")));
+    assert!(r.muted(&nights, at("2026-12-01T05:59:00Z")));
+    assert!(!r.muted(&nights, at("2026-12-01T06:00:00Z")));
+    assert!(!r.muted(&nights, at("2026-12-02T23:30:00Z")), "Wednesday");
+    assert!(!r.muted(&[], at("2026-12-01T23:30:00Z")));
+}
