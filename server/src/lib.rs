@@ -96,7 +96,7 @@ pub async fn serve(
     .await?;
     let alert_provisioning = match &config.alerts_dir {
         Some(dir) => {
-            alerts.provision(dir).await;
+            alerts::provision::report(&alerts.provision(dir).await);
             Some(tokio::spawn(alerts::provision::watch(
                 alerts.clone(),
                 dir.clone(),

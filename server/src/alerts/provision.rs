@@ -3,7 +3,8 @@
 //! `policy`. They are saved in the metadata database marked with their file, so the API refuses
 //! to change them; when the files change they are saved again, and those no file holds any more
 //! are deleted. A document that does not load is reported (file, line, column, what) and the
-//! others are applied.
+//! others are applied; while one does not load, the files are applied again every 10 s (a rule
+//! over a stream that does not exist yet loads once it does).
 
 use std::path::{Path, PathBuf};
 
@@ -238,10 +239,6 @@ impl Alerts {
         if let Err(err) = self.unprovide(&keep).await {
             tracing::warn!(%err, "provisioned alerting documents not removed");
         }
-        for p in &problems {
-            tracing::warn!(file = %p.file, line = p.line, column = p.column,
-                "alerting document not loaded: {}", p.message);
-        }
         problems
     }
 
@@ -337,9 +334,23 @@ impl Versioned for ContactPoint {}
 impl Versioned for Policy {}
 impl Versioned for Silence {}
 
+/// Logs what a provisioning found wrong.
+pub(crate) fn report(problems: &[FileProblem]) {
+    for p in problems {
+        tracing::warn!(file = %p.file, line = p.line, column = p.column,
+            "alerting document not loaded: {}", p.message);
+    }
+}
+
+/// While a document does not load, the files are applied again this often: a rule over a
+/// stream that does not exist yet loads once the stream does.
+const RETRY: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Applies `dir` now and whenever its files change, until `stop`.
 pub(crate) async fn watch(alerts: Alerts, dir: PathBuf, stop: CancellationToken) {
     let mut seen = None;
+    let mut retry_at: Option<tokio::time::Instant> = None;
+    let mut reported: Vec<FileProblem> = Vec::new();
     let mut tick = tokio::time::interval(POLL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -351,11 +362,18 @@ pub(crate) async fn watch(alerts: Alerts, dir: PathBuf, stop: CancellationToken)
         let Ok(now) = tokio::task::spawn_blocking(move || fingerprint(&dir2)).await else {
             continue;
         };
-        if seen.as_ref() == Some(&now) {
+        let due = retry_at.is_some_and(|at| tokio::time::Instant::now() >= at);
+        if seen.as_ref() == Some(&now) && !due {
             continue;
         }
         let problems = alerts.provision(&dir).await;
-        tracing::info!(dir = %dir.display(), problems = problems.len(), "alerting provisioned");
+        // The same problems again (a retry) are not news.
+        if problems != reported {
+            report(&problems);
+            tracing::info!(dir = %dir.display(), problems = problems.len(), "alerting provisioned");
+        }
+        retry_at = (!problems.is_empty()).then(|| tokio::time::Instant::now() + RETRY);
         seen = Some(now);
+        reported = problems;
     }
 }

@@ -121,3 +121,28 @@ async fn files_provision_alerting_read_only_and_reload() {
     assert_eq!(get(&weir, "/api/v1/alerts/contact-points/ops").await.0, 404);
     assert_eq!(get(&weir, "/api/v1/alerts/silences").await.1, json!([]));
 }
+
+#[tokio::test]
+async fn a_rule_over_a_stream_not_there_yet_loads_once_it_is() {
+    let dir = test_dir(
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")),
+        "alerts_files_later_dir",
+    );
+    std::fs::create_dir_all(&dir).unwrap();
+    let rule = "rules:\n  - uid: later\n    title: Later\n    sql: SELECT service, count(*) AS n FROM later GROUP BY service\n";
+    std::fs::write(dir.join("later.yaml"), rule).unwrap();
+    let arg = dir.display().to_string();
+    let weir = start("alerts_files_later", &["--alerts", &arg]).await;
+    assert_eq!(get(&weir, "/api/v1/alerts/rules/later").await.0, 404);
+    assert_eq!(
+        ingest(&weir, "later", &events("checkout", 1, 1)).await.0,
+        200
+    );
+    wait_until(
+        Duration::from_secs(20),
+        "the rule once its stream exists",
+        || async { Ok((get(&weir, "/api/v1/alerts/rules/later").await.0 == 200).then_some(())) },
+    )
+    .await
+    .unwrap();
+}
