@@ -374,7 +374,12 @@ impl RuleEval {
             Why::Text(text) => text.to_owned(),
             Why::Condition(value) => condition_reason(rule, value),
         };
-        for step in tracked.machine.observe(observation, &reason, now, &timing) {
+        let steps = tracked.machine.observe(observation, &reason, now, &timing);
+        if steps.is_empty() && tracked.machine.reason.is_empty() {
+            // A new Normal instance says why it is Normal, once.
+            tracked.machine.reason = reason();
+        }
+        for step in steps {
             out.push(transition(rule, fp, tracked, step));
         }
     }

@@ -74,6 +74,8 @@ fn rows_are_instances_held_to_the_condition() {
     assert_eq!(labels.len(), 4, "{labels:?}");
     let listed = eval.list();
     assert_eq!(listed.len(), 2, "the Normal row is listed too");
+    let web = listed.iter().find(|i| i.state == State::Normal).unwrap();
+    assert_eq!(web.reason, "ratio = 0.01, not > 0.02");
     let checkout = listed.iter().find(|i| i.state == State::Firing).unwrap();
     assert_eq!(checkout.annotations["summary"], "checkout at 5%");
 
