@@ -192,12 +192,14 @@ fn words(text: &str, start: usize, end: usize) -> Result<Vec<(usize, String)>, T
                 match bytes[j] {
                     b'"' => break,
                     b'\\' if j + 1 < end => {
-                        value.push(match bytes[j + 1] {
-                            b'n' => '\n',
-                            b't' => '\t',
-                            other => other as char,
+                        // The escaped character may be any character, of any length.
+                        let c = text[j + 1..].chars().next().expect("inside the text");
+                        value.push(match c {
+                            'n' => '\n',
+                            't' => '\t',
+                            other => other,
                         });
-                        j += 2;
+                        j += 1 + c.len_utf8();
                     }
                     _ => {
                         let c = text[j..].chars().next().expect("inside the text");
@@ -617,9 +619,26 @@ mod tests {
         assert!(Template::parse("a }} b").is_err());
         assert!(Template::parse("{{ \"open }}").is_err());
         assert!(Template::parse("{{ $labels.9x }}").is_err());
+        // An escaped character of several bytes is a character, not a panic.
+        let labels = BTreeMap::new();
+        let data = Data {
+            labels: &labels,
+            value: None,
+        };
+        assert_eq!(
+            Template::parse(r#"{{ "a\é\"b" }}"#).unwrap().render(data),
+            "aé\"b"
+        );
     }
 
     proptest! {
+        /// Any text parses or is refused: it never panics.
+        #[test]
+        fn any_text_parses_or_is_refused(text in "\\PC{0,40}") {
+            let _ = Template::parse(&text);
+            let _ = Template::parse(&format!("{{{{ \"{text} }}}}"));
+        }
+
         /// Text without braces renders as itself; a label action renders as the label's value.
         #[test]
         fn text_and_labels_substitute(
