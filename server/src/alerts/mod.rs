@@ -278,16 +278,7 @@ impl Alerts {
         Ok(stored
             .into_iter()
             .map(|s| {
-                let (status, counts) = match rules.get(&s.document.uid) {
-                    Some(running) => {
-                        let mut counts = BTreeMap::new();
-                        for t in lock(&running.eval).instances.values() {
-                            *counts.entry(t.machine.state).or_insert(0) += 1;
-                        }
-                        (lock(&running.status).clone(), counts)
-                    }
-                    None => (Status::default(), BTreeMap::new()),
-                };
+                let (status, counts) = status_of(rules.get(&s.document.uid));
                 RuleSummary {
                     rule: s.document,
                     status,
@@ -301,16 +292,7 @@ impl Alerts {
     pub(crate) async fn rule(&self, uid: &str) -> Result<RuleSummary, Error> {
         let stored = self.inner.meta.document::<Rule>(Kind::Rule, uid).await?;
         let rules = lock(&self.inner.rules);
-        let (status, counts) = match rules.get(uid) {
-            Some(running) => {
-                let mut counts = BTreeMap::new();
-                for t in lock(&running.eval).instances.values() {
-                    *counts.entry(t.machine.state).or_insert(0) += 1;
-                }
-                (lock(&running.status).clone(), counts)
-            }
-            None => (Status::default(), BTreeMap::new()),
-        };
+        let (status, counts) = status_of(rules.get(uid));
         Ok(RuleSummary {
             rule: stored.document,
             status,
@@ -541,6 +523,18 @@ impl Alerts {
         )
         .await
     }
+}
+
+/// How a rule runs and its instances by state (a rule not running: none).
+fn status_of(running: Option<&Running>) -> (Status, BTreeMap<State, usize>) {
+    let Some(running) = running else {
+        return (Status::default(), BTreeMap::new());
+    };
+    let mut counts = BTreeMap::new();
+    for t in lock(&running.eval).instances.values() {
+        *counts.entry(t.machine.state).or_insert(0) += 1;
+    }
+    (lock(&running.status).clone(), counts)
 }
 
 fn stamp_rule(rule: &mut Rule, version: u64) {

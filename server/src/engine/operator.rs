@@ -165,32 +165,11 @@ impl Operator {
     /// ones are, so that history and live events meet in the same state.
     pub(crate) async fn backfill(&mut self, state: &SessionState) -> Result<(), Error> {
         let plan = Arc::clone(&self.plan);
-        let tz = match plan
-            .input_schema
-            .field_with_name(TIME_COLUMN)
-            .map(|f| f.data_type())
-        {
-            Ok(arrow::datatypes::DataType::Timestamp(_, tz)) => tz.clone(),
-            _ => None,
-        };
-        let mut predicates: Vec<Expr> = plan.filter.iter().map(unqualify).collect();
-        if let Some(cutoff) = self.cutoff_pane() {
+        let start = self.cutoff_pane().map(|cutoff| {
             let (width, origin) = plan.window.pane().expect("a range makes a window");
-            let start = ScalarValue::TimestampMicrosecond(Some(origin + cutoff * width), tz);
-            predicates.push(col(TIME_COLUMN).gt_eq(lit(start)));
-        }
-        let source = provider_as_source(Arc::clone(&plan.table));
-        let projection: Vec<usize> = plan
-            .columns
-            .iter()
-            .filter_map(|c| plan.input_schema.index_of(c).ok())
-            .collect();
-        let mut builder = LogicalPlanBuilder::scan(plan.stream.as_str(), source, Some(projection))?;
-        if let Some(predicate) = datafusion::logical_expr::utils::conjunction(predicates) {
-            builder = builder.filter(predicate)?;
-        }
-        let scan = state.create_physical_plan(&builder.build()?).await?;
-        let mut batches = execute_stream(scan, state.task_ctx())?;
+            origin + cutoff * width
+        });
+        let mut batches = self.scan(state, start, None, false).await?;
         while let Some(batch) = batches.next().await {
             let batch = adapt(&batch?, &plan)?;
             self.absorb(&batch, false)?;
@@ -206,6 +185,18 @@ impl Operator {
         from: i64,
         to: i64,
     ) -> Result<datafusion::execution::SendableRecordBatchStream, Error> {
+        self.scan(state, Some(from), Some(to), true).await
+    }
+
+    /// A scan of `plan.table` in the columns the query reads, by its WHERE clause and `_time` in
+    /// `[from, to]` (µs; either end open), sorted by `_time` when `sorted`.
+    async fn scan(
+        &self,
+        state: &SessionState,
+        from: Option<i64>,
+        to: Option<i64>,
+        sorted: bool,
+    ) -> Result<datafusion::execution::SendableRecordBatchStream, Error> {
         let plan = &self.plan;
         let tz = match plan
             .input_schema
@@ -217,8 +208,8 @@ impl Operator {
         };
         let time = |t: i64| lit(ScalarValue::TimestampMicrosecond(Some(t), tz.clone()));
         let mut predicates: Vec<Expr> = plan.filter.iter().map(unqualify).collect();
-        predicates.push(col(TIME_COLUMN).gt_eq(time(from)));
-        predicates.push(col(TIME_COLUMN).lt_eq(time(to)));
+        predicates.extend(from.map(|t| col(TIME_COLUMN).gt_eq(time(t))));
+        predicates.extend(to.map(|t| col(TIME_COLUMN).lt_eq(time(t))));
         let source = provider_as_source(Arc::clone(&plan.table));
         let projection: Vec<usize> = plan
             .columns
@@ -229,7 +220,9 @@ impl Operator {
         if let Some(predicate) = datafusion::logical_expr::utils::conjunction(predicates) {
             builder = builder.filter(predicate)?;
         }
-        let builder = builder.sort(vec![col(TIME_COLUMN).sort(true, false)])?;
+        if sorted {
+            builder = builder.sort(vec![col(TIME_COLUMN).sort(true, false)])?;
+        }
         let scan = state.create_physical_plan(&builder.build()?).await?;
         Ok(execute_stream(scan, state.task_ctx())?)
     }
