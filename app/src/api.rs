@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 use leptos::server_fn::codec::{Json, JsonEncoding};
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use protocol::alert::{Instance, RuleSummary};
 use protocol::dashboard::{Dashboard, Found, Listing};
 use protocol::{ErrorKind, QueryResult};
 use serde::{Deserialize, Serialize};
@@ -27,6 +28,11 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<u64, protocol::Error>;
     /// Deletes a dashboard.
     async fn delete_dashboard(&self, uid: String) -> Result<(), protocol::Error>;
+    /// Every alert rule, with how it runs and its instances by state.
+    async fn alert_rules(&self) -> Result<Vec<RuleSummary>, protocol::Error>;
+    /// The current alert instances (of one rule, when given).
+    async fn alert_instances(&self, rule: Option<String>)
+    -> Result<Vec<Instance>, protocol::Error>;
 }
 
 /// A server function's failure, with its kind: what the server said, or that it could not be
@@ -126,4 +132,16 @@ pub async fn save_dashboard(dashboard: Dashboard, message: String) -> Result<u64
 #[server(prefix = "/app/fn")]
 pub async fn delete_dashboard(uid: String) -> Result<(), AppError> {
     backend()?.delete_dashboard(uid).await.map_err(AppError)
+}
+
+/// The alert rules.
+#[server(prefix = "/app/fn")]
+pub async fn list_alert_rules() -> Result<Vec<RuleSummary>, AppError> {
+    backend()?.alert_rules().await.map_err(AppError)
+}
+
+/// The current alert instances (of one rule, when given).
+#[server(prefix = "/app/fn")]
+pub async fn list_alert_instances(rule: Option<String>) -> Result<Vec<Instance>, AppError> {
+    backend()?.alert_instances(rule).await.map_err(AppError)
 }

@@ -56,6 +56,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=pages::home::HomePage/>
                     <Route path=path!("/streams/:name") view=pages::stream::StreamPage/>
                     <Route path=path!("/dashboards") view=pages::dashboards::DashboardsPage/>
+                    <Route path=path!("/alerts") view=pages::alerts::AlertsPage/>
                     // The whole page with its data in one response: it reads (and draws) without
                     // JavaScript, and hydrates from exactly what it shows.
                     <Route path=path!("/dashboards/:uid") view=pages::dashboard::DashboardPage ssr=SsrMode::Async/>
@@ -80,6 +81,7 @@ fn TopBar() -> impl IntoView {
                 <nav>
                     <a href="/">"Streams"</a>
                     <a href="/dashboards">"Dashboards"</a>
+                    <a href="/alerts">"Alerts"</a>
                 </nav>
             </header>
         </Show>

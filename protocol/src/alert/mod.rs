@@ -248,6 +248,36 @@ pub struct Instance {
     pub silenced_by: Vec<String>,
 }
 
+/// How a rule runs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RuleStatus {
+    /// `incremental`, or `requery` with its reason and interval: how the engine keeps the query.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<crate::live::Mode>,
+    /// Why the query is not running, when it is not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Changes of the result the rule took, and when it last took one (µs).
+    #[serde(default)]
+    pub evaluations: u64,
+    #[serde(default)]
+    pub last_evaluation: i64,
+}
+
+/// A rule as the rules list shows it: the document, how it runs, its instances by state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleSummary {
+    pub rule: Rule,
+    pub status: RuleStatus,
+    #[serde(default)]
+    pub counts: BTreeMap<State, usize>,
+    /// µs since the epoch.
+    pub updated_at: i64,
+    /// The file it is provisioned from (read-only then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisioned: Option<String>,
+}
+
 /// Where notifications go. (Unknown fields are the JSON Schema's to refuse: serde cannot with a
 /// flattened enum.)
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

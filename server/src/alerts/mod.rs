@@ -22,6 +22,7 @@ mod settings;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
+pub(crate) use protocol::alert::RuleSummary;
 use protocol::alert::{ContactPoint, Instance, Policy, Problem, Rule, Silence, State};
 use serde::Serialize;
 use serde_json::Value;
@@ -67,15 +68,6 @@ fn at(pointer: &str) -> String {
 
 fn invalid(what: &'static str) -> impl Fn(Problem) -> Error {
     move |problem| Error::Invalid { what, problem }
-}
-
-/// A rule in the list: the document, how it runs, and its instances by state.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct RuleSummary {
-    pub(crate) rule: Rule,
-    pub(crate) status: Status,
-    pub(crate) counts: BTreeMap<State, usize>,
-    pub(crate) updated_at: i64,
 }
 
 /// A silence and whether it holds now.
@@ -284,6 +276,7 @@ impl Alerts {
                     status,
                     counts,
                     updated_at: s.updated_at,
+                    provisioned: (!s.source.is_empty()).then_some(s.source),
                 }
             })
             .collect())
@@ -298,6 +291,7 @@ impl Alerts {
             status,
             counts,
             updated_at: stored.updated_at,
+            provisioned: (!stored.source.is_empty()).then_some(stored.source),
         })
     }
 

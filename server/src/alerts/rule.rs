@@ -6,9 +6,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+pub(crate) use protocol::alert::RuleStatus as Status;
 use protocol::alert::Transition;
-use protocol::live::Mode;
-use serde::Serialize;
 use storage::now_micros;
 use tokio_util::sync::CancellationToken;
 
@@ -22,20 +21,6 @@ use crate::meta::InstanceRecord;
 /// How soon a rule whose query failed subscribes again, at first and at most.
 const RETRY_FIRST: Duration = Duration::from_secs(1);
 const RETRY_MAX: Duration = Duration::from_secs(30);
-
-/// How a rule runs, for the rules list.
-#[derive(Debug, Clone, Default, Serialize)]
-pub(crate) struct Status {
-    /// `incremental`, or `requery` with its reason and interval: how the engine keeps the query.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) mode: Option<Mode>,
-    /// Why the query is not running, when it is not.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) error: Option<String>,
-    /// Changes of the result the rule took, and when it last took one (µs).
-    pub(crate) evaluations: u64,
-    pub(crate) last_evaluation: i64,
-}
 
 pub(crate) async fn run(
     inner: Arc<Inner>,

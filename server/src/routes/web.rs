@@ -26,6 +26,7 @@ pub(crate) fn backend(state: &AppState) -> AppBackend {
         queries: state.queries.clone(),
         max_rows: state.max_result_rows,
         dashboards: state.dashboards.clone(),
+        alerts: state.alerts.clone(),
         request: None,
     };
     app::api::install_backend(Arc::new(backend.clone()));
@@ -37,6 +38,7 @@ pub(crate) struct AppBackend {
     queries: QueryService,
     max_rows: usize,
     dashboards: Dashboards,
+    alerts: crate::alerts::Alerts,
     /// The request whose page this backend serves: its queries stop when it ends.
     request: Option<RequestScope>,
 }
@@ -140,5 +142,22 @@ impl Backend for AppBackend {
 
     async fn delete_dashboard(&self, uid: String) -> Result<(), protocol::Error> {
         self.dashboards.delete(&uid).await.map_err(client_error)
+    }
+
+    async fn alert_rules(&self) -> Result<Vec<protocol::alert::RuleSummary>, protocol::Error> {
+        self.alerts
+            .rules()
+            .await
+            .map_err(|e| ApiError::from(e).into_inner())
+    }
+
+    async fn alert_instances(
+        &self,
+        rule: Option<String>,
+    ) -> Result<Vec<protocol::alert::Instance>, protocol::Error> {
+        let alerts = self.alerts.clone();
+        tokio::task::spawn_blocking(move || alerts.instances(rule.as_deref()))
+            .await
+            .map_err(|e| ApiError::from(e).into_inner())
     }
 }
