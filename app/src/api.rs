@@ -4,7 +4,9 @@
 use leptos::prelude::*;
 use leptos::server_fn::codec::{Json, JsonEncoding};
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
-use protocol::alert::{Instance, RuleSummary};
+use protocol::alert::{
+    Backtest, ContactPoint, Instance, Rule, RuleSummary, Silence, SilenceView, Transition,
+};
 use protocol::dashboard::{Dashboard, Found, Listing};
 use protocol::{ErrorKind, QueryResult};
 use serde::{Deserialize, Serialize};
@@ -33,6 +35,28 @@ pub trait Backend: Send + Sync + 'static {
     /// The current alert instances (of one rule, when given).
     async fn alert_instances(&self, rule: Option<String>)
     -> Result<Vec<Instance>, protocol::Error>;
+    /// One alert rule.
+    async fn alert_rule(&self, uid: String) -> Result<RuleSummary, protocol::Error>;
+    /// Saves a rule: a new one when its version is 0, else over the version it names.
+    async fn save_alert_rule(&self, rule: Rule) -> Result<Rule, protocol::Error>;
+    async fn delete_alert_rule(&self, uid: String) -> Result<(), protocol::Error>;
+    /// The transitions `rule` would have made over `[from, to]` (`now-6h`, `now`).
+    async fn backtest_alert_rule(
+        &self,
+        rule: Rule,
+        from: String,
+        to: String,
+    ) -> Result<Backtest, protocol::Error>;
+    async fn contact_points(&self) -> Result<Vec<ContactPoint>, protocol::Error>;
+    async fn silences(&self) -> Result<Vec<SilenceView>, protocol::Error>;
+    async fn create_silence(&self, silence: Silence) -> Result<Silence, protocol::Error>;
+    async fn delete_silence(&self, id: String) -> Result<(), protocol::Error>;
+    /// A rule's latest transitions (of one instance, when given), newest first, from `_alerts`.
+    async fn alert_history(
+        &self,
+        rule: String,
+        fingerprint: Option<String>,
+    ) -> Result<Vec<Transition>, protocol::Error>;
 }
 
 /// A server function's failure, with its kind: what the server said, or that it could not be
@@ -101,22 +125,36 @@ fn backend() -> Result<std::sync::Arc<dyn Backend>, AppError> {
         })
 }
 
+/// A backend's failure as a server function's answer, with the HTTP status of its kind (a 4xx
+/// for what the user sent: a 500 only for a bug).
+#[cfg(feature = "ssr")]
+fn failed(error: protocol::Error) -> AppError {
+    use leptos::server_fn::axum_export::http::StatusCode;
+    if let (Some(response), Ok(status)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        StatusCode::from_u16(error.kind.http_status()),
+    ) {
+        response.set_status(status);
+    }
+    AppError(error)
+}
+
 /// Runs read-only SQL on the server (directly while rendering there, over HTTP from the browser).
 #[server(prefix = "/app/fn")]
 pub async fn run_query(sql: String) -> Result<QueryResult, AppError> {
-    backend()?.query(sql).await.map_err(AppError)
+    backend()?.query(sql).await.map_err(failed)
 }
 
 /// The dashboards list.
 #[server(prefix = "/app/fn")]
 pub async fn list_dashboards(search: String) -> Result<Listing, AppError> {
-    backend()?.dashboards(search).await.map_err(AppError)
+    backend()?.dashboards(search).await.map_err(failed)
 }
 
 /// One dashboard.
 #[server(prefix = "/app/fn")]
 pub async fn load_dashboard(uid: String) -> Result<Found, AppError> {
-    backend()?.dashboard(uid).await.map_err(AppError)
+    backend()?.dashboard(uid).await.map_err(failed)
 }
 
 /// Saves a dashboard (a `conflict` error when someone saved it since its version was read).
@@ -125,23 +163,90 @@ pub async fn save_dashboard(dashboard: Dashboard, message: String) -> Result<u64
     backend()?
         .save_dashboard(dashboard, message)
         .await
-        .map_err(AppError)
+        .map_err(failed)
 }
 
 /// Deletes a dashboard.
 #[server(prefix = "/app/fn")]
 pub async fn delete_dashboard(uid: String) -> Result<(), AppError> {
-    backend()?.delete_dashboard(uid).await.map_err(AppError)
+    backend()?.delete_dashboard(uid).await.map_err(failed)
 }
 
 /// The alert rules.
 #[server(prefix = "/app/fn")]
 pub async fn list_alert_rules() -> Result<Vec<RuleSummary>, AppError> {
-    backend()?.alert_rules().await.map_err(AppError)
+    backend()?.alert_rules().await.map_err(failed)
 }
 
 /// The current alert instances (of one rule, when given).
 #[server(prefix = "/app/fn")]
 pub async fn list_alert_instances(rule: Option<String>) -> Result<Vec<Instance>, AppError> {
-    backend()?.alert_instances(rule).await.map_err(AppError)
+    backend()?.alert_instances(rule).await.map_err(failed)
+}
+
+/// One alert rule.
+#[server(prefix = "/app/fn")]
+pub async fn load_alert_rule(uid: String) -> Result<RuleSummary, AppError> {
+    backend()?.alert_rule(uid).await.map_err(failed)
+}
+
+/// Saves a rule (a `conflict` error when someone saved it since its version was read).
+#[server(prefix = "/app/fn", input = Json)]
+pub async fn save_alert_rule(rule: Rule) -> Result<Rule, AppError> {
+    backend()?.save_alert_rule(rule).await.map_err(failed)
+}
+
+/// Deletes a rule; its firing instances resolve.
+#[server(prefix = "/app/fn")]
+pub async fn delete_alert_rule(uid: String) -> Result<(), AppError> {
+    backend()?.delete_alert_rule(uid).await.map_err(failed)
+}
+
+/// Replays a rule, saved or not, over `[from, to]` of its stream's history.
+#[server(prefix = "/app/fn", input = Json)]
+pub async fn backtest_alert_rule(
+    rule: Rule,
+    from: String,
+    to: String,
+) -> Result<Backtest, AppError> {
+    backend()?
+        .backtest_alert_rule(rule, from, to)
+        .await
+        .map_err(failed)
+}
+
+/// The contact points.
+#[server(prefix = "/app/fn")]
+pub async fn list_contact_points() -> Result<Vec<ContactPoint>, AppError> {
+    backend()?.contact_points().await.map_err(failed)
+}
+
+/// The silences, active first.
+#[server(prefix = "/app/fn")]
+pub async fn list_silences() -> Result<Vec<SilenceView>, AppError> {
+    backend()?.silences().await.map_err(failed)
+}
+
+/// Creates a silence.
+#[server(prefix = "/app/fn", input = Json)]
+pub async fn create_silence(silence: Silence) -> Result<Silence, AppError> {
+    backend()?.create_silence(silence).await.map_err(failed)
+}
+
+/// Deletes (expires) a silence.
+#[server(prefix = "/app/fn")]
+pub async fn delete_silence(id: String) -> Result<(), AppError> {
+    backend()?.delete_silence(id).await.map_err(failed)
+}
+
+/// A rule's latest transitions (of one instance, when given), newest first.
+#[server(prefix = "/app/fn")]
+pub async fn alert_history(
+    rule: String,
+    fingerprint: Option<String>,
+) -> Result<Vec<Transition>, AppError> {
+    backend()?
+        .alert_history(rule, fingerprint)
+        .await
+        .map_err(failed)
 }

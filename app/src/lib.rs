@@ -57,6 +57,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/streams/:name") view=pages::stream::StreamPage/>
                     <Route path=path!("/dashboards") view=pages::dashboards::DashboardsPage/>
                     <Route path=path!("/alerts") view=pages::alerts::AlertsPage/>
+                    <Route path=path!("/alerts/new") view=pages::alerts::editor::RuleEditorPage/>
+                    <Route path=path!("/alerts/:uid") view=pages::alerts::rule::RulePage/>
+                    <Route path=path!("/alerts/:uid/edit") view=pages::alerts::editor::RuleEditorPage/>
                     // The whole page with its data in one response: it reads (and draws) without
                     // JavaScript, and hydrates from exactly what it shows.
                     <Route path=path!("/dashboards/:uid") view=pages::dashboard::DashboardPage ssr=SsrMode::Async/>

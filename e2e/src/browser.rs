@@ -80,6 +80,34 @@ impl Browser {
         Ok(value.as_str().map(str::to_owned))
     }
 
+    /// Clicks the element with `data-test="{id}"` once there is one (within 20 s).
+    pub async fn click(&self, id: &str) -> Result<()> {
+        self.find(id)
+            .await?
+            .click()
+            .await
+            .with_context(|| format!("clicking {id}"))?;
+        Ok(())
+    }
+
+    /// Replaces the value of the text field or area with `data-test="{id}"`.
+    pub async fn fill(&self, id: &str, text: &str) -> Result<()> {
+        let field = self.find(id).await?;
+        field.clear().await?;
+        field.send_keys(text).await?;
+        Ok(())
+    }
+
+    /// The element with `data-test="{id}"`, waited for up to 20 s.
+    pub async fn find(&self, id: &str) -> Result<fantoccini::elements::Element> {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(fantoccini::Locator::Css(&format!("[data-test=\"{id}\"]")))
+            .await
+            .with_context(|| format!("finding {id}"))
+    }
+
     /// Ends the browser session and the driver.
     pub async fn close(mut self) -> Result<()> {
         let closed = self.client.close().await;

@@ -100,31 +100,12 @@ async fn drag_by(
 }
 
 async fn click(browser: &Browser, test: &str) -> Result<()> {
-    browser
-        .client
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(&format!("[data-test=\"{test}\"]")))
-        .await
-        .with_context(|| format!("finding {test}"))?
-        .click()
-        .await
-        .with_context(|| format!("clicking {test}"))?;
-    Ok(())
+    browser.click(test).await
 }
 
 /// Replaces the value of a text field or area.
 async fn fill(browser: &Browser, test: &str, text: &str) -> Result<()> {
-    let field = browser
-        .client
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(&format!("[data-test=\"{test}\"]")))
-        .await
-        .with_context(|| format!("finding {test}"))?;
-    field.clear().await?;
-    field.send_keys(text).await?;
-    Ok(())
+    browser.fill(test, text).await
 }
 
 /// Waits until the dashboard page is interactive (hydrated).

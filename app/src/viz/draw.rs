@@ -217,17 +217,25 @@ pub fn time_chart<DB: DrawingBackend>(
     Ok(())
 }
 
-/// Horizontal bars with labels, for results without time.
+/// Horizontal bars with labels, for results without time; a threshold (an alert rule's) as a
+/// vertical line across them.
 pub fn bar_chart<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     bars: &[(String, f64)],
     format: &dyn Fn(f64) -> String,
     color_of: &dyn Fn(f64) -> String,
+    threshold: Option<f64>,
 ) -> DrawResult<DB> {
     root.fill(&BACKGROUND)?;
     let (width, height) = root.dim_in_pixel();
     let n = bars.len().max(1);
-    let max = bars.iter().map(|b| b.1).fold(0.0f64, f64::max).max(1e-9);
+    let threshold = threshold.filter(|t| t.is_finite());
+    let max = bars
+        .iter()
+        .map(|b| b.1)
+        .chain(threshold.map(|t| t * 1.1))
+        .fold(0.0f64, f64::max)
+        .max(1e-9);
     let label_width = (width as f64 * 0.3) as i32;
     let value_width = 70;
     let row = (height as f64 / n as f64).min(36.0);
@@ -255,6 +263,24 @@ pub fn bar_chart<DB: DrawingBackend>(
             format(*value),
             (label_width + len + 6, middle),
             font.pos(Pos::new(HPos::Left, VPos::Center)),
+        ))?;
+    }
+    if let Some(t) = threshold {
+        let bar_space = width as i32 - label_width - value_width;
+        let x = label_width + ((t.max(0.0) / max) * f64::from(bar_space)) as i32;
+        let bottom = ((n as f64 * row) as i32).min(height as i32);
+        let red = color("#f2495c");
+        root.draw(&PathElement::new(
+            vec![(x, 0), (x, bottom)],
+            red.stroke_width(2),
+        ))?;
+        root.draw(&Text::new(
+            format(t),
+            (x + 4, bottom.min(height as i32 - 2)),
+            ("sans-serif", 11)
+                .into_font()
+                .color(&red)
+                .pos(Pos::new(HPos::Left, VPos::Bottom)),
         ))?;
     }
     root.present()?;

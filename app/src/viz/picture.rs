@@ -206,7 +206,7 @@ fn body<DB: DrawingBackend>(
                 return no_data(area);
             }
             let color_of = |v: f64| threshold_color(&options.thresholds, v, PALETTE[0]).to_string();
-            draw::bar_chart(area, &bars, &format, &color_of)
+            draw::bar_chart(area, &bars, &format, &color_of, None)
         }
         PanelKind::Stat => {
             let (value, spark) = super::figure(result, options);

@@ -60,6 +60,38 @@ impl Matcher {
     }
 }
 
+impl Matcher {
+    /// Reads Alertmanager's text form: `service="checkout"`, `env=~prod.*`, `code != 200`.
+    pub fn parse(text: &str) -> Result<Matcher, String> {
+        let text = text.trim();
+        let at = text
+            .find(['=', '!'])
+            .ok_or_else(|| format!("`{text}` is not a matcher: write name=value, !=, =~ or !~"))?;
+        let (name, rest) = text.split_at(at);
+        let (op, value) = [
+            ("=~", MatchOp::Regex),
+            ("!~", MatchOp::NotRegex),
+            ("!=", MatchOp::NotEqual),
+            ("=", MatchOp::Equal),
+        ]
+        .into_iter()
+        .find_map(|(token, op)| rest.strip_prefix(token).map(|value| (op, value)))
+        .ok_or_else(|| format!("`{text}` is not a matcher: write name=value, !=, =~ or !~"))?;
+        let value = value.trim();
+        let value = match value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+            Some(quoted) => quoted.replace("\\\"", "\"").replace("\\\\", "\\"),
+            None => value.to_owned(),
+        };
+        let matcher = Matcher {
+            name: name.trim().to_owned(),
+            op,
+            value,
+        };
+        matcher.check()?;
+        Ok(matcher)
+    }
+}
+
 impl std::fmt::Display for Matcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}{}{:?}", self.name, self.op.as_str(), self.value)

@@ -8,6 +8,7 @@
 
 mod matcher;
 pub mod template;
+mod view;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::dashboard::Problem;
 pub use matcher::{MatchOp, Matcher};
+pub use view::{Backtest, Instance, RuleStatus, RuleSummary, SilenceView};
 
 /// An alert rule: a query whose rows are the instances, a condition each row is held to, and how
 /// long and how loudly.
@@ -225,57 +227,6 @@ pub struct Transition {
     /// it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fired_at: Option<i64>,
-}
-
-/// An alert instance as `GET /api/v1/alerts` lists it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Instance {
-    pub rule_uid: String,
-    pub title: String,
-    pub fingerprint: String,
-    pub labels: BTreeMap<String, String>,
-    pub annotations: BTreeMap<String, String>,
-    pub state: State,
-    pub reason: String,
-    /// Since when it is in this state, µs since the epoch.
-    pub since: i64,
-    /// Since when it is Pending or firing (the alert's `startsAt`), µs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub active_at: Option<i64>,
-    pub value: Option<f64>,
-    /// Silences that mute it now.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub silenced_by: Vec<String>,
-}
-
-/// How a rule runs.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct RuleStatus {
-    /// `incremental`, or `requery` with its reason and interval: how the engine keeps the query.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mode: Option<crate::live::Mode>,
-    /// Why the query is not running, when it is not.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// Changes of the result the rule took, and when it last took one (µs).
-    #[serde(default)]
-    pub evaluations: u64,
-    #[serde(default)]
-    pub last_evaluation: i64,
-}
-
-/// A rule as the rules list shows it: the document, how it runs, its instances by state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RuleSummary {
-    pub rule: Rule,
-    pub status: RuleStatus,
-    #[serde(default)]
-    pub counts: BTreeMap<State, usize>,
-    /// µs since the epoch.
-    pub updated_at: i64,
-    /// The file it is provisioned from (read-only then).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provisioned: Option<String>,
 }
 
 /// Where notifications go. (Unknown fields are the JSON Schema's to refuse: serde cannot with a

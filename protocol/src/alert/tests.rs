@@ -110,3 +110,42 @@ fn fingerprints_follow_labels() {
     assert_ne!(fingerprint(&b), fingerprint(&c));
     assert_eq!(fingerprint(&a).len(), 16);
 }
+
+#[test]
+fn matchers_read_in_alertmanager_text_form() {
+    let m = Matcher::parse(r#"service="check\"out""#).unwrap();
+    assert_eq!(
+        (m.name.as_str(), m.op, m.value.as_str()),
+        ("service", MatchOp::Equal, "check\"out")
+    );
+    let m = Matcher::parse("env =~ prod.*").unwrap();
+    assert_eq!((m.op, m.value.as_str()), (MatchOp::Regex, "prod.*"));
+    assert_eq!(Matcher::parse("code!=200").unwrap().op, MatchOp::NotEqual);
+    assert_eq!(Matcher::parse("code!~5..").unwrap().op, MatchOp::NotRegex);
+    // What Display writes reads back.
+    let m = Matcher::parse(r#"a="x y""#).unwrap();
+    assert_eq!(Matcher::parse(&m.to_string()).unwrap(), m);
+    assert!(
+        Matcher::parse("service")
+            .unwrap_err()
+            .contains("not a matcher")
+    );
+    assert!(Matcher::parse("1x=2").unwrap_err().contains("label name"));
+}
+
+#[test]
+fn a_silence_view_reads_back() {
+    let view = SilenceView {
+        silence: Silence {
+            id: "s1".into(),
+            matchers: vec![Matcher::parse("service=api").unwrap()],
+            starts_at: None,
+            ends_at: "2026-01-01T00:00:00Z".into(),
+            comment: String::new(),
+            created_by: String::new(),
+        },
+        state: "active".into(),
+    };
+    let text = serde_json::to_string(&view).unwrap();
+    assert_eq!(serde_json::from_str::<SilenceView>(&text).unwrap(), view);
+}

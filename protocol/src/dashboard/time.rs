@@ -168,6 +168,13 @@ pub fn rfc3339(micros: i64) -> String {
         .unwrap_or_else(|| micros.to_string())
 }
 
+/// An RFC 3339 time as µs since the epoch.
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.timestamp_micros())
+}
+
 /// A range of time to show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimeRange {

@@ -12,8 +12,7 @@ use std::sync::Arc;
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::TimestampMicrosecondType;
 use futures::StreamExt;
-use protocol::alert::{Problem, Rule, Transition};
-use serde::Serialize;
+use protocol::alert::{Backtest, Problem, Rule, Transition};
 use storage::TIME_COLUMN;
 
 use super::Error;
@@ -30,16 +29,6 @@ const MAX_STEP: i64 = 60_000_000;
 /// The longest range a backtest replays, and the most events.
 pub(crate) const MAX_RANGE: i64 = 31 * 86_400_000_000;
 const MAX_EVENTS: u64 = 20_000_000;
-
-/// What a backtest found.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct Backtest {
-    pub(crate) from: i64,
-    pub(crate) to: i64,
-    /// Events read (the warm-up included).
-    pub(crate) events: u64,
-    pub(crate) transitions: Vec<Transition>,
-}
 
 fn problem(pointer: &str, message: String) -> Error {
     Error::Invalid {

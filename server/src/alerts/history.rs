@@ -104,3 +104,49 @@ async fn append(store: &Arc<Store>, stream: &'static str, body: String) {
         Err(err) => tracing::warn!(stream, %err, "alert history task failed"),
     }
 }
+
+/// The transitions in `result`, a query of `_alerts` for `rule`'s `time` (µs), `title`,
+/// `fingerprint`, `from_state`, `to_state`, `value` and `reason` (labels are left out: the
+/// instance's fingerprint names them). Rows a state does not parse in are skipped.
+pub(crate) fn transitions(rule: &str, result: &protocol::QueryResult) -> Vec<Transition> {
+    let column = |name: &str| result.column(name);
+    let (
+        Some(time),
+        Some(title),
+        Some(fingerprint),
+        Some(from),
+        Some(to),
+        Some(value),
+        Some(reason),
+    ) = (
+        column("time"),
+        column("title"),
+        column("fingerprint"),
+        column("from_state"),
+        column("to_state"),
+        column("value"),
+        column("reason"),
+    )
+    else {
+        return Vec::new();
+    };
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    result
+        .rows
+        .iter()
+        .filter_map(|row| {
+            Some(Transition {
+                rule_uid: rule.to_owned(),
+                title: text(&row[title]),
+                fingerprint: text(&row[fingerprint]),
+                labels: Default::default(),
+                from: protocol::alert::State::parse(row[from].as_str()?)?,
+                to: protocol::alert::State::parse(row[to].as_str()?)?,
+                value: row[value].as_f64(),
+                reason: text(&row[reason]),
+                time: row[time].as_i64()?,
+                fired_at: None,
+            })
+        })
+        .collect()
+}

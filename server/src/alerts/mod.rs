@@ -11,7 +11,7 @@
 mod backtest;
 pub(crate) mod check;
 pub(crate) mod eval;
-mod history;
+pub(crate) mod history;
 pub(crate) mod machine;
 mod matchers;
 pub(crate) mod notify;
@@ -68,15 +68,6 @@ fn at(pointer: &str) -> String {
 
 fn invalid(what: &'static str) -> impl Fn(Problem) -> Error {
     move |problem| Error::Invalid { what, problem }
-}
-
-/// A silence and whether it holds now.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct SilenceView {
-    #[serde(flatten)]
-    pub(crate) silence: Silence,
-    /// `pending`, `active` or `expired`.
-    pub(crate) state: &'static str,
 }
 
 /// What a test notification came to, per contact point.
@@ -474,7 +465,10 @@ impl Alerts {
 
     /// Replays a rule (saved or not) over `[from, to]` of its stream's history:
     /// `{"rule": {...}, "from": "now-6h", "to": "now"}`.
-    pub(crate) async fn backtest(&self, request: &Value) -> Result<backtest::Backtest, Error> {
+    pub(crate) async fn backtest(
+        &self,
+        request: &Value,
+    ) -> Result<protocol::alert::Backtest, Error> {
         let field = |name: &str| {
             request
                 .get(name)

@@ -3,12 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use protocol::alert::{ContactPoint, Policy, Problem, Rule, Silence};
+use protocol::alert::{ContactPoint, Policy, Problem, Rule, Silence, SilenceView};
 use serde_json::Value;
 use storage::now_micros;
 
 use super::notify::Routing;
-use super::{Alerts, Error, SilenceView, check, invalid, matchers};
+use super::{Alerts, Error, check, invalid, matchers};
 use crate::meta::{self, Kind};
 
 impl Alerts {
@@ -177,7 +177,7 @@ impl Alerts {
                 };
                 SilenceView {
                     silence: s.document,
-                    state,
+                    state: state.to_owned(),
                 }
             })
             .collect();

@@ -68,6 +68,11 @@ impl QueryService {
         QueryService { ctx }
     }
 
+    /// Whether a stream (or a system table) of that name is there to query.
+    pub(crate) fn has_table(&self, name: &str) -> bool {
+        self.ctx.table_exist(name).unwrap_or(false)
+    }
+
     /// Plans read-only `sql` and analyzes it (types resolved and coerced), unoptimized: the
     /// plan the incremental engine compiles. The state is the session it was planned in.
     pub(crate) async fn analyze(&self, sql: &str) -> Result<(LogicalPlan, SessionState)> {

@@ -11,9 +11,10 @@ use protocol::alert::{ContactPoint, Instance, Policy, Rule, State as AlertState}
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::alerts::{RuleSummary, SilenceView, TestOutcome};
+use crate::alerts::{RuleSummary, TestOutcome};
 use crate::error::ApiError;
 use crate::state::AppState;
+use protocol::alert::SilenceView;
 
 fn body_json(body: &[u8]) -> Result<Value, ApiError> {
     serde_json::from_slice(body).map_err(|err| {

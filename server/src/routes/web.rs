@@ -11,10 +11,15 @@ use axum::middleware::Next;
 use axum::response::Response;
 use futures::StreamExt;
 use protocol::QueryResult;
+use protocol::alert::{
+    Backtest, ContactPoint, Rule, RuleSummary, Silence, SilenceView, Transition,
+};
+use protocol::dashboard::substitute::string_literal;
 use protocol::dashboard::{Dashboard, Found, Listing};
 use storage::now_micros;
 use tokio_util::sync::CancellationToken;
 
+use crate::alerts::history::{self, ALERTS_STREAM};
 use crate::dashboards::{self, Dashboards};
 use crate::error::ApiError;
 use crate::query::{QueryService, format};
@@ -144,7 +149,7 @@ impl Backend for AppBackend {
         self.dashboards.delete(&uid).await.map_err(client_error)
     }
 
-    async fn alert_rules(&self) -> Result<Vec<protocol::alert::RuleSummary>, protocol::Error> {
+    async fn alert_rules(&self) -> Result<Vec<RuleSummary>, protocol::Error> {
         self.alerts
             .rules()
             .await
@@ -160,4 +165,89 @@ impl Backend for AppBackend {
             .await
             .map_err(|e| ApiError::from(e).into_inner())
     }
+
+    async fn alert_rule(&self, uid: String) -> Result<RuleSummary, protocol::Error> {
+        self.alerts.rule(&uid).await.map_err(alerts_error)
+    }
+
+    async fn save_alert_rule(&self, rule: Rule) -> Result<Rule, protocol::Error> {
+        // The same checks as the REST API: the schema, the model, the SQL.
+        let document = document(&rule)?;
+        if rule.version == 0 {
+            self.alerts.create_rule(&document).await
+        } else {
+            self.alerts.update_rule(&rule.uid, &document).await
+        }
+        .map_err(alerts_error)
+    }
+
+    async fn delete_alert_rule(&self, uid: String) -> Result<(), protocol::Error> {
+        self.alerts.delete_rule(&uid).await.map_err(alerts_error)
+    }
+
+    async fn backtest_alert_rule(
+        &self,
+        rule: Rule,
+        from: String,
+        to: String,
+    ) -> Result<Backtest, protocol::Error> {
+        let request = serde_json::json!({"rule": document(&rule)?, "from": from, "to": to});
+        self.alerts.backtest(&request).await.map_err(alerts_error)
+    }
+
+    async fn contact_points(&self) -> Result<Vec<ContactPoint>, protocol::Error> {
+        self.alerts.contact_points().await.map_err(alerts_error)
+    }
+
+    async fn silences(&self) -> Result<Vec<SilenceView>, protocol::Error> {
+        self.alerts.silences().await.map_err(alerts_error)
+    }
+
+    async fn create_silence(&self, silence: Silence) -> Result<Silence, protocol::Error> {
+        let document = document(&silence)?;
+        self.alerts
+            .create_silence(&document)
+            .await
+            .map_err(alerts_error)
+    }
+
+    async fn delete_silence(&self, id: String) -> Result<(), protocol::Error> {
+        self.alerts.delete_silence(&id).await.map_err(alerts_error)
+    }
+
+    async fn alert_history(
+        &self,
+        rule: String,
+        fingerprint: Option<String>,
+    ) -> Result<Vec<Transition>, protocol::Error> {
+        // The values are literals, never SQL text.
+        let mut sql = format!(
+            "SELECT CAST(_time AS BIGINT) AS time, title, fingerprint, from_state, to_state, \
+             value, reason FROM {ALERTS_STREAM} WHERE rule_uid = {}",
+            string_literal(&rule)
+        );
+        if let Some(fingerprint) = &fingerprint {
+            sql += &format!(" AND fingerprint = {}", string_literal(fingerprint));
+        }
+        sql += &format!(" ORDER BY _time DESC LIMIT {HISTORY_ROWS}");
+        // No transition was ever recorded: no history yet.
+        if !self.queries.has_table(ALERTS_STREAM) {
+            return Ok(Vec::new());
+        }
+        let result = self.query(sql).await?;
+        Ok(history::transitions(&rule, &result))
+    }
+}
+
+/// The most transitions a rule's history shows.
+const HISTORY_ROWS: usize = 200;
+
+fn alerts_error(err: crate::alerts::Error) -> protocol::Error {
+    ApiError::from(err).into_inner()
+}
+
+/// A document as the REST API would receive it.
+fn document<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, protocol::Error> {
+    serde_json::to_value(value)
+        .map_err(|e| protocol::Error::new(protocol::ErrorKind::Internal, e.to_string()))
 }

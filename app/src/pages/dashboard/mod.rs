@@ -18,7 +18,7 @@ use protocol::dashboard::{Dashboard, Found, TimeRange, TimeSpec, VariableKind, V
 use super::ErrorMessage;
 use crate::api::load_dashboard;
 use crate::viz;
-pub(crate) use context::{Context, context, panel_sql};
+pub(crate) use context::{Context, context, panel_sql, scope};
 pub(crate) use state::{ALL, QUICK_RANGES, Resolved, ViewState, Zone, describe, values};
 
 /// The grid's width in pixels at which charts are drawn (and `$__interval` chosen): a 1440-pixel

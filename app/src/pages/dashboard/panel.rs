@@ -119,6 +119,10 @@ pub(crate) fn PanelView(
                 <h2 title=description>{title}</h2>
                 <button class="inspect" title="Inspect: the query as run, its data, CSV" data-test="inspect"
                     on:click=move |_| inspect.set(true)>"Inspect"</button>
+                {(!preview).then(|| {
+                    let href = shown.dashboard.with_untracked(|d| format!("/alerts/new?dashboard={}&panel={id}", crate::pages::dashboards::encode(&d.uid)));
+                    view! { <a class="inspect" href=href title="Create an alert rule from this panel's query" data-test="create-alert">"Alert"</a> }
+                })}
                 {move || (shown.editing.get() && !preview).then(|| view! { <super::edit::PanelTools id/> })}
             </div>
             <div class="dpanel-body" style=format!("height: {height}px")>
@@ -444,7 +448,7 @@ fn body(panel: &Panel, result: &QueryResult, frame: Frame<'_>) -> AnyView {
             let color_of =
                 |v: f64| viz::threshold_color(&options.thresholds, v, viz::PALETTE[0]).to_string();
             let svg = draw::svg(width, height, |root| {
-                draw::bar_chart(root, &bars, &format, &color_of).map_err(|e| e.to_string())
+                draw::bar_chart(root, &bars, &format, &color_of, None).map_err(|e| e.to_string())
             });
             view! { <div class="chart" data-test="chart" inner_html=svg></div> }.into_any()
         }
