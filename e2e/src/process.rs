@@ -48,6 +48,11 @@ impl WeirProcess {
         format!("http://{}{path}", self.addr)
     }
 
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
     }

@@ -27,6 +27,8 @@ pub enum ErrorKind {
     Conflict,
     /// Too much at once: retry shortly.
     Overloaded,
+    /// Well formed, but more than a limit allows (a query's time or memory): ask for less.
+    LimitExceeded,
     /// The server cannot do this now (disk full, behind on writing to the lake): retry later.
     Unavailable,
     /// A bug, or damaged data: nothing the caller can do.
@@ -45,6 +47,7 @@ impl ErrorKind {
             ErrorKind::Gone => "gone",
             ErrorKind::Conflict => "conflict",
             ErrorKind::Overloaded => "overloaded",
+            ErrorKind::LimitExceeded => "limit_exceeded",
             ErrorKind::Unavailable => "unavailable",
             ErrorKind::Internal => "internal",
         }
@@ -61,6 +64,7 @@ impl ErrorKind {
             ErrorKind::Gone => 410,
             ErrorKind::Conflict => 409,
             ErrorKind::Overloaded => 429,
+            ErrorKind::LimitExceeded => 422,
             ErrorKind::Unavailable => 503,
             ErrorKind::Internal => 500,
         }

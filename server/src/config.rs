@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 pub use crate::engine::EngineConfig;
+pub use crate::query::QueryLimits;
 pub use storage::StoreConfig;
 
 /// Settings of one server.
@@ -33,6 +34,8 @@ pub struct Config {
     pub store: StoreConfig,
     /// Lateness and limits of continuous queries.
     pub engine: EngineConfig,
+    /// Limits of queries run once.
+    pub queries: QueryLimits,
 }
 
 impl Config {
@@ -51,6 +54,7 @@ impl Config {
             max_result_rows: 100_000,
             store: StoreConfig::default(),
             engine: EngineConfig::default(),
+            queries: QueryLimits::default(),
         }
     }
 }

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use datafusion::error::DataFusionError;
 use protocol::ErrorKind;
 
-use crate::{alerts, dashboards, engine, ingest, meta};
+use crate::{alerts, dashboards, engine, ingest, meta, query};
 
 /// Why the server could not start or keep serving.
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +19,9 @@ pub enum Error {
     Listen(std::io::Error),
     #[error("dashboard files: {0}")]
     Files(std::io::Error),
+    /// The query runtime or its spill directory could not be made.
+    #[error("queries: {0}")]
+    QueryRuntime(std::io::Error),
     /// The metadata database could not be opened (its error type is internal).
     #[error(transparent)]
     Meta(Box<dyn std::error::Error + Send + Sync>),
@@ -179,11 +182,26 @@ impl From<DataFusionError> for ApiError {
     }
 }
 
+impl From<query::Error> for ApiError {
+    fn from(err: query::Error) -> ApiError {
+        use query::Error as E;
+        match err {
+            E::DataFusion(err) => ApiError::from(err),
+            E::TimeLimit(_) | E::MemoryLimit { .. } => {
+                ApiError::new(ErrorKind::LimitExceeded, err.to_string())
+            }
+            E::Busy(..) => ApiError::new(ErrorKind::Overloaded, err.to_string()),
+            E::Panicked(_) => ApiError::new(ErrorKind::Internal, err.to_string()),
+        }
+    }
+}
+
 impl From<engine::Error> for ApiError {
     fn from(err: engine::Error) -> ApiError {
         use engine::Error as E;
         match err {
             E::DataFusion(err) => ApiError::from(err),
+            E::Query(err) => ApiError::from(err),
             E::Store(err) => ApiError::from(err),
             E::SchemaChanged { .. } => ApiError::new(ErrorKind::BadRequest, err.to_string()),
             E::TooManyQueries { .. } | E::OverBudget { .. } => {

@@ -28,7 +28,7 @@ use storage::Store;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-pub use config::{Config, DemoConfig, EngineConfig, StoreConfig};
+pub use config::{Config, DemoConfig, EngineConfig, QueryLimits, StoreConfig};
 pub use dashboards::transfer::{
     Imported, export as export_dashboards, import as import_dashboards,
 };
@@ -70,7 +70,12 @@ pub async fn serve(
             Err(err) => tracing::warn!(%err, "demo dashboard not made"),
         }
     }
-    let queries = query::QueryService::new(Arc::clone(&store));
+    let queries = query::QueryService::new(
+        Arc::clone(&store),
+        config.queries.clone(),
+        config.data_dir.join("spill"),
+    )
+    .map_err(Error::QueryRuntime)?;
     let engine = engine::Engine::new(
         Arc::clone(&store),
         queries.clone(),

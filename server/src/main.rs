@@ -122,6 +122,20 @@ struct ServeArgs {
     /// instead.
     #[arg(long, default_value_t = DEFAULTS.engine.backlog_rows)]
     live_backlog_rows: usize,
+    /// Seconds a query run once (SQL, panels, exports) may take, waiting for its turn
+    /// included; past it the query is stopped and answered 422.
+    #[arg(long, default_value_t = DEFAULTS.queries.timeout.as_secs_f64())]
+    query_timeout_secs: f64,
+    /// Memory one query may hold, in bytes; past it sorts, aggregations and joins spill to disk
+    /// (under the data directory), and what cannot spill is stopped with 422.
+    #[arg(long, default_value_t = DEFAULTS.queries.memory_per_query)]
+    query_memory_bytes: usize,
+    /// Memory all running queries together may hold, in bytes.
+    #[arg(long, default_value_t = DEFAULTS.queries.memory_total)]
+    query_memory_total_bytes: usize,
+    /// Queries run once that run at the same time; more wait for a turn, then get 429.
+    #[arg(long, default_value_t = DEFAULTS.queries.max_concurrent)]
+    max_concurrent_queries: usize,
 }
 
 fn parse_days(text: &str) -> Result<f64, String> {
@@ -183,6 +197,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.engine.max_groups = args.max_groups;
     config.engine.state_budget_bytes = args.live_state_budget_bytes;
     config.engine.backlog_rows = args.live_backlog_rows;
+    config.queries.timeout = seconds(args.query_timeout_secs);
+    config.queries.memory_per_query = args.query_memory_bytes;
+    config.queries.memory_total = args.query_memory_total_bytes;
+    config.queries.max_concurrent = args.max_concurrent_queries.max(1);
     config.store.stream_retention = args
         .stream_retention
         .into_iter()

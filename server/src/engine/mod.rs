@@ -20,6 +20,9 @@ pub(crate) enum Error {
     /// The SQL is wrong, or a stream it names is not there (DataFusion says which).
     #[error("{0}")]
     DataFusion(#[from] DataFusionError),
+    /// A re-queried query failed, or met a limit of queries.
+    #[error("{0}")]
+    Query(#[from] crate::query::Error),
     /// A column the running query reads changed type: the query must be compiled again.
     #[error(
         "column {column} changed type from {from} to {to}: subscribe again to recompile the query"

@@ -366,7 +366,7 @@ impl Engine {
     ) -> Result<Arc<Shared>, Error> {
         // Run once now, so that a query that cannot run at all is an error, not a feed.
         let started = Instant::now();
-        let output = self.queries.run(sql, REQUERY_MAX_ROWS).await?;
+        let output = self.queries.run_live(sql, REQUERY_MAX_ROWS).await?;
         let interval = REQUERY_INTERVAL.max(started.elapsed() * 4);
         let rows = format::rows(&output)?;
         let schema = logical.schema().as_arrow().clone();
@@ -558,7 +558,7 @@ async fn run_requery(
             () = sleep_until(next) => {}
         }
         next = Instant::now() + interval;
-        let rows = match queries.run(&sql, REQUERY_MAX_ROWS).await {
+        let rows = match queries.run_live(&sql, REQUERY_MAX_ROWS).await {
             Ok(output) => format::rows(&output).map_err(Error::from),
             Err(err) => Err(Error::from(err)),
         };

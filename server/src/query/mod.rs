@@ -1,34 +1,91 @@
 //! SQL over the store with DataFusion: one session whose `weir.public` schema is the streams
-//! (snapshotted per query) and whose `weir.system` schema describes them.
+//! (snapshotted per query) and whose `weir.system` schema describes them. Queries run within
+//! [`limits`]: on a runtime of their own, each with a time and a memory limit.
 //!
 //! **Architecture Invariant:** queries are read-only. DDL, DML (including `COPY … TO`) and
 //! statements such as `SET` are refused at planning, and no file-reading table function is
 //! registered, so SQL can read streams and nothing else.
 
 pub(crate) mod format;
+mod limits;
 mod system;
 
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider};
-use datafusion::error::Result;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::SessionState;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::memory_pool::{GreedyMemoryPool, MemoryPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::LogicalPlan;
+use datafusion::physical_plan::execute_stream;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use futures::StreamExt;
 use storage::Store;
+use tokio::sync::Semaphore;
+use tokio_util::task::AbortOnDropHandle;
 
-/// Memory DataFusion may use for all queries running at once (sorts and aggregations past it
-/// fail with "resources exhausted" rather than taking the process down).
-const QUERY_MEMORY_BYTES: usize = 2 << 30;
+pub use limits::QueryLimits;
+use limits::{QUEUE_WAIT, QueryPool, QueryRuntime, mib, out_of_memory, yielding};
 
 /// Runs SQL against the store.
 #[derive(Clone)]
 pub(crate) struct QueryService {
     ctx: SessionContext,
+    runtime: Arc<QueryRuntime>,
+    /// The pool every query's own [`QueryPool`] draws from.
+    memory: Arc<dyn MemoryPool>,
+    limits: QueryLimits,
+    /// Turns of history queries ([`QueryService::run`]).
+    turns: Arc<Semaphore>,
+}
+
+/// Why a query gave no result.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Error {
+    /// The SQL is wrong, a stream it names is not there, or the pool all queries share is full.
+    #[error(transparent)]
+    DataFusion(#[from] DataFusionError),
+    #[error(
+        "the query ran for longer than its limit of {0:?}: it was stopped; narrow its time range \
+         or filters (the limit is `weir serve --query-timeout-secs`)"
+    )]
+    TimeLimit(Duration),
+    #[error(
+        "the query needs more memory than its limit of {} MiB and cannot spill what it holds to \
+         disk: it was stopped; narrow its time range, group by fewer values, or raise \
+         `weir serve --query-memory-bytes` ({detail})",
+        mib(*limit)
+    )]
+    MemoryLimit { limit: usize, detail: String },
+    #[error(
+        "{0} queries are running, the most this server runs at once, and none ended within {1:?}: \
+         retry shortly"
+    )]
+    Busy(usize, Duration),
+    /// A bug: the query's task panicked.
+    #[error("the query failed: {0}")]
+    Panicked(String),
+}
+
+impl Error {
+    /// The limit a query met, if that is why it failed.
+    fn exceeded_memory(err: DataFusionError, pool: &QueryPool, limit: usize) -> Error {
+        if pool.refused() && out_of_memory(&err) {
+            Error::MemoryLimit {
+                limit,
+                detail: err.find_root().to_string(),
+            }
+        } else {
+            Error::DataFusion(err)
+        }
+    }
 }
 
 /// The result of one query: its schema, its rows (up to a limit), and whether rows were left out.
@@ -39,7 +96,13 @@ pub(crate) struct QueryOutput {
 }
 
 impl QueryService {
-    pub(crate) fn new(store: Arc<Store>) -> QueryService {
+    /// A query service over `store`, spilling under `spill_dir` (emptied first: what is there
+    /// belonged to queries of an earlier run).
+    pub(crate) fn new(
+        store: Arc<Store>,
+        limits: QueryLimits,
+        spill_dir: PathBuf,
+    ) -> std::io::Result<QueryService> {
         let partitions = std::thread::available_parallelism().map_or(2, usize::from);
         let mut config = SessionConfig::new()
             .with_create_default_catalog_and_schema(false)
@@ -52,10 +115,21 @@ impl QueryService {
         let parquet = &mut config.options_mut().execution.parquet;
         parquet.pushdown_filters = true;
         parquet.reorder_filters = true;
+        match std::fs::remove_dir_all(&spill_dir) {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err),
+            _ => std::fs::create_dir_all(&spill_dir)?,
+        }
+        // Fairness is kept within each query (`QueryPool`); across queries, first come first
+        // served.
+        let memory: Arc<dyn MemoryPool> = Arc::new(GreedyMemoryPool::new(limits.memory_total));
         let runtime = RuntimeEnvBuilder::new()
-            .with_memory_limit(QUERY_MEMORY_BYTES, 1.0)
+            .with_memory_pool(Arc::clone(&memory))
+            .with_disk_manager_builder(
+                DiskManagerBuilder::default()
+                    .with_mode(DiskManagerMode::Directories(vec![spill_dir])),
+            )
             .build_arc()
-            .expect("a memory pool with a fixed limit always builds");
+            .map_err(std::io::Error::other)?;
         let ctx = SessionContext::new_with_config_rt(config, runtime);
         let catalog = MemoryCatalogProvider::new();
         catalog
@@ -65,7 +139,13 @@ impl QueryService {
             .register_schema("system", Arc::new(system::SystemSchema::new(store)))
             .expect("a memory catalog accepts schemas");
         ctx.register_catalog("weir", Arc::new(catalog));
-        QueryService { ctx }
+        Ok(QueryService {
+            ctx,
+            runtime: Arc::new(QueryRuntime::new(partitions)?),
+            memory,
+            turns: Arc::new(Semaphore::new(limits.max_concurrent)),
+            limits,
+        })
     }
 
     /// Whether a stream (or a system table) of that name is there to query.
@@ -79,30 +159,87 @@ impl QueryService {
         analyze(&self.ctx, sql).await
     }
 
-    /// Plans and runs read-only `sql`, keeping at most `max_rows` rows.
-    pub(crate) async fn run(&self, sql: &str, max_rows: usize) -> Result<QueryOutput> {
-        let frame = self.ctx.sql_with_options(sql, read_only()).await?;
-        let schema: SchemaRef = Arc::clone(frame.schema().inner());
-        let mut stream = frame.execute_stream().await?;
-        let mut batches = Vec::new();
-        let mut n_rows = 0;
-        let mut truncated = false;
-        while let Some(batch) = stream.next().await {
-            let batch = batch?;
-            if n_rows + batch.num_rows() > max_rows {
-                batches.push(batch.slice(0, max_rows - n_rows));
-                truncated = true;
-                break;
-            }
-            n_rows += batch.num_rows();
-            batches.push(batch);
-        }
-        Ok(QueryOutput {
-            schema,
-            batches,
-            truncated,
-        })
+    /// Plans and runs read-only `sql` as a history query, keeping at most `max_rows` rows: it
+    /// waits for one of the turns history queries share, then runs within the limits. Dropping
+    /// the future stops the query.
+    pub(crate) async fn run(&self, sql: &str, max_rows: usize) -> Result<QueryOutput, Error> {
+        let started = tokio::time::Instant::now();
+        let wait = QUEUE_WAIT.min(self.limits.timeout);
+        let _turn = tokio::time::timeout(wait, Arc::clone(&self.turns).acquire_owned())
+            .await
+            .map_err(|_| Error::Busy(self.limits.max_concurrent, wait))?
+            .expect("the semaphore is never closed");
+        self.execute(
+            sql,
+            max_rows,
+            self.limits.timeout.saturating_sub(started.elapsed()),
+        )
+        .await
     }
+
+    /// Runs `sql` as [`QueryService::run`] does, without waiting for a turn: for the engine's
+    /// re-queried continuous queries, which are few and must not queue behind history.
+    pub(crate) async fn run_live(&self, sql: &str, max_rows: usize) -> Result<QueryOutput, Error> {
+        self.execute(sql, max_rows, self.limits.timeout).await
+    }
+
+    /// Runs `sql` on the query runtime, in a session whose memory is its own [`QueryPool`],
+    /// stopped when `time` runs out or the returned future is dropped.
+    async fn execute(
+        &self,
+        sql: &str,
+        max_rows: usize,
+        time: Duration,
+    ) -> Result<QueryOutput, Error> {
+        let limit = self.limits.memory_per_query;
+        let pool = Arc::new(QueryPool::new(Arc::clone(&self.memory), limit));
+        let runtime = RuntimeEnvBuilder::from_runtime_env(&self.ctx.runtime_env())
+            .with_memory_pool(Arc::clone(&pool) as Arc<dyn MemoryPool>)
+            .build_arc()?;
+        let state = SessionStateBuilder::new_from_existing(self.ctx.state())
+            .with_runtime_env(runtime)
+            .build();
+        let ctx = SessionContext::new_with_state(state);
+        let sql = sql.to_owned();
+        // Aborted when dropped: by the time limit, or by a caller that stopped waiting.
+        let task = AbortOnDropHandle::new(
+            self.runtime
+                .handle()
+                .spawn(async move { collect(&ctx, &sql, max_rows).await }),
+        );
+        match tokio::time::timeout(time, task).await {
+            Err(_) => Err(Error::TimeLimit(self.limits.timeout)),
+            Ok(Err(join)) => Err(Error::Panicked(join.to_string())),
+            Ok(Ok(output)) => output.map_err(|err| Error::exceeded_memory(err, &pool, limit)),
+        }
+    }
+}
+
+/// Plans and runs read-only `sql` in `ctx`, keeping at most `max_rows` rows.
+async fn collect(ctx: &SessionContext, sql: &str, max_rows: usize) -> Result<QueryOutput> {
+    let frame = ctx.sql_with_options(sql, read_only()).await?;
+    let schema: SchemaRef = Arc::clone(frame.schema().inner());
+    let task = Arc::new(frame.task_ctx());
+    let plan = yielding(frame.create_physical_plan().await?)?;
+    let mut stream = execute_stream(plan, task)?;
+    let mut batches = Vec::new();
+    let mut n_rows = 0;
+    let mut truncated = false;
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        if n_rows + batch.num_rows() > max_rows {
+            batches.push(batch.slice(0, max_rows - n_rows));
+            truncated = true;
+            break;
+        }
+        n_rows += batch.num_rows();
+        batches.push(batch);
+    }
+    Ok(QueryOutput {
+        schema,
+        batches,
+        truncated,
+    })
 }
 
 fn read_only() -> SQLOptions {

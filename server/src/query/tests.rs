@@ -15,7 +15,9 @@ async fn service_with_events(body: &str) -> (tempfile::TempDir, QueryService) {
     );
     let web = StreamName::new("web").unwrap();
     ingest::append_json(&store, &web, body.as_bytes(), BodyFormat::Detect).unwrap();
-    (dir, QueryService::new(store))
+    let service =
+        QueryService::new(store, QueryLimits::default(), dir.path().join("spill")).unwrap();
+    (dir, service)
 }
 
 async fn json(service: &QueryService, sql: &str) -> Vec<Vec<serde_json::Value>> {

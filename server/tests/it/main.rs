@@ -13,6 +13,7 @@ mod ingest;
 mod lake;
 mod live;
 mod query;
+mod query_limits;
 mod render;
 mod restart;
 
