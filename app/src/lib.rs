@@ -55,6 +55,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
                     <Route path=path!("/") view=pages::home::HomePage/>
                     <Route path=path!("/streams/:name") view=pages::stream::StreamPage/>
+                    <Route path=path!("/explore/:stream") view=pages::explore::ExplorePage/>
                     <Route path=path!("/dashboards") view=pages::dashboards::DashboardsPage/>
                     <Route path=path!("/alerts") view=pages::alerts::AlertsPage/>
                     <Route path=path!("/alerts/new") view=pages::alerts::editor::RuleEditorPage/>

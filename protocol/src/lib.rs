@@ -10,6 +10,7 @@
 //!   states, and the templates of annotations.
 //! - [`dashboard`]: the dashboard document, time ranges, and the substitution of variables and
 //!   macros into panel SQL as typed literals.
+//! - [`explore`]: a stream's events narrowed by a range and filters, as SQL with typed literals.
 //! - [`Error`] and [`ErrorKind`]: a failure that keeps its kind from the server to the UI.
 //! - [`is_stream_name`]: the rule every stream name follows.
 //!
@@ -19,6 +20,7 @@
 pub mod alert;
 pub mod dashboard;
 mod error;
+pub mod explore;
 pub mod live;
 mod result;
 

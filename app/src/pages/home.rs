@@ -39,6 +39,7 @@ pub(crate) fn HomePage() -> impl IntoView {
                                     <th class="num">"Events"</th>
                                     <th class="num">"Size"</th>
                                     <th class="num">"Columns"</th>
+                                    <th></th>
                                 </tr>
                             </thead>
                             <tbody>
@@ -51,6 +52,7 @@ pub(crate) fn HomePage() -> impl IntoView {
                                             <td class="num">{figures::count(number(&row[1]) as u64)}</td>
                                             <td class="num">{figures::bytes(number(&row[3]) as u64)}</td>
                                             <td class="num">{figures::count(number(&row[4]) as u64)}</td>
+                                            <td><a data-test="explore" href=format!("/explore/{name}")>"Explore"</a></td>
                                         </tr>
                                     }
                                 }).collect_view()}

@@ -3,6 +3,7 @@
 pub(crate) mod alerts;
 pub(crate) mod dashboard;
 pub(crate) mod dashboards;
+pub(crate) mod explore;
 pub(crate) mod home;
 pub(crate) mod stream;
 

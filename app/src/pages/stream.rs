@@ -81,7 +81,8 @@ fn Flow(stream: String, has_status: bool) -> impl IntoView {
     } = live_query(flow_sql(&stream, has_status));
     view! {
         <div class="page-head">
-            <h1><a class="muted" href="/">"Streams"</a> " / " {stream}</h1>
+            <h1><a class="muted" href="/">"Streams"</a> " / " {stream.clone()}</h1>
+            <a class="button" href=format!("/explore/{stream}")>"Explore events"</a>
             <LiveBadge is_live/>
         </div>
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>

@@ -27,7 +27,7 @@ pub struct QueryLimits {
     pub memory_per_query: usize,
     /// Memory all queries together may hold (a query that finds it full gets 503).
     pub memory_total: usize,
-    /// History queries that run at once; more wait for a turn, up to [`QUEUE_WAIT`], then get 429.
+    /// History queries that run at once; more wait for a turn, up to 5 s, then get 429.
     pub max_concurrent: usize,
 }
 

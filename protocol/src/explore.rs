@@ -1,0 +1,341 @@
+//! Explore: a stream's events narrowed by a time range and filters, and the SQL that asks for
+//! them. Every value a user picks or types becomes a typed literal and every field name a quoted
+//! identifier, so no filter changes a query's shape; the stream name is quoted too (a stream may
+//! be named `order` or `user`).
+//!
+//! A view's state is its URL: `?from=now-1h&to=now&f=status|=|500&f=route|!=|/health`. A filter
+//! is `FIELD|OP|VALUE` with `\` and `|` inside a part escaped by `\`.
+
+use std::fmt;
+
+use crate::dashboard::substitute::{identifier, string_literal};
+use crate::dashboard::time::TimeRange;
+
+/// Events a page of raw events holds.
+pub const PAGE_ROWS: usize = 50;
+
+/// How a filter compares a field with its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// Equal (`=`).
+    Eq,
+    /// Not equal, a missing value included (`!=`).
+    Ne,
+    /// The value as text contains the text (`~`).
+    Contains,
+    /// The value as text does not contain it, a missing value included (`!~`).
+    NotContains,
+    /// Greater than (`>`).
+    Gt,
+    /// Less than (`<`).
+    Lt,
+    /// The event has no value for the field (`null`).
+    IsNull,
+    /// The event has a value for the field (`!null`).
+    NotNull,
+}
+
+impl Op {
+    pub const ALL: [Op; 8] = [
+        Op::Eq,
+        Op::Ne,
+        Op::Contains,
+        Op::NotContains,
+        Op::Gt,
+        Op::Lt,
+        Op::IsNull,
+        Op::NotNull,
+    ];
+
+    /// The operator as the URL and the filter bar write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Eq => "=",
+            Op::Ne => "!=",
+            Op::Contains => "~",
+            Op::NotContains => "!~",
+            Op::Gt => ">",
+            Op::Lt => "<",
+            Op::IsNull => "null",
+            Op::NotNull => "!null",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Op> {
+        Op::ALL.into_iter().find(|op| op.as_str() == text)
+    }
+
+    /// Whether the operator compares with a value (`null` and `!null` do not).
+    pub fn takes_value(self) -> bool {
+        !matches!(self, Op::IsNull | Op::NotNull)
+    }
+}
+
+/// What kind of values a field holds, from its Arrow type: how a filter's value is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldType {
+    Number,
+    Boolean,
+    Time,
+    Text,
+}
+
+impl FieldType {
+    /// The kind of an Arrow type as `system.columns` names it (`Int64`, `Float64`, `Utf8`,
+    /// `Boolean`, `Timestamp(µs, "UTC")`).
+    pub fn of(arrow_type: &str) -> FieldType {
+        let number = ["Int", "UInt", "Float", "Decimal"];
+        if number.iter().any(|prefix| arrow_type.starts_with(prefix)) {
+            FieldType::Number
+        } else if arrow_type == "Boolean" {
+            FieldType::Boolean
+        } else if arrow_type.starts_with("Timestamp") || arrow_type.starts_with("Date") {
+            FieldType::Time
+        } else {
+            FieldType::Text
+        }
+    }
+}
+
+/// One condition on a field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filter {
+    pub field: String,
+    pub op: Op,
+    /// Empty for `null` and `!null`.
+    pub value: String,
+}
+
+/// Why a filter cannot be made into SQL: it says which filter and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilterError(pub String);
+
+impl fmt::Display for FilterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Filter {
+    pub fn new(field: impl Into<String>, op: Op, value: impl Into<String>) -> Filter {
+        Filter {
+            field: field.into(),
+            op,
+            value: if op.takes_value() {
+                value.into()
+            } else {
+                String::new()
+            },
+        }
+    }
+
+    /// The filter as the URL's `f` parameter holds it: `FIELD|OP|VALUE`.
+    pub fn encode(&self) -> String {
+        format!(
+            "{}|{}|{}",
+            escape(&self.field),
+            self.op.as_str(),
+            escape(&self.value)
+        )
+    }
+
+    /// A filter from [`Filter::encode`]'s form.
+    pub fn decode(text: &str) -> Option<Filter> {
+        let parts = split_escaped(text)?;
+        let [field, op, value] = <[String; 3]>::try_from(parts).ok()?;
+        let op = Op::parse(&op)?;
+        (!field.is_empty()).then(|| Filter::new(field, op, value))
+    }
+
+    /// The condition as SQL, the field quoted and the value a literal of the field's type.
+    pub fn sql(&self, field_type: FieldType) -> Result<String, FilterError> {
+        let column = identifier(&self.field);
+        let value = || literal(&self.field, &self.value, field_type);
+        let text = format!("CAST({column} AS VARCHAR)");
+        Ok(match self.op {
+            Op::Eq => format!("{column} = {}", value()?),
+            Op::Ne => format!("{column} IS DISTINCT FROM {}", value()?),
+            Op::Gt => format!("{column} > {}", value()?),
+            Op::Lt => format!("{column} < {}", value()?),
+            Op::Contains => format!("strpos({text}, {}) > 0", string_literal(&self.value)),
+            Op::NotContains => format!(
+                "({column} IS NULL OR strpos({text}, {}) = 0)",
+                string_literal(&self.value)
+            ),
+            Op::IsNull => format!("{column} IS NULL"),
+            Op::NotNull => format!("{column} IS NOT NULL"),
+        })
+    }
+}
+
+impl fmt::Display for Filter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.op.takes_value() {
+            write!(f, "{} {} {}", self.field, self.op.as_str(), self.value)
+        } else {
+            write!(f, "{} {}", self.field, self.op.as_str())
+        }
+    }
+}
+
+/// `value` as a literal of `field_type`: numbers and booleans checked and written as such,
+/// times and text as string literals (DataFusion casts a string to the column's time type).
+fn literal(field: &str, value: &str, field_type: FieldType) -> Result<String, FilterError> {
+    let value = value.trim();
+    match field_type {
+        FieldType::Number => match value.parse::<f64>() {
+            Ok(number) if number.is_finite() => Ok(match value.parse::<i64>() {
+                Ok(int) => int.to_string(),
+                Err(_) => format!("{number:?}"),
+            }),
+            _ => Err(FilterError(format!(
+                "`{field}` holds numbers, and `{value}` is not one"
+            ))),
+        },
+        FieldType::Boolean => match value {
+            "true" | "false" => Ok(value.to_owned()),
+            _ => Err(FilterError(format!(
+                "`{field}` holds true or false, not `{value}`"
+            ))),
+        },
+        FieldType::Time | FieldType::Text => Ok(string_literal(value)),
+    }
+}
+
+fn escape(part: &str) -> String {
+    part.replace('\\', "\\\\").replace('|', "\\|")
+}
+
+/// `text` split at its unescaped `|`s, each part unescaped; `None` for a dangling `\`.
+fn split_escaped(text: &str) -> Option<Vec<String>> {
+    let mut parts = vec![String::new()];
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => parts.last_mut()?.push(chars.next()?),
+            '|' => parts.push(String::new()),
+            c => parts.last_mut()?.push(c),
+        }
+    }
+    Some(parts)
+}
+
+/// A stream's events in a time range that pass every filter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selection {
+    pub stream: String,
+    pub range: TimeRange,
+    pub filters: Vec<Filter>,
+}
+
+/// Where a page of raw events starts: just older than this event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    /// `_time`, µs since the epoch.
+    pub time: i64,
+    pub offset: i64,
+}
+
+impl Selection {
+    /// The `WHERE` condition: the range, then each filter, with `types` giving each field's
+    /// type (a field not in it is text).
+    pub fn where_sql(&self, types: &dyn Fn(&str) -> FieldType) -> Result<String, FilterError> {
+        let mut conditions = vec![range_sql(self.range)];
+        for filter in &self.filters {
+            // In parentheses: the parser binds `IS DISTINCT FROM 'a' AND …` as `'a' AND …`.
+            conditions.push(format!("({})", filter.sql(types(&filter.field))?));
+        }
+        Ok(conditions.join(" AND "))
+    }
+
+    fn table_sql(&self) -> String {
+        identifier(&self.stream)
+    }
+
+    /// Events per bucket of `bucket` µs: `(t, n)` with `t` the bucket's start in seconds.
+    pub fn histogram_sql(
+        &self,
+        types: &dyn Fn(&str) -> FieldType,
+        bucket: i64,
+    ) -> Result<String, FilterError> {
+        Ok(format!(
+            "SELECT to_unixtime(date_bin(INTERVAL '{bucket} microseconds', _time, \
+             TIMESTAMP '1970-01-01T00:00:00Z')) AS t, count(*) AS n FROM {} WHERE {} \
+             GROUP BY 1 ORDER BY 1",
+            self.table_sql(),
+            self.where_sql(types)?
+        ))
+    }
+
+    /// The events and how many have each field: one row, `count(*)` then `count(field)` for
+    /// each of `fields`.
+    pub fn presence_sql(
+        &self,
+        types: &dyn Fn(&str) -> FieldType,
+        fields: &[String],
+    ) -> Result<String, FilterError> {
+        let counts: Vec<String> = std::iter::once("count(*)".to_owned())
+            .chain(fields.iter().map(|f| format!("count({})", identifier(f))))
+            .collect();
+        Ok(format!(
+            "SELECT {} FROM {} WHERE {}",
+            counts.join(", "),
+            self.table_sql(),
+            self.where_sql(types)?
+        ))
+    }
+
+    /// The `k` most frequent values of each of `fields`: rows `(i, value, n)` with `i` the
+    /// field's index in `fields`, the value as text (null for a missing one), most frequent
+    /// first.
+    pub fn top_values_sql(
+        &self,
+        types: &dyn Fn(&str) -> FieldType,
+        fields: &[String],
+        k: usize,
+    ) -> Result<String, FilterError> {
+        let condition = self.where_sql(types)?;
+        let from = self.table_sql();
+        let parts: Vec<String> = fields
+            .iter()
+            .enumerate()
+            .map(|(i, field)| {
+                format!(
+                    "SELECT * FROM (SELECT {i} AS i, CAST({} AS VARCHAR) AS value, count(*) AS n \
+                     FROM {from} WHERE {condition} GROUP BY 2 ORDER BY 3 DESC, 2 LIMIT {k})",
+                    identifier(field)
+                )
+            })
+            .collect();
+        Ok(parts.join(" UNION ALL "))
+    }
+
+    /// A page of raw events, newest first (by `_time`, then `_offset`), older than `after`
+    /// when given: a keyset, so a deep page costs what the first does.
+    pub fn events_sql(
+        &self,
+        types: &dyn Fn(&str) -> FieldType,
+        after: Option<Cursor>,
+        rows: usize,
+    ) -> Result<String, FilterError> {
+        let mut condition = self.where_sql(types)?;
+        if let Some(Cursor { time, offset }) = after {
+            condition.push_str(&format!(
+                " AND (_time < to_timestamp_micros({time}) OR \
+                 (_time = to_timestamp_micros({time}) AND _offset < {offset}))"
+            ));
+        }
+        Ok(format!(
+            "SELECT * FROM {} WHERE {condition} ORDER BY _time DESC, _offset DESC LIMIT {rows}",
+            self.table_sql()
+        ))
+    }
+}
+
+/// The range as a condition on `_time`, both ends included for a fixed range.
+fn range_sql(range: TimeRange) -> String {
+    range.filter_sql("_time")
+}
+
+#[cfg(test)]
+mod tests;
