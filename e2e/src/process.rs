@@ -64,6 +64,22 @@ impl WeirProcess {
         lines[lines.len().saturating_sub(30)..].join("\n")
     }
 
+    /// Posts NDJSON events to `stream`; an error unless the server kept them.
+    pub async fn ingest(&self, stream: &str, ndjson: String) -> Result<()> {
+        let response = reqwest::Client::new()
+            .post(self.url(&format!("/api/v1/streams/{stream}/events")))
+            .header("content-type", "application/x-ndjson")
+            .body(ndjson)
+            .send()
+            .await?;
+        anyhow::ensure!(
+            response.status().is_success(),
+            "ingest into {stream}: {}",
+            response.status()
+        );
+        Ok(())
+    }
+
     /// A plain HTTP/1.0 GET (no client library needed): the status and the body.
     pub async fn get(&self, path: &str) -> Result<(u16, String)> {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -43,18 +43,7 @@ async fn post(weir: &WeirProcess, service: &str, status: u16, n: usize) -> Resul
     let body: String = (0..n)
         .map(|i| format!("{{\"service\":\"{service}\",\"status\":{status},\"latency_ms\":{i}}}\n"))
         .collect();
-    let response = reqwest::Client::new()
-        .post(weir.url("/api/v1/streams/web/events"))
-        .header("content-type", "application/x-ndjson")
-        .body(body)
-        .send()
-        .await?;
-    ensure!(
-        response.status().is_success(),
-        "ingest: {}",
-        response.status()
-    );
-    Ok(())
+    weir.ingest("web", body).await
 }
 
 /// Waits for `[data-test=page][data-hydrated=true]`.

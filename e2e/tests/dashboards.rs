@@ -51,18 +51,7 @@ async fn post(weir: &WeirProcess, service: &str, n: usize) -> Result<()> {
             )
         })
         .collect();
-    let response = reqwest::Client::new()
-        .post(weir.url("/api/v1/streams/web/events"))
-        .header("content-type", "application/x-ndjson")
-        .body(body)
-        .send()
-        .await?;
-    ensure!(
-        response.status().is_success(),
-        "ingest: {}",
-        response.status()
-    );
-    Ok(())
+    weir.ingest("web", body).await
 }
 
 /// Presses the mouse on `element`, moves it by (`dx`, `dy`) pixels in steps, releases it.

@@ -58,17 +58,7 @@ async fn journey(browser: &Browser, weir: &WeirProcess) -> Result<()> {
             format!("{{\"service\":\"{service}\",\"status\":{status},\"n\":{i}}}\n")
         })
         .collect();
-    let response = reqwest::Client::new()
-        .post(weir.url("/api/v1/streams/web/events"))
-        .header("content-type", "application/x-ndjson")
-        .body(body)
-        .send()
-        .await?;
-    ensure!(
-        response.status().is_success(),
-        "ingest: {}",
-        response.status()
-    );
+    weir.ingest("web", body).await?;
 
     browser.client.goto(&weir.url("/")).await?;
     browser.click("explore").await?;

@@ -15,8 +15,9 @@ use protocol::explore::{Cursor, FieldType, Filter, FilterError, Op, PAGE_ROWS, S
 use protocol::{ErrorKind, QueryResult, is_stream_name};
 
 use super::ErrorMessage;
+use super::dashboard::now_micros;
 use crate::api::run_query;
-use crate::viz::{Series, draw, number, text};
+use crate::viz::{Series, draw, number, percent_encode as encode, text};
 
 /// Ranges offered, as the URL writes them.
 const RANGES: [(&str, &str); 6] = [
@@ -62,19 +63,6 @@ impl View {
         view.filters.push(filter);
         view
     }
-}
-
-/// Percent-encodes what a query parameter's value may not hold as it is.
-fn encode(text: &str) -> String {
-    let mut out = String::new();
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 /// Makes one of Explore's queries from the selection and the fields' types.
@@ -284,23 +272,6 @@ fn Explore(view: Memo<View>, fields: Fields) -> impl IntoView {
             </div>
         </div>
     }
-}
-
-/// The browser's (or the server's) clock, µs since the epoch.
-fn now_micros() -> i64 {
-    (js_now_millis() * 1000.0) as i64
-}
-
-#[cfg(feature = "hydrate")]
-fn js_now_millis() -> f64 {
-    js_sys::Date::now()
-}
-
-#[cfg(not(feature = "hydrate"))]
-fn js_now_millis() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
 }
 
 /// A bucket width for about [`BARS`] bars over `span` µs, at least a second.
