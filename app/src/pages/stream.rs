@@ -82,8 +82,10 @@ fn Flow(stream: String, has_status: bool) -> impl IntoView {
     view! {
         <div class="page-head">
             <h1><a class="muted" href="/">"Streams"</a> " / " {stream.clone()}</h1>
-            <a class="button" href=format!("/explore/{stream}")>"Explore events"</a>
-            <LiveBadge is_live/>
+            <div class="head-actions">
+                <a class="button" href=format!("/explore/{stream}")>"Explore events"</a>
+                <LiveBadge is_live/>
+            </div>
         </div>
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || result.get().map(|result| match result {
