@@ -8,6 +8,7 @@ use protocol::alert::{
     Backtest, ContactPoint, Instance, Rule, RuleSummary, Silence, SilenceView, Transition,
 };
 use protocol::dashboard::{Dashboard, Found, Listing};
+use protocol::explore::Drill;
 use protocol::{ErrorKind, QueryResult};
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +18,13 @@ use serde::{Deserialize, Serialize};
 pub trait Backend: Send + Sync + 'static {
     /// Runs read-only SQL.
     async fn query(&self, sql: String) -> Result<QueryResult, protocol::Error>;
+    /// The events behind row `row` of `sql`'s result (and its value in `column`).
+    async fn drill(
+        &self,
+        sql: String,
+        row: Vec<serde_json::Value>,
+        column: Option<usize>,
+    ) -> Result<Drill, protocol::Error>;
     /// Dashboards whose title, uid or tags contain `search`.
     async fn dashboards(&self, search: String) -> Result<Listing, protocol::Error>;
     /// One dashboard.
@@ -143,6 +151,16 @@ fn failed(error: protocol::Error) -> AppError {
 #[server(prefix = "/app/fn")]
 pub async fn run_query(sql: String) -> Result<QueryResult, AppError> {
     backend()?.query(sql).await.map_err(failed)
+}
+
+/// Where a panel's value came from: the events behind row `row` of `sql`'s result.
+#[server(prefix = "/app/fn", input = Json)]
+pub async fn drill_down(
+    sql: String,
+    row: Vec<serde_json::Value>,
+    column: Option<usize>,
+) -> Result<Drill, AppError> {
+    backend()?.drill(sql, row, column).await.map_err(failed)
 }
 
 /// The dashboards list.

@@ -80,6 +80,19 @@ impl WeirProcess {
         Ok(())
     }
 
+    /// Runs SQL through `POST /api/v1/query`: the result's rows.
+    pub async fn query(&self, sql: &str) -> Result<Vec<Vec<serde_json::Value>>> {
+        let response = reqwest::Client::new()
+            .post(self.url("/api/v1/query"))
+            .json(&serde_json::json!({ "sql": sql }))
+            .send()
+            .await?;
+        let status = response.status();
+        let body: serde_json::Value = response.json().await?;
+        anyhow::ensure!(status.is_success(), "query {sql}: {status} {body}");
+        serde_json::from_value(body["rows"].clone()).context("the rows of a result")
+    }
+
     /// A plain HTTP/1.0 GET (no client library needed): the status and the body.
     pub async fn get(&self, path: &str) -> Result<(u16, String)> {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -1,23 +1,30 @@
 //! Explore in headless Chromium against the real server, as a user goes: open it from the
 //! streams list, keep only the events of a value clicked in the field list, page the raw events
-//! by keyset, and open one event as JSON. One server and one browser.
+//! by keyset, open one event as JSON and filter by one of its fields, narrow by a SQL condition;
+//! and drill down from a spike of the demo dashboard to exactly the events it counts. One server
+//! (with the demo) and one browser.
 
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use e2e::{Browser, WeirProcess, test_dir, wait_until, weir_bin};
+use fantoccini::Locator;
+use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
 
 const WAIT: Duration = Duration::from_secs(20);
 
 #[tokio::test]
 async fn explore_a_stream_filter_by_a_clicked_value_page_and_open_an_event() {
     let data = test_dir(Path::new(env!("CARGO_TARGET_TMPDIR")), "explore_journey");
-    let mut weir = WeirProcess::start(&weir_bin(), &data, &[])
+    let mut weir = WeirProcess::start(&weir_bin(), &data, &["--demo", "--demo-rate", "100"])
         .await
         .expect("starting weir");
     let browser = Browser::start().await.expect("starting the browser");
-    let outcome = journey(&browser, &weir).await;
+    let mut outcome = journey(&browser, &weir).await;
+    if outcome.is_ok() {
+        outcome = drill_from_a_spike(&browser, &weir).await;
+    }
     if let (Err(_), Ok(png)) = (&outcome, browser.client.screenshot().await) {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("../e2e-artifacts");
         let _ = std::fs::create_dir_all(&dir);
@@ -61,7 +68,15 @@ async fn journey(browser: &Browser, weir: &WeirProcess) -> Result<()> {
     weir.ingest("web", body).await?;
 
     browser.client.goto(&weir.url("/")).await?;
-    browser.click("explore").await?;
+    browser
+        .client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("[data-test=stream-web] [data-test=explore]"))
+        .await
+        .context("the stream web in the streams list")?
+        .click()
+        .await?;
     browser
         .client
         .wait()
@@ -128,9 +143,173 @@ async fn journey(browser: &Browser, weir: &WeirProcess) -> Result<()> {
     let last: serde_json::Value = serde_json::from_str(last.as_str().context("json")?)?;
     ensure!(last["n"] == 0, "the oldest event is the first sent: {last}");
 
-    // Open one event.
+    // Open one event, and leave out the events of its service from its fields.
     browser.click("event").await?;
     let json = browser.find("event-json").await?;
     ensure!(json.is_displayed().await?, "the event opens as JSON");
+    browser
+        .client
+        .find(Locator::Css(
+            "details[open] [data-test=event-field][data-field=service] [data-test=leave]",
+        ))
+        .await
+        .context("the event's service field")?
+        .click()
+        .await?;
+    // The other service's events remain: 90 of `api` or 30 of `web`.
+    wait_until(WAIT, "a service left out", || async {
+        let total = browser.text("total").await?.unwrap_or_default();
+        Ok(["90", "30"].contains(&total.trim()).then_some(()))
+    })
+    .await?;
+
+    // A free SQL condition narrows further, and a bad one is refused with the reason.
+    browser
+        .client
+        .goto(&weir.url("/explore/web?from=now-1h&to=now"))
+        .await?;
+    wait_text(browser, "total", "120").await?;
+    browser
+        .fill("predicate-input", "n < 10 OR n >= 115")
+        .await?;
+    browser.click("predicate-add").await?;
+    wait_text(browser, "total", "15").await?;
+    browser.fill("predicate-input", "n < 10) OR (1 = 1").await?;
+    browser.click("predicate-add").await?;
+    let refused = browser.find("predicate-error").await?.text().await?;
+    ensure!(refused.contains("without its"), "the reason: {refused}");
+    Ok(())
+}
+
+/// The demo dashboard over the first ten minutes of the demo's history: click the tallest bar of
+/// "5xx errors by service", pick its largest value, and Explore shows exactly that many events.
+async fn drill_from_a_spike(browser: &Browser, weir: &WeirProcess) -> Result<()> {
+    // The history is written oldest first: once its 12th minute is there, the first ten are
+    // complete (and no live event is that old).
+    let start = wait_until(
+        Duration::from_secs(60),
+        "ten minutes of demo history",
+        || async {
+            let rows = weir
+                .query("SELECT to_unixtime(min(_time)) * 1000 AS t FROM demo_http")
+                .await?;
+            let Some(start) = rows.first().and_then(|r| r[0].as_f64()) else {
+                return Ok(None);
+            };
+            let start = start as i64;
+            let later = weir
+                .query(&format!(
+                    "SELECT count(*) FROM demo_http WHERE _time >= to_timestamp_millis({}) \
+                 AND _time < to_timestamp_millis({})",
+                    start + 12 * 60_000,
+                    start + 13 * 60_000
+                ))
+                .await?;
+            Ok((later[0][0].as_i64() > Some(0)).then_some(start))
+        },
+    )
+    .await?;
+    let url = format!(
+        "/dashboards/web-services?from={start}&to={}",
+        start + 10 * 60_000
+    );
+    browser.client.goto(&weir.url(&url)).await?;
+    browser
+        .client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("[data-test=panel-11] [data-test=chart]"))
+        .await
+        .context("the errors panel's chart")?;
+    wait_until(WAIT, "the page to hydrate", || async {
+        Ok(browser
+            .client
+            .execute("return document.querySelector('[data-test=dashboard][data-hydrated=true]') !== null;", vec![])
+            .await?
+            .as_bool()
+            .filter(|h| *h))
+    })
+    .await?;
+    // The chart may be drawn again once hydrated (for this window's width): click until the
+    // menu of the values under the click is there.
+    let first = wait_until(WAIT, "the drill-down menu of the tallest bar", || async {
+        let menu = browser
+            .client
+            .find_all(Locator::Css("[data-test=drill-menu] [data-test=drill]"))
+            .await?;
+        if let Some(first) = menu.into_iter().next() {
+            return Ok(Some(first));
+        }
+        click_tallest_bar(browser).await?;
+        Ok(None)
+    })
+    .await?;
+    let value: f64 = first
+        .attr("data-value")
+        .await?
+        .context("the value")?
+        .parse()?;
+    ensure!(value >= 3.0, "a spike of errors, not a quiet bar: {value}");
+    first.click().await?;
+    browser
+        .client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("[data-test=explore][data-hydrated=true]"))
+        .await
+        .context("Explore to open")?;
+    wait_text(browser, "total", &(value as u64).to_string()).await?;
+    let url = browser.client.current_url().await?;
+    ensure!(
+        url.path() == "/explore/demo_http" && url.as_str().contains("service"),
+        "Explore on the stream and the clicked service: {url}"
+    );
+    Ok(())
+}
+
+/// Clicks the top of the tallest stack of bars of the errors panel.
+async fn click_tallest_bar(browser: &Browser) -> Result<()> {
+    let offset = browser
+        .client
+        .execute(
+            r#"const chart = document.querySelector('[data-test=panel-11] [data-test=chart]');
+               if (chart === null) return null;
+               chart.scrollIntoView({block: 'center'});
+               const box = chart.getBoundingClientRect();
+               // Bars, not the faint bands of the incidents marked on the chart.
+               const bars = [...chart.querySelectorAll('rect')]
+                 .filter(r => Number(r.getAttribute('opacity') || 1) > 0.5)
+                 .map(r => r.getBoundingClientRect())
+                 .filter(r => r.width > 1 && r.width < box.width / 4 && r.height > 1);
+               if (bars.length === 0) return null;
+               const top = bars.reduce((a, b) => (b.top < a.top ? b : a));
+               return [top.left + top.width / 2 - (box.left + box.width / 2),
+                       top.top + Math.min(top.height / 2, 3) - (box.top + box.height / 2)];"#,
+            vec![],
+        )
+        .await?;
+    let [dx, dy]: [f64; 2] = serde_json::from_value(offset).context("a bar to click")?;
+    let chart = browser
+        .client
+        .find(Locator::Css("[data-test=panel-11] [data-test=chart]"))
+        .await?;
+    browser
+        .client
+        .perform_actions(
+            MouseActions::new("mouse".into())
+                .then(PointerAction::MoveToElement {
+                    element: chart,
+                    duration: None,
+                    x: dx,
+                    y: dy,
+                })
+                .then(PointerAction::Down {
+                    button: MOUSE_BUTTON_LEFT,
+                })
+                .then(PointerAction::Up {
+                    button: MOUSE_BUTTON_LEFT,
+                }),
+        )
+        .await?;
     Ok(())
 }

@@ -4,18 +4,29 @@
 //! be named `order` or `user`).
 //!
 //! A view's state is its URL: `?from=now-1h&to=now&f=status|=|500&f=route|!=|/health`. A filter
-//! is `FIELD|OP|VALUE` with `\` and `|` inside a part escaped by `\`.
+//! is `FIELD|OP|VALUE` with `\` and `|` inside a part escaped by `\`. A free SQL predicate
+//! (`q=status >= 500 OR latency_ms > 900`) is the one piece of SQL a user writes here: it is
+//! checked to be one self-contained expression ([`check_predicate`]) and kept in parentheses.
+//!
+//! A [`Drill`] is where a dashboard panel's value came from (its stream, time window, group
+//! and WHERE clause), as the server works it out from the panel's query: Explore opens on it.
 
 use std::fmt;
 
-use crate::dashboard::substitute::{identifier, string_literal};
-use crate::dashboard::time::TimeRange;
+use serde::{Deserialize, Serialize};
+
+use crate::dashboard::substitute::{identifier, quoted_len, string_literal};
+use crate::dashboard::time::{Instant, TimeRange};
 
 /// Events a page of raw events holds.
 pub const PAGE_ROWS: usize = 50;
+/// How a breakdown names the values past its most frequent ones, and a missing value.
+pub const OTHER: &str = "(other)";
+pub const NONE: &str = "(none)";
 
 /// How a filter compares a field with its value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Op {
     /// Equal (`=`).
     Eq,
@@ -98,7 +109,7 @@ impl FieldType {
 }
 
 /// One condition on a field.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Filter {
     pub field: String,
     pub op: Op,
@@ -220,12 +231,84 @@ fn split_escaped(text: &str) -> Option<Vec<String>> {
     Some(parts)
 }
 
-/// A stream's events in a time range that pass every filter.
+/// Checks that a free SQL predicate is one expression that cannot reach past the parentheses
+/// it is put in: its parentheses balance outside quotes, and it has none of what would let the
+/// lexer read it otherwise than this check does (`;`, comments, `$`, `\`, prefixed strings
+/// such as `E'…'`).
+pub fn check_predicate(text: &str) -> Result<(), FilterError> {
+    let refuse = |what: &str| {
+        Err(FilterError(format!(
+            "the predicate `{text}` cannot hold {what}: write one condition such as \
+             status >= 500 OR route = '/api'"
+        )))
+    };
+    if text.trim().is_empty() {
+        return refuse("nothing");
+    }
+    let mut depth = 0usize;
+    let mut i = 0;
+    let mut previous: Option<char> = None;
+    while i < text.len() {
+        let rest = &text[i..];
+        let c = rest.chars().next().expect("not at the end");
+        match c {
+            '\'' | '"' | '`' => {
+                if c == '\'' && previous.is_some_and(|p| p.is_alphanumeric() || p == '_') {
+                    return refuse("a prefixed string (E'…')");
+                }
+                let Some(len) = quoted_len(rest, c) else {
+                    return refuse(&format!("an unterminated {c}"));
+                };
+                if rest[..len].contains('\\') {
+                    return refuse("`\\`");
+                }
+                i += len;
+                previous = Some(c);
+                continue;
+            }
+            '(' => depth += 1,
+            ')' if depth == 0 => return refuse("a `)` without its `(`"),
+            ')' => depth -= 1,
+            ';' => return refuse("`;`"),
+            '$' => return refuse("`$`"),
+            '\\' => return refuse("`\\`"),
+            '-' if rest.starts_with("--") => return refuse("a comment"),
+            '/' if rest.starts_with("/*") => return refuse("a comment"),
+            _ => {}
+        }
+        previous = Some(c);
+        i += c.len_utf8();
+    }
+    if depth > 0 {
+        return refuse("a `(` without its `)`");
+    }
+    Ok(())
+}
+
+/// A stream's events in a time range that pass every filter and every free SQL predicate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Selection {
     pub stream: String,
     pub range: TimeRange,
     pub filters: Vec<Filter>,
+    /// Free SQL conditions ([`check_predicate`]).
+    pub predicates: Vec<String>,
+}
+
+/// Where a panel's value came from: the events of `stream` from `from` to `to` (µs, both
+/// included; `None` for no bound) that pass every filter and predicate. Explore opens on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Drill {
+    pub stream: String,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    /// The clicked group's keys that are plain fields.
+    pub filters: Vec<Filter>,
+    /// The panel's WHERE clause (but its time range), the keys that are expressions, and the
+    /// FILTER clause of the clicked aggregate, as SQL.
+    pub predicates: Vec<String>,
+    /// What makes the events a superset of the value's (a group key the result does not show).
+    pub note: Option<String>,
 }
 
 /// Where a page of raw events starts: just older than this event.
@@ -236,6 +319,26 @@ pub struct Cursor {
     pub offset: i64,
 }
 
+impl Drill {
+    /// The time range Explore shows: no lower bound is the epoch, no upper bound now.
+    pub fn range(&self) -> TimeRange {
+        TimeRange {
+            from: Instant::At(self.from.unwrap_or(0)),
+            to: self.to.map_or(Instant::Now { offset: 0 }, Instant::At),
+        }
+    }
+
+    /// The events as a selection.
+    pub fn selection(&self) -> Selection {
+        Selection {
+            stream: self.stream.clone(),
+            range: self.range(),
+            filters: self.filters.clone(),
+            predicates: self.predicates.clone(),
+        }
+    }
+}
+
 impl Selection {
     /// The `WHERE` condition: the range, then each filter, with `types` giving each field's
     /// type (a field not in it is text).
@@ -244,6 +347,10 @@ impl Selection {
         for filter in &self.filters {
             // In parentheses: the parser binds `IS DISTINCT FROM 'a' AND …` as `'a' AND …`.
             conditions.push(format!("({})", filter.sql(types(&filter.field))?));
+        }
+        for predicate in &self.predicates {
+            check_predicate(predicate)?;
+            conditions.push(format!("({predicate})"));
         }
         Ok(conditions.join(" AND "))
     }
@@ -264,6 +371,30 @@ impl Selection {
              GROUP BY 1 ORDER BY 1",
             self.table_sql(),
             self.where_sql(types)?
+        ))
+    }
+
+    /// Events per bucket of `bucket` µs and per value of `field`: `(t, value, n)`, the value as
+    /// text, its `k` most frequent values named and the rest `(other)`, a missing one `(none)`.
+    pub fn breakdown_sql(
+        &self,
+        types: &dyn Fn(&str) -> FieldType,
+        field: &str,
+        bucket: i64,
+        k: usize,
+    ) -> Result<String, FilterError> {
+        let condition = self.where_sql(types)?;
+        let from = self.table_sql();
+        let value = format!("CAST({} AS VARCHAR)", identifier(field));
+        // The named values joined in (DataFusion plans no IN (subquery) inside CASE).
+        Ok(format!(
+            "WITH named AS (SELECT v FROM (SELECT {value} AS v, count(*) AS n FROM {from} \
+             WHERE {condition} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {k})) \
+             SELECT to_unixtime(date_bin(INTERVAL '{bucket} microseconds', e._time, \
+             TIMESTAMP '1970-01-01T00:00:00Z')) AS t, CASE WHEN e.v IS NULL THEN '{NONE}' \
+             WHEN named.v IS NOT NULL THEN e.v ELSE '{OTHER}' END AS value, count(*) AS n \
+             FROM (SELECT _time, {value} AS v FROM {from} WHERE {condition}) AS e \
+             LEFT JOIN named ON e.v = named.v GROUP BY 1, 2 ORDER BY 1"
         ))
     }
 
@@ -304,6 +435,59 @@ impl Selection {
                     "SELECT * FROM (SELECT {i} AS i, CAST({} AS VARCHAR) AS value, count(*) AS n \
                      FROM {from} WHERE {condition} GROUP BY 2 ORDER BY 3 DESC, 2 LIMIT {k})",
                     identifier(field)
+                )
+            })
+            .collect();
+        Ok(parts.join(" UNION ALL "))
+    }
+
+    /// Each of `fields` (numbers) summed up in one row: its min, avg, p50, p99 and max, five
+    /// columns per field in the order of `fields`.
+    pub fn numbers_sql(
+        &self,
+        types: &dyn Fn(&str) -> FieldType,
+        fields: &[String],
+    ) -> Result<String, FilterError> {
+        let columns: Vec<String> = fields
+            .iter()
+            .map(|field| {
+                let f = format!("CAST({} AS DOUBLE)", identifier(field));
+                format!(
+                    "min({f}), avg({f}), approx_percentile_cont({f}, 0.5), \
+                     approx_percentile_cont({f}, 0.99), max({f})"
+                )
+            })
+            .collect();
+        Ok(format!(
+            "SELECT {} FROM {} WHERE {}",
+            columns.join(", "),
+            self.table_sql(),
+            self.where_sql(types)?
+        ))
+    }
+
+    /// How each of `fields` (numbers, with their min and max) is spread: rows `(i, bucket, n)`,
+    /// `i` the field's index, `bucket` from 0 to `buckets - 1` of equal width over `[min, max]`.
+    pub fn spread_sql(
+        &self,
+        types: &dyn Fn(&str) -> FieldType,
+        fields: &[(String, f64, f64)],
+        buckets: u32,
+    ) -> Result<String, FilterError> {
+        let condition = self.where_sql(types)?;
+        let from = self.table_sql();
+        let parts: Vec<String> = fields
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, min, max))| min.is_finite() && max.is_finite())
+            .map(|(i, (field, min, max))| {
+                let step = ((max - min) / f64::from(buckets.max(1))).max(f64::MIN_POSITIVE);
+                let column = identifier(field);
+                format!(
+                    "SELECT {i} AS i, least(CAST(floor((CAST({column} AS DOUBLE) - {min:?}) / \
+                     {step:?}) AS BIGINT), {last}) AS bucket, count(*) AS n FROM {from} \
+                     WHERE {condition} AND {column} IS NOT NULL GROUP BY 2",
+                    last = buckets.max(1) - 1
                 )
             })
             .collect();

@@ -191,6 +191,9 @@ impl From<query::Error> for ApiError {
                 ApiError::new(ErrorKind::LimitExceeded, err.to_string())
             }
             E::Busy(..) => ApiError::new(ErrorKind::Overloaded, err.to_string()),
+            E::Drill(_) | E::KeywordName { .. } => {
+                ApiError::new(ErrorKind::BadRequest, err.to_string())
+            }
             E::Panicked(_) => ApiError::new(ErrorKind::Internal, err.to_string()),
         }
     }

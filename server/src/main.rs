@@ -136,6 +136,9 @@ struct ServeArgs {
     /// Queries run once that run at the same time; more wait for a turn, then get 429.
     #[arg(long, default_value_t = DEFAULTS.queries.max_concurrent)]
     max_concurrent_queries: usize,
+    /// Seconds a query waits for a turn before it gets 429.
+    #[arg(long, default_value_t = DEFAULTS.queries.queue_wait.as_secs_f64())]
+    query_queue_secs: f64,
 }
 
 fn parse_days(text: &str) -> Result<f64, String> {
@@ -201,6 +204,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.queries.memory_per_query = args.query_memory_bytes;
     config.queries.memory_total = args.query_memory_total_bytes;
     config.queries.max_concurrent = args.max_concurrent_queries.max(1);
+    config.queries.queue_wait = seconds(args.query_queue_secs);
     config.store.stream_retention = args
         .stream_retention
         .into_iter()

@@ -101,6 +101,10 @@ pub(crate) fn build(state: AppState) -> Router {
             "/api/v1/query",
             post(routes::query::query).layer(DefaultBodyLimit::max(MAX_QUERY_BODY_BYTES)),
         )
+        .route(
+            "/api/v1/drill",
+            post(routes::query::drill).layer(DefaultBodyLimit::max(MAX_QUERY_BODY_BYTES)),
+        )
         .route("/api/v1/live", get(routes::live::upgrade))
         .route("/api/v1/engine", get(routes::engine::describe))
         .merge(ingest)

@@ -1,9 +1,9 @@
-//! Explore a stream: `/explore/{stream}?from=&to=&f=FIELD|OP|VALUE`. A histogram of the events
-//! that pass the filters over the range, each field with the share of events that have it and
-//! its top values (click one to keep or leave out its events), and the raw events newest first,
-//! a page at a time by keyset, each openable as JSON. The view is its URL.
-
-use std::collections::HashMap;
+//! Explore a stream: `/explore/{stream}?from=&to=&f=FIELD|OP|VALUE&q=SQL`. A histogram of the
+//! events that pass the filters over the range (drag across it to zoom, click a bar to narrow to
+//! it), each field with the share of events that have it and its top values (click one to keep
+//! or leave out its events), and the raw events newest first, a page at a time by keyset, each
+//! openable as JSON with every field filterable from it. The view is its URL; a panel's
+//! drill-down ([`drill_url`]) is one.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -11,13 +11,17 @@ use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
 use protocol::dashboard::substitute::string_literal;
 use protocol::dashboard::time::{TimeRange, rfc3339};
-use protocol::explore::{Cursor, FieldType, Filter, FilterError, Op, PAGE_ROWS, Selection};
+use protocol::explore::{
+    Cursor, Drill, FieldType, Filter, FilterError, Op, PAGE_ROWS, Selection, check_predicate,
+};
 use protocol::{ErrorKind, QueryResult, is_stream_name};
 
+use self::fields::{Fields, Narrow, Summary, field_list};
+use self::histogram::{Histogram, histogram_view};
 use super::ErrorMessage;
 use super::dashboard::now_micros;
 use crate::api::run_query;
-use crate::viz::{Series, draw, number, percent_encode as encode, text};
+use crate::viz::{number, percent_encode as encode, text};
 
 /// Ranges offered, as the URL writes them.
 const RANGES: [(&str, &str); 6] = [
@@ -30,6 +34,11 @@ const RANGES: [(&str, &str); 6] = [
 ];
 /// Top values shown per field.
 const TOP_VALUES: usize = 5;
+/// Values a breakdown names (the rest are `(other)`).
+const BREAKDOWN_VALUES: usize = 8;
+
+mod fields;
+mod histogram;
 /// Bars the histogram aims for.
 const BARS: u32 = 120;
 
@@ -40,6 +49,26 @@ struct View {
     from: String,
     to: String,
     filters: Vec<Filter>,
+    /// Free SQL conditions.
+    predicates: Vec<String>,
+    /// Why the events may be more than a drilled value's.
+    note: Option<String>,
+    /// The field the histogram is broken down by.
+    by: Option<String>,
+}
+
+/// Explore on the events behind a panel's value.
+pub(crate) fn drill_url(drill: &Drill) -> String {
+    View {
+        stream: drill.stream.clone(),
+        from: drill.from.map_or_else(|| "0".into(), rfc3339),
+        to: drill.to.map_or_else(|| "now".into(), rfc3339),
+        filters: drill.filters.clone(),
+        predicates: drill.predicates.clone(),
+        note: drill.note.clone(),
+        by: None,
+    }
+    .url()
 }
 
 impl View {
@@ -53,7 +82,25 @@ impl View {
         for filter in &self.filters {
             url.push_str(&format!("&f={}", encode(&filter.encode())));
         }
+        for predicate in &self.predicates {
+            url.push_str(&format!("&q={}", encode(predicate)));
+        }
+        if let Some(note) = &self.note {
+            url.push_str(&format!("&note={}", encode(note)));
+        }
+        if let Some(by) = &self.by {
+            url.push_str(&format!("&by={}", encode(by)));
+        }
         url
+    }
+
+    /// The range from `from` to `to` µs, both included.
+    fn between(&self, from: i64, to: i64) -> View {
+        View {
+            from: rfc3339(from),
+            to: rfc3339(to),
+            ..self.clone()
+        }
     }
 
     fn with_filter(&self, filter: Filter) -> View {
@@ -67,23 +114,6 @@ impl View {
 
 /// Makes one of Explore's queries from the selection and the fields' types.
 type Build<'a> = dyn Fn(&Selection, &dyn Fn(&str) -> FieldType) -> Result<String, FilterError> + 'a;
-
-/// A stream's fields (but `_time` and `_offset`) with their types.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-struct Fields(Vec<(String, String)>);
-
-impl Fields {
-    fn names(&self) -> Vec<String> {
-        self.0.iter().map(|(name, _)| name.clone()).collect()
-    }
-
-    fn kind(&self, field: &str) -> FieldType {
-        self.0
-            .iter()
-            .find(|(name, _)| name == field)
-            .map_or(FieldType::Text, |(_, t)| FieldType::of(t))
-    }
-}
 
 #[component]
 pub(crate) fn ExplorePage() -> impl IntoView {
@@ -101,6 +131,9 @@ pub(crate) fn ExplorePage() -> impl IntoView {
                 .iter()
                 .filter_map(|f| Filter::decode(f))
                 .collect(),
+            predicates: query.get_all("q").unwrap_or_default(),
+            note: query.get("note"),
+            by: query.get("by").filter(|by| !by.is_empty()),
         }
     });
     let stream = Memo::new(move |_| view.read().stream.clone());
@@ -161,6 +194,7 @@ fn Explore(view: Memo<View>, fields: Fields) -> impl IntoView {
             stream: view.stream,
             range,
             filters: view.filters,
+            predicates: view.predicates,
         })
     });
     let sql = move |build: &Build<'_>| {
@@ -171,26 +205,39 @@ fn Explore(view: Memo<View>, fields: Fields) -> impl IntoView {
     };
     let histogram = Resource::new(
         move || {
+            let by = view.read().by.clone();
             sql(&|s, t| {
                 // Resolved against the browser's clock for the bucket width only.
                 let span = s.range.span(now_micros());
-                s.histogram_sql(t, bucket(span))
+                match &by {
+                    None => s.histogram_sql(t, bucket(span)),
+                    Some(field) => s.breakdown_sql(t, field, bucket(span), BREAKDOWN_VALUES),
+                }
             })
+            .map(|sql| (sql, by))
         },
-        |sql| async move { run_query(sql?).await.map_err(|e| e.0) },
+        |request| async move {
+            let (sql, by) = request?;
+            let result = run_query(sql).await.map_err(|e| e.0)?;
+            Ok::<_, protocol::Error>(Histogram { result, by })
+        },
     );
     let summary = Resource::new(
         move || {
             let names = fields.with_value(Fields::names);
             let presence = sql(&|s, t| s.presence_sql(t, &names));
             let top = sql(&|s, t| s.top_values_sql(t, &names, TOP_VALUES));
-            presence.and_then(|p| top.map(|t| (p, t)))
+            (presence, top, selection.get(), fields.get_value())
         },
-        |sqls| async move {
-            let (presence, top) = sqls?;
-            let presence = run_query(presence).await.map_err(|e| e.0)?;
-            let top = run_query(top).await.map_err(|e| e.0)?;
-            Ok::<_, protocol::Error>((presence, top))
+        |(presence, top, selection, fields)| async move {
+            let presence = run_query(presence?).await.map_err(|e| e.0)?;
+            let top = run_query(top?).await.map_err(|e| e.0)?;
+            let numbers = fields::numbers(&selection?, &fields).await?;
+            Ok::<_, protocol::Error>(Summary {
+                presence,
+                top,
+                numbers,
+            })
         },
     );
     // Pages of raw events: the cursors of the pages before this one.
@@ -207,9 +254,12 @@ fn Explore(view: Memo<View>, fields: Fields) -> impl IntoView {
         |sql| async move { run_query(sql?).await.map_err(|e| e.0) },
     );
     let go_range = go.clone();
-    let go_remove = go.clone();
-    let go_add = go.clone();
+    let go_bar = Callback::new(go.clone());
     let go_value = go.clone();
+    let go_histogram = Callback::new(go.clone());
+    let go_event = go.clone();
+    let pick_event =
+        Callback::new(move |filter: Filter| go_event(view.get_untracked().with_filter(filter)));
     view! {
         <div class="page-head">
             <h1>
@@ -223,22 +273,28 @@ fn Explore(view: Memo<View>, fields: Fields) -> impl IntoView {
                 next.to = "now".into();
                 go_range(next);
             }>
+                {move || {
+                    let custom = {
+                        let v = view.read();
+                        !(v.to == "now" && RANGES.iter().any(|(from, _)| v.from == *from))
+                    };
+                    custom.then(|| view! { <option value="" selected disabled>"Custom range"</option> })
+                }}
                 {RANGES.iter().map(|(from, label)| view! {
-                    <option value=*from selected=move || view.read().from == *from>{*label}</option>
+                    <option value=*from selected=move || view.read().to == "now" && view.read().from == *from>{*label}</option>
                 }).collect_view()}
             </select>
         </div>
-        <FilterBar view fields=fields.get_value() on_remove=move |i: usize| {
-            let mut next = view.get_untracked();
-            next.filters.remove(i);
-            go_remove(next);
-        } on_add=move |filter: Filter| go_add(view.get_untracked().with_filter(filter))/>
+        <FilterBar view fields=fields.get_value() go=go_bar/>
+        {move || view.read().note.clone().map(|note| view! {
+            <p class="drill-note" data-test="drill-note">{note}</p>
+        })}
         <div class="panel">
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match histogram.await {
                         Err(error) => view! { <ErrorMessage error/> }.into_any(),
-                        Ok(result) => histogram_view(&result, selection.get_untracked().ok()).into_any(),
+                        Ok(histogram) => histogram_view(&histogram, selection.get_untracked().ok(), view.get_untracked(), fields.get_value(), go_histogram).into_any(),
                     }
                 })}
             </Suspense>
@@ -251,9 +307,17 @@ fn Explore(view: Memo<View>, fields: Fields) -> impl IntoView {
                         Suspend::new(async move {
                             match summary.await {
                                 Err(error) => view! { <ErrorMessage error/> }.into_any(),
-                                Ok((presence, top)) => {
-                                    let pick = move |filter: Filter| go_value(view.get_untracked().with_filter(filter));
-                                    field_list(&fields.get_value(), &presence, &top, pick).into_any()
+                                Ok(summary) => {
+                                    let go_value = go_value.clone();
+                                    let narrow = Callback::new(move |narrow: Narrow| {
+                                        let mut next = view.get_untracked();
+                                        match narrow {
+                                            Narrow::Filter(filter) => next = next.with_filter(filter),
+                                            Narrow::Predicate(sql) => next.predicates.push(sql),
+                                        }
+                                        go_value(next);
+                                    });
+                                    field_list(&fields.get_value(), &summary, narrow).into_any()
                                 }
                             }
                         })
@@ -265,7 +329,7 @@ fn Explore(view: Memo<View>, fields: Fields) -> impl IntoView {
                     {move || Suspend::new(async move {
                         match events.await {
                             Err(error) => view! { <ErrorMessage error/> }.into_any(),
-                            Ok(result) => view! { <Events result cursors/> }.into_any(),
+                            Ok(result) => view! { <Events result cursors pick=pick_event/> }.into_any(),
                         }
                     })}
                 </Suspense>
@@ -283,74 +347,39 @@ fn bucket(span: i64) -> i64 {
     STEPS.into_iter().find(|&s| s >= want).unwrap_or(604800) * 1_000_000
 }
 
-fn histogram_view(result: &QueryResult, selection: Option<Selection>) -> impl IntoView + use<> {
-    let points: Vec<(f64, f64)> = result
-        .rows
-        .iter()
-        .filter_map(|row| Some((number(&row[0])?, number(&row[1])?)))
-        .collect();
-    let total: f64 = points.iter().map(|p| p.1).sum();
-    let now = if result.now > 0 {
-        result.now
-    } else {
-        now_micros()
-    };
-    let (from, to) = selection.map_or((0, 0), |s| s.range.resolve(now));
-    let series = [Series {
-        name: "events".into(),
-        color: "#73bf69".into(),
-        points,
-    }];
-    let format = |y: f64| crate::figures::count(y as u64);
-    let svg = draw::svg(1160, 160, |root| {
-        draw::time_chart(
-            root,
-            &draw::TimeChart {
-                series: &series,
-                x_range: (from as f64 / 1e6, to as f64 / 1e6),
-                y_min: Some(0.0),
-                y_max: None,
-                stack: false,
-                bars: true,
-                format: &format,
-                offset: 0,
-                marks: &[],
-            },
-        )
-        .map_err(|e| e.to_string())
-    });
-    view! {
-        <h2><span data-test="total">{crate::figures::count(total as u64)}</span> " events"
-            <span class="muted">" · " {rfc3339(from / 1_000_000 * 1_000_000)} " to " {rfc3339(to / 1_000_000 * 1_000_000)}</span></h2>
-        <div class="chart" data-test="histogram" inner_html=svg></div>
-    }
-}
-
 #[component]
-fn FilterBar(
-    view: Memo<View>,
-    fields: Fields,
-    on_remove: impl Fn(usize) + Clone + Send + Sync + 'static,
-    on_add: impl Fn(Filter) + Clone + Send + Sync + 'static,
-) -> impl IntoView {
+fn FilterBar(view: Memo<View>, fields: Fields, go: Callback<View>) -> impl IntoView {
     let field = RwSignal::new(fields.0.first().map(|f| f.0.clone()).unwrap_or_default());
     let op = RwSignal::new("=".to_owned());
     let value = RwSignal::new(String::new());
+    let predicate = RwSignal::new(String::new());
+    let refused = RwSignal::new(None::<String>);
     view! {
         <div class="filter-bar" data-test="filters">
-            {move || view.get().filters.into_iter().enumerate().map(|(i, filter)| {
-                let on_remove = on_remove.clone();
-                view! {
-                    <span class="chip" data-test="filter">
-                        <code>{filter.to_string()}</code>
-                        <button class="button small" title="Remove this filter" on:click=move |_| on_remove(i)>"×"</button>
-                    </span>
-                }
+            {move || view.get().filters.into_iter().enumerate().map(|(i, filter)| view! {
+                <span class="chip" data-test="filter">
+                    <code>{filter.to_string()}</code>
+                    <button class="button small" title="Remove this filter" on:click=move |_| {
+                        let mut next = view.get_untracked();
+                        next.filters.remove(i);
+                        go.run(next);
+                    }>"×"</button>
+                </span>
+            }).collect_view()}
+            {move || view.get().predicates.into_iter().enumerate().map(|(i, text)| view! {
+                <span class="chip sql" data-test="predicate">
+                    <code>{text}</code>
+                    <button class="button small" title="Remove this condition" on:click=move |_| {
+                        let mut next = view.get_untracked();
+                        next.predicates.remove(i);
+                        go.run(next);
+                    }>"×"</button>
+                </span>
             }).collect_view()}
             <form class="add-filter" on:submit=move |ev| {
                 ev.prevent_default();
                 if let Some(op) = Op::parse(&op.get_untracked()) {
-                    on_add(Filter::new(field.get_untracked(), op, value.get_untracked()));
+                    go.run(view.get_untracked().with_filter(Filter::new(field.get_untracked(), op, value.get_untracked())));
                     value.set(String::new());
                 }
             }>
@@ -364,79 +393,35 @@ fn FilterBar(
                     on:input=move |ev| value.set(event_target_value(&ev))/>
                 <button class="button" type="submit" data-test="filter-add">"Add filter"</button>
             </form>
+            <form class="add-predicate" on:submit=move |ev| {
+                ev.prevent_default();
+                let text = predicate.get_untracked().trim().to_owned();
+                match check_predicate(&text) {
+                    Err(e) => refused.set(Some(e.0)),
+                    Ok(()) => {
+                        refused.set(None);
+                        predicate.set(String::new());
+                        let mut next = view.get_untracked();
+                        next.predicates.push(text);
+                        go.run(next);
+                    }
+                }
+            }>
+                <input data-test="predicate-input" class="sql" placeholder="or a SQL condition: status >= 500 OR latency_ms > 900"
+                    prop:value=move || predicate.get() on:input=move |ev| predicate.set(event_target_value(&ev))/>
+                <button class="button" type="submit" data-test="predicate-add">"Add"</button>
+            </form>
+            {move || refused.get().map(|message| view! { <p class="error" data-test="predicate-error">{message}</p> })}
         </div>
     }
 }
 
-/// Each field: the share of events that have it, and its top values with counts and buttons to
-/// keep or leave out each.
-fn field_list<F>(
-    fields: &Fields,
-    presence: &QueryResult,
-    top: &QueryResult,
-    pick: F,
-) -> impl IntoView + use<F>
-where
-    F: Fn(Filter) + Clone + Send + Sync + 'static,
-{
-    let counts = presence.rows.first().cloned().unwrap_or_default();
-    let total = counts.first().and_then(number).unwrap_or(0.0);
-    let mut values: HashMap<usize, Vec<(Option<String>, f64)>> = HashMap::new();
-    for row in &top.rows {
-        let i = number(&row[0]).unwrap_or(-1.0) as usize;
-        let value = (!row[1].is_null()).then(|| text(&row[1]));
-        values
-            .entry(i)
-            .or_default()
-            .push((value, number(&row[2]).unwrap_or(0.0)));
-    }
-    let rows = fields.0.iter().enumerate().map(|(i, (name, arrow_type))| {
-        let have = counts.get(i + 1).and_then(number).unwrap_or(0.0);
-        let share = if total > 0.0 { have / total } else { 0.0 };
-        let top = values.remove(&i).unwrap_or_default();
-        let pick = pick.clone();
-        view! {
-            <details class="field" data-test="field" data-field=name.clone() open=i < 4>
-                <summary>
-                    <code>{name.clone()}</code>
-                    <span class="muted">" " {arrow_type.clone()}</span>
-                    <span class="share muted">{crate::figures::percent(share)}</span>
-                </summary>
-                <table class="top-values"><tbody>
-                    {top.into_iter().map(|(value, n)| {
-                        let keep = match &value {
-                            Some(v) => Filter::new(name.clone(), Op::Eq, v.clone()),
-                            None => Filter::new(name.clone(), Op::IsNull, ""),
-                        };
-                        let leave = match &value {
-                            Some(v) => Filter::new(name.clone(), Op::Ne, v.clone()),
-                            None => Filter::new(name.clone(), Op::NotNull, ""),
-                        };
-                        let (pick_keep, pick_leave) = (pick.clone(), pick.clone());
-                        let width = if total > 0.0 { n / total * 100.0 } else { 0.0 };
-                        view! {
-                            <tr data-test="top-value">
-                                <td class="value">
-                                    <div class="bar" style=format!("width:{width:.1}%")></div>
-                                    <span>{value.clone().unwrap_or_else(|| "(none)".into())}</span>
-                                </td>
-                                <td class="num">{crate::figures::count(n as u64)}</td>
-                                <td class="actions">
-                                    <button class="button small" data-test="keep" title="Only these events" on:click=move |_| pick_keep(keep.clone())>"+"</button>
-                                    <button class="button small" data-test="leave" title="Leave these events out" on:click=move |_| pick_leave(leave.clone())>"−"</button>
-                                </td>
-                            </tr>
-                        }
-                    }).collect_view()}
-                </tbody></table>
-            </details>
-        }
-    }).collect_view();
-    view! { {rows} }
-}
-
 #[component]
-fn Events(result: QueryResult, cursors: RwSignal<Vec<Cursor>>) -> impl IntoView {
+fn Events(
+    result: QueryResult,
+    cursors: RwSignal<Vec<Cursor>>,
+    pick: Callback<Filter>,
+) -> impl IntoView {
     let time = result.columns.iter().position(|c| c.name == "_time");
     let offset = result.columns.iter().position(|c| c.name == "_offset");
     let last = result.rows.last().and_then(|row| {
@@ -461,6 +446,22 @@ fn Events(result: QueryResult, cursors: RwSignal<Vec<Cursor>>) -> impl IntoView 
         view! {
             <details class="event" data-test="event">
                 <summary><span class="muted time" title=when.clone()>{clock}</span> " " {line}</summary>
+                <table class="event-fields"><tbody>
+                    {columns.iter().zip(row).filter(|(name, v)| !v.is_null() && !name.starts_with('_')).map(|(name, v)| {
+                        let keep = Filter::new(name.clone(), Op::Eq, text(v));
+                        let leave = Filter::new(name.clone(), Op::Ne, text(v));
+                        view! {
+                            <tr data-test="event-field" data-field=name.clone()>
+                                <td class="name"><code>{name.clone()}</code></td>
+                                <td class="value">{text(v)}</td>
+                                <td class="actions">
+                                    <button class="button small" data-test="keep" title="Only events with this value" on:click=move |_| pick.run(keep.clone())>"+"</button>
+                                    <button class="button small" data-test="leave" title="Leave out events with this value" on:click=move |_| pick.run(leave.clone())>"−"</button>
+                                </td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody></table>
                 <pre data-test="event-json">{serde_json::to_string_pretty(&json).unwrap_or_default()}</pre>
             </details>
         }

@@ -6,6 +6,7 @@ pub(crate) mod dashboards;
 pub(crate) mod explore;
 pub(crate) mod home;
 pub(crate) mod stream;
+pub(crate) mod zoom;
 
 use leptos::prelude::*;
 

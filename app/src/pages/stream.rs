@@ -69,8 +69,9 @@ fn flow_sql(stream: &str, has_status: bool) -> String {
     };
     format!(
         "SELECT to_unixtime(date_bin(INTERVAL '1 second', _time)) AS t, count(*) AS events, \
-         {errors} AS errors FROM {stream} \
-         WHERE _time >= now() - INTERVAL '{QUERY_SECS} seconds' GROUP BY 1 ORDER BY 1"
+         {errors} AS errors FROM {} \
+         WHERE _time >= now() - INTERVAL '{QUERY_SECS} seconds' GROUP BY 1 ORDER BY 1",
+        protocol::dashboard::substitute::identifier(stream)
     )
 }
 

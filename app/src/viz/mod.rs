@@ -122,6 +122,82 @@ pub fn value_columns(result: &QueryResult, skip: &[usize]) -> Vec<usize> {
 /// `options.series`, one per distinct value of that column (long results: `t, service, n`). A
 /// result without a second text column in long form is wide.
 pub fn time_series(result: &QueryResult, options: &PanelOptions) -> Vec<Series> {
+    let mut out: Vec<Series> = Vec::new();
+    for point in time_points(result, options) {
+        match out.iter_mut().find(|s| s.name == point.name) {
+            Some(series) => series.points.push((point.x, point.y)),
+            None => out.push(Series {
+                name: point.name,
+                color: String::new(),
+                points: vec![(point.x, point.y)],
+            }),
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    for (i, series) in out.iter_mut().enumerate() {
+        series.points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        series.color = PALETTE[i % PALETTE.len()].to_string();
+    }
+    out
+}
+
+/// One value of a time series, with where it is in the result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    /// The series's name and color, as [`time_series`] gives them.
+    pub name: String,
+    pub color: String,
+    /// Seconds since the epoch.
+    pub x: f64,
+    pub y: f64,
+    pub row: usize,
+    pub column: usize,
+}
+
+/// The values at the time nearest `time` (seconds) that any series has a value at: what a
+/// click on a chart at `time` points at.
+pub fn hits_at(result: &QueryResult, options: &PanelOptions, time: f64) -> Vec<Hit> {
+    let points = time_points(result, options);
+    let Some(nearest) = points
+        .iter()
+        .map(|p| p.x)
+        .min_by(|a, b| (a - time).abs().total_cmp(&(b - time).abs()))
+    else {
+        return Vec::new();
+    };
+    let mut names: Vec<&str> = points.iter().map(|p| p.name.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut hits: Vec<Hit> = points
+        .iter()
+        .filter(|p| p.x == nearest)
+        .map(|p| {
+            let i = names.binary_search(&p.name.as_str()).unwrap_or(0);
+            Hit {
+                name: p.name.clone(),
+                color: PALETTE[i % PALETTE.len()].to_string(),
+                x: p.x,
+                y: p.y,
+                row: p.row,
+                column: p.column,
+            }
+        })
+        .collect();
+    hits.sort_by(|a, b| b.y.total_cmp(&a.y));
+    hits
+}
+
+/// A point of a time series and the cell it is read from.
+struct TimePoint {
+    name: String,
+    x: f64,
+    y: f64,
+    row: usize,
+    column: usize,
+}
+
+/// Every point of [`time_series`], unsorted.
+fn time_points(result: &QueryResult, options: &PanelOptions) -> Vec<TimePoint> {
     let Some(time) = time_column(result) else {
         return Vec::new();
     };
@@ -142,8 +218,8 @@ pub fn time_series(result: &QueryResult, options: &PanelOptions) -> Vec<Series> 
         });
     let skip: Vec<usize> = std::iter::once(time).chain(series_column).collect();
     let values = value_columns(result, &skip);
-    let mut out: Vec<Series> = Vec::new();
-    for row in &result.rows {
+    let mut out = Vec::new();
+    for (r, row) in result.rows.iter().enumerate() {
         let Some(x) = seconds(&row[time]) else {
             continue;
         };
@@ -156,20 +232,14 @@ pub fn time_series(result: &QueryResult, options: &PanelOptions) -> Vec<Series> 
                 Some(s) => format!("{} {}", text(&row[s]), result.columns[v].name),
                 None => result.columns[v].name.clone(),
             };
-            match out.iter_mut().find(|s| s.name == name) {
-                Some(series) => series.points.push((x, y)),
-                None => out.push(Series {
-                    name,
-                    color: String::new(),
-                    points: vec![(x, y)],
-                }),
-            }
+            out.push(TimePoint {
+                name,
+                x,
+                y,
+                row: r,
+                column: v,
+            });
         }
-    }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    for (i, series) in out.iter_mut().enumerate() {
-        series.points.sort_by(|a, b| a.0.total_cmp(&b.0));
-        series.color = PALETTE[i % PALETTE.len()].to_string();
     }
     out
 }

@@ -38,6 +38,18 @@ fn long_results_give_a_series_per_value_of_the_text_column() {
     assert_eq!(series[0].name, "api");
     let t0 = 1_767_607_200.0;
     assert_eq!(series[1].points, [(t0, 2.0), (t0 + 10.0, 3.0)]);
+    // A click nearest the first bucket points at both of its cells, larger first, each in the
+    // color of its series.
+    let hits = hits_at(&r, &PanelOptions::default(), t0 + 4.0);
+    let cells: Vec<(&str, usize, usize, &str)> = hits
+        .iter()
+        .map(|h| (h.name.as_str(), h.row, h.column, h.color.as_str()))
+        .collect();
+    assert_eq!(
+        cells,
+        [("web", 2, 2, PALETTE[1]), ("api", 1, 2, PALETTE[0])]
+    );
+    assert_eq!(hits_at(&r, &PanelOptions::default(), t0 + 6.0)[0].row, 0);
     let (value, spark) = figure(&r, &PanelOptions::default());
     assert_eq!(value, Some(3.0));
     assert_eq!(spark, [(t0, 3.0), (t0 + 10.0, 3.0)]);

@@ -492,7 +492,7 @@ fn matching_paren(text: &str) -> Option<usize> {
 }
 
 /// Length of a quoted run starting at `text[0] == quote`, a doubled quote standing for one.
-fn quoted_len(text: &str, quote: char) -> Option<usize> {
+pub(crate) fn quoted_len(text: &str, quote: char) -> Option<usize> {
     let mut i = 1;
     loop {
         let close = text[i..].find(quote)? + i;

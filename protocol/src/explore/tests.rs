@@ -32,6 +32,7 @@ fn selection(filters: Vec<Filter>) -> Selection {
             to: Instant::At(2_000_000),
         },
         filters,
+        predicates: Vec::new(),
     }
 }
 
@@ -99,6 +100,42 @@ fn filters_in_the_url_decode_what_was_encoded() {
     assert_eq!(Filter::decode("a\\"), None);
 }
 
+#[test]
+fn a_predicate_is_one_expression_in_parentheses() {
+    for ok in [
+        "status >= 500 OR route = '/a(b'",
+        "\"user\" IN ('a', 'it''s')",
+        "(a = 1) AND (b = 2)",
+        "lower(route) LIKE '%-- not a comment%'",
+    ] {
+        assert_eq!(check_predicate(ok), Ok(()), "{ok}");
+    }
+    for (bad, why) in [
+        ("", "nothing"),
+        ("1 = 1) UNION SELECT 1 (", "`)` without"),
+        ("a = 1 -- and", "comment"),
+        ("a = 1 /* x */", "comment"),
+        ("a = 1; SELECT 1", "`;`"),
+        ("a = E'\\''", "prefixed"),
+        ("a = $$x$$", "`$`"),
+        ("a = 'x", "unterminated"),
+        ("(a = 1", "`(` without"),
+        ("a = 'x\\'", "`\\`"),
+    ] {
+        let err = check_predicate(bad).unwrap_err();
+        assert!(err.0.contains(why), "{bad}: {err}");
+    }
+    let mut s = selection(Vec::new());
+    s.predicates = vec!["status >= 500 OR a = 'b'".into()];
+    let sql = s.events_sql(&types, None, 10).unwrap();
+    assert!(
+        sql.contains("AND (status >= 500 OR a = 'b') ORDER BY"),
+        "{sql}"
+    );
+    s.predicates = vec!["1 = 1) OR (1 = 1".into()];
+    assert!(s.events_sql(&types, None, 10).is_err());
+}
+
 fn any_op() -> impl Strategy<Value = Op> {
     proptest::sample::select(Op::ALL.to_vec())
 }
@@ -135,5 +172,40 @@ proptest! {
             expected
         };
         prop_assert_eq!(shape(&sql), shape(&expected), "{}", sql);
+    }
+
+    /// A predicate the check accepts stays inside its parentheses as DataFusion's lexer reads
+    /// it: the opening one closes at the very end, and no comment or `;` is among its tokens.
+    #[test]
+    fn an_accepted_predicate_cannot_leave_its_parentheses(
+        parts in proptest::collection::vec(proptest::sample::select(vec![
+            "a", "1", " ", "(", ")", "'x'", "'", "''", "\"q\"", "\"", "`", "-", "--", "/", "*",
+            ";", "$", "\\", "E", "=", " OR ", "x'", "')", "('",
+        ]), 1..12),
+    ) {
+        let text = parts.concat();
+        if check_predicate(&text).is_err() {
+            return Ok(());
+        }
+        let wrapped = format!("({text})");
+        let Ok(tokens) = Tokenizer::new(&GenericDialect {}, &wrapped).tokenize() else {
+            // DataFusion would refuse it too.
+            return Ok(());
+        };
+        let tokens: Vec<Token> = tokens
+            .into_iter()
+            .filter(|t| !matches!(t, Token::Whitespace(sqlparser::tokenizer::Whitespace::Space)))
+            .collect();
+        let mut depth = 0i32;
+        for (i, token) in tokens.iter().enumerate() {
+            match token {
+                Token::LParen => depth += 1,
+                Token::RParen => depth -= 1,
+                Token::SemiColon | Token::Whitespace(_) => prop_assert!(false, "{:?} in {}", token, wrapped),
+                _ => {}
+            }
+            prop_assert!(depth > 0 || i == tokens.len() - 1, "left at {} in {}", i, wrapped);
+        }
+        prop_assert_eq!(depth, 0);
     }
 }

@@ -27,8 +27,12 @@ pub struct QueryLimits {
     pub memory_per_query: usize,
     /// Memory all queries together may hold (a query that finds it full gets 503).
     pub memory_total: usize,
-    /// History queries that run at once; more wait for a turn, up to 5 s, then get 429.
+    /// History queries that run at once; more wait for a turn, up to `queue_wait`, then get
+    /// 429.
     pub max_concurrent: usize,
+    /// How long a history query waits for a turn (within its time limit). Long enough that a
+    /// dashboard of many panels on a busy server loads more slowly rather than in pieces.
+    pub queue_wait: Duration,
 }
 
 impl Default for QueryLimits {
@@ -38,12 +42,10 @@ impl Default for QueryLimits {
             memory_per_query: 1 << 30,
             memory_total: 2 << 30,
             max_concurrent: 4,
+            queue_wait: Duration::from_secs(30),
         }
     }
 }
-
-/// Longest a history query waits for a turn before it is refused with 429.
-pub(crate) const QUEUE_WAIT: Duration = Duration::from_secs(5);
 
 /// Nice value of query threads: the scheduler gives a busy ingest or engine thread (nice 0)
 /// about nine times a query thread's share of a core.

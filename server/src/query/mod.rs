@@ -6,6 +6,7 @@
 //! statements such as `SET` are refused at planning, and no file-reading table function is
 //! registered, so SQL can read streams and nothing else.
 
+mod drill;
 pub(crate) mod format;
 mod limits;
 mod system;
@@ -31,8 +32,9 @@ use storage::Store;
 use tokio::sync::Semaphore;
 use tokio_util::task::AbortOnDropHandle;
 
+pub(crate) use drill::drill;
 pub use limits::QueryLimits;
-use limits::{QUEUE_WAIT, QueryPool, QueryRuntime, mib, out_of_memory, yielding};
+use limits::{QueryPool, QueryRuntime, mib, out_of_memory, yielding};
 
 /// Runs SQL against the store.
 #[derive(Clone)]
@@ -69,6 +71,14 @@ pub(crate) enum Error {
          retry shortly"
     )]
     Busy(usize, Duration),
+    /// The SQL names a stream whose name is a keyword without quotes.
+    #[error(
+        "{parse}. `{name}` is a stream whose name is an SQL keyword: write it in double quotes, as \"{name}\""
+    )]
+    KeywordName { name: String, parse: String },
+    /// The events behind a row of the query's result cannot be told.
+    #[error("cannot drill down: {0}")]
+    Drill(String),
     /// A bug: the query's task panicked.
     #[error("the query failed: {0}")]
     Panicked(String),
@@ -164,7 +174,7 @@ impl QueryService {
     /// the future stops the query.
     pub(crate) async fn run(&self, sql: &str, max_rows: usize) -> Result<QueryOutput, Error> {
         let started = tokio::time::Instant::now();
-        let wait = QUEUE_WAIT.min(self.limits.timeout);
+        let wait = self.limits.queue_wait.min(self.limits.timeout);
         let _turn = tokio::time::timeout(wait, Arc::clone(&self.turns).acquire_owned())
             .await
             .map_err(|_| Error::Busy(self.limits.max_concurrent, wait))?
@@ -200,17 +210,58 @@ impl QueryService {
             .with_runtime_env(runtime)
             .build();
         let ctx = SessionContext::new_with_state(state);
-        let sql = sql.to_owned();
+        let owned = sql.to_owned();
         // Aborted when dropped: by the time limit, or by a caller that stopped waiting.
         let task = AbortOnDropHandle::new(
             self.runtime
                 .handle()
-                .spawn(async move { collect(&ctx, &sql, max_rows).await }),
+                .spawn(async move { collect(&ctx, &owned, max_rows).await }),
         );
         match tokio::time::timeout(time, task).await {
             Err(_) => Err(Error::TimeLimit(self.limits.timeout)),
             Ok(Err(join)) => Err(Error::Panicked(join.to_string())),
-            Ok(Ok(output)) => output.map_err(|err| Error::exceeded_memory(err, &pool, limit)),
+            Ok(Ok(output)) => output
+                .map_err(|err| self.keyword_hint(sql, Error::exceeded_memory(err, &pool, limit))),
+        }
+    }
+
+    /// A parse error in SQL that names a stream without quotes right after FROM or JOIN, or
+    /// at such a word: the stream's name is an SQL keyword (`FROM table`), and quoting it is
+    /// the fix.
+    fn keyword_hint(&self, sql: &str, err: Error) -> Error {
+        let Error::DataFusion(inner) = &err else {
+            return err;
+        };
+        let DataFusionError::SQL(parser, _) = inner.find_root() else {
+            return err;
+        };
+        let text = parser.to_string();
+        let found = text.split("found: ").nth(1).map(|f| {
+            f.split(" at Line")
+                .next()
+                .unwrap_or(f)
+                .trim()
+                .to_lowercase()
+        });
+        let words: Vec<String> = sql
+            .split(|c: char| c.is_whitespace() || c == ',' || c == '(' || c == ')' || c == ';')
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect();
+        let after_from = words
+            .windows(2)
+            .filter(|w| w[0] == "from" || w[0] == "join")
+            .map(|w| w[1].clone());
+        let Some(name) = found.into_iter().chain(after_from).find(|word| {
+            word.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && self.has_table(&format!("\"{word}\""))
+        }) else {
+            return err;
+        };
+        let parse = text.strip_prefix("sql parser error: ").unwrap_or(&text);
+        Error::KeywordName {
+            name,
+            parse: format!("SQL error: {parse}"),
         }
     }
 }

@@ -207,6 +207,7 @@ async fn explore_queries_agree_and_pages_cover_every_event_once() {
             Filter::new("status", Op::Eq, "500"),
             Filter::new("service", Op::Ne, "o'hare"),
         ],
+        predicates: Vec::new(),
     };
     // Events 0, 6, 12, … (even and a multiple of 3): i < 210, so 35 of them.
     let histogram = json(
@@ -241,6 +242,50 @@ async fn explore_queries_agree_and_pages_cover_every_event_once() {
         serde_json::json!(top),
         serde_json::json!([[0, "500", 35], [1, "api", 35]])
     );
+    // Broken down by service with one value named: 35 `api` events, nothing else passes.
+    let mut unfiltered = selection.clone();
+    unfiltered.filters.truncate(1);
+    let breakdown = json(
+        &service,
+        &unfiltered
+            .breakdown_sql(&types, "service", 10_000_000, 1)
+            .unwrap(),
+    )
+    .await;
+    let mut per_value = std::collections::BTreeMap::<String, i64>::new();
+    for row in &breakdown {
+        *per_value
+            .entry(row[1].as_str().unwrap().to_owned())
+            .or_default() += row[2].as_i64().unwrap();
+    }
+    // 70 events of status 500: 35 of each service; a tie broken by the value, `api` first.
+    assert_eq!(
+        per_value.into_iter().collect::<Vec<_>>(),
+        [("(other)".to_owned(), 35), ("api".to_owned(), 35)]
+    );
+    // A number field summed up: i is 0, 6, …, 204.
+    let numbers = json(
+        &service,
+        &selection.numbers_sql(&types, &["i".to_owned()]).unwrap(),
+    )
+    .await;
+    let figure = |k: usize| numbers[0][k].as_f64().unwrap();
+    assert_eq!((figure(0), figure(1), figure(4)), (0.0, 102.0, 204.0));
+    assert!((90.0..=114.0).contains(&figure(2)), "p50 {}", figure(2));
+    let spread = json(
+        &service,
+        &selection
+            .spread_sql(&types, &[("i".to_owned(), 0.0, 204.0)], 4)
+            .unwrap(),
+    )
+    .await;
+    let mut buckets: Vec<(i64, i64)> = spread
+        .iter()
+        .map(|r| (r[1].as_i64().unwrap(), r[2].as_i64().unwrap()))
+        .collect();
+    buckets.sort_unstable();
+    // Width 51: 0–48 (9 values), 54–96 (8), 102–150 (9), 156–204 (9, the maximum included).
+    assert_eq!(buckets, [(0, 9), (1, 8), (2, 9), (3, 9)]);
     // Pages of 10 by keyset, newest first: 35 distinct events, in order.
     let mut seen = Vec::new();
     let mut after = None;
@@ -268,4 +313,34 @@ async fn explore_queries_agree_and_pages_cover_every_event_once() {
         ..selection
     };
     assert!(bad.events_sql(&types, None, 10).is_err());
+}
+
+#[tokio::test]
+async fn a_parse_error_at_a_stream_named_like_a_keyword_suggests_quotes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(
+        Store::open(dir.path(), StoreConfig::default())
+            .await
+            .unwrap(),
+    );
+    let table = StreamName::new("table").unwrap();
+    ingest::append_json(&store, &table, b"{\"a\":1}", BodyFormat::Detect).unwrap();
+    let service =
+        QueryService::new(store, QueryLimits::default(), dir.path().join("spill")).unwrap();
+    let Err(err) = service.run("SELECT a FROM table WHERE a = 1", 10).await else {
+        panic!("`FROM table` parses");
+    };
+    let message = crate::error::ApiError::from(err).into_inner().message;
+    assert!(
+        message.starts_with("SQL error: ")
+            && message.contains("write it in double quotes, as \"table\""),
+        "{message}"
+    );
+    assert_eq!(json(&service, "SELECT a FROM \"table\"").await.len(), 1);
+    // Not a stream: the parse error alone.
+    let Err(err) = service.run("SELECT a FROM nothing WHERE", 10).await else {
+        panic!("a dangling WHERE parses");
+    };
+    let message = crate::error::ApiError::from(err).into_inner().message;
+    assert!(!message.contains("double quotes"), "{message}");
 }

@@ -67,3 +67,22 @@ pub(crate) async fn query(
     )
         .into_response())
 }
+
+#[derive(Deserialize)]
+pub(crate) struct DrillRequest {
+    sql: String,
+    row: Vec<serde_json::Value>,
+    column: Option<usize>,
+}
+
+/// `POST /api/v1/drill` with `{"sql", "row", "column"}`: the events behind one row (and value)
+/// of `sql`'s result, as Explore opens them (`protocol::explore::Drill`).
+pub(crate) async fn drill(
+    State(state): State<AppState>,
+    request: Result<Json<DrillRequest>, JsonRejection>,
+) -> Result<Json<protocol::explore::Drill>, ApiError> {
+    let Json(request) = request?;
+    let drill =
+        crate::query::drill(&state.queries, &request.sql, &request.row, request.column).await?;
+    Ok(Json(drill))
+}

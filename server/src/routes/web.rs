@@ -116,6 +116,17 @@ impl Backend for AppBackend {
         format::result(&output, now).map_err(|e| ApiError::from(e).into_inner())
     }
 
+    async fn drill(
+        &self,
+        sql: String,
+        row: Vec<serde_json::Value>,
+        column: Option<usize>,
+    ) -> Result<protocol::explore::Drill, protocol::Error> {
+        crate::query::drill(&self.queries, &sql, &row, column)
+            .await
+            .map_err(client_error)
+    }
+
     async fn dashboards(&self, search: String) -> Result<Listing, protocol::Error> {
         self.dashboards
             .list(&search, &[])

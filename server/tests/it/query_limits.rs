@@ -143,6 +143,8 @@ async fn a_client_that_leaves_stops_its_query_and_turns_are_bounded() {
             "60",
             "--max-concurrent-queries",
             "1",
+            "--query-queue-secs",
+            "5",
         ],
     )
     .await;

@@ -155,7 +155,8 @@ pub(crate) fn EditBar() -> impl IntoView {
                 title: "New panel".into(),
                 kind: PanelKind::Timeseries,
                 sql: format!(
-                    "SELECT $__timeGroup(_time) AS t, count(*) AS events\nFROM {stream}\nWHERE $__timeFilter(_time)\nGROUP BY 1"
+                    "SELECT $__timeGroup(_time) AS t, count(*) AS events\nFROM {}\nWHERE $__timeFilter(_time)\nGROUP BY 1",
+                    protocol::dashboard::substitute::identifier(&stream)
                 ),
                 grid: Grid { x: 0, y, w: 12, h: 8 },
                 description: String::new(),

@@ -2,6 +2,7 @@
 //! queried once); a time picker and the variables above them, both in the URL.
 
 mod context;
+mod drill;
 mod edit;
 mod panel;
 mod rows;

@@ -6,9 +6,11 @@ use protocol::QueryResult;
 use protocol::dashboard::{Panel, PanelKind, TimeRange};
 use protocol::live::Mode;
 
+use super::drill::{DrillMenu, Pick, Picked};
 use super::rows::{Logs, Paging, Table};
 use super::{GAP, GRID_WIDTH, ROW_HEIGHT, Shown, Zone, browser_offset, now_micros, panel_sql};
 use crate::api::run_query;
+use crate::pages::zoom::{Click, ZoomChart};
 use crate::pages::{ErrorMessage, LiveQuery, live_query_from};
 use crate::viz::{self, draw};
 
@@ -282,6 +284,8 @@ impl Drawn {
         let title = panel.title.clone();
         let panel = StoredValue::new(panel);
         let sql = StoredValue::new(sql);
+        // Outside the result's view: a live panel redraws on every change, the menu stays.
+        let pick = RwSignal::new(None::<Pick>);
         view! {
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || result.get().map(|result| match result {
@@ -290,17 +294,20 @@ impl Drawn {
                         let now = if result.now > 0 { result.now } else { now_micros() };
                         let (from, to) = range.resolve(now);
                         let offset = zone_offset(shown.view.with_untracked(|v| v.zone));
-                        shown.marks.with(|marks| panel.with_value(|p| body(p, &result, Frame {
+                        shown.marks.with(|marks| panel.with_value(|p| sql.with_value(|sql| body(p, &result, Frame {
                             x_range: (from as f64 / 1e6, to as f64 / 1e6),
                             width,
                             height,
                             offset,
                             marks,
                             paging,
-                        })))
+                            sql,
+                            pick,
+                        }))))
                     }
                 })}
             </Suspense>
+            {move || pick.get().map(|p| view! { <DrillMenu pick=p close=pick/> })}
             {move || inspect.get().then(|| view! {
                 <Inspector title=title.clone() sql=sql.get_value() result=result.get() close=inspect/>
             })}
@@ -387,6 +394,9 @@ struct Frame<'a> {
     offset: i32,
     marks: &'a [draw::Mark],
     paging: Option<Paging>,
+    /// The SQL the result is of, and what a click on a value picked.
+    sql: &'a str,
+    pick: RwSignal<Option<Pick>>,
 }
 
 /// Draws `result` as the panel's type says.
@@ -398,8 +408,11 @@ fn body(panel: &Panel, result: &QueryResult, frame: Frame<'_>) -> AnyView {
         offset,
         marks,
         paging,
+        sql,
+        pick,
     } = frame;
     let options = panel.options.clone();
+    let sql = sql.to_owned();
     let format = {
         let options = options.clone();
         move |v: f64| viz::format_value(v, &options)
@@ -434,8 +447,35 @@ fn body(panel: &Panel, result: &QueryResult, frame: Frame<'_>) -> AnyView {
                 )
                 .map_err(|e| e.to_string())
             });
+            let shown = expect_context::<Shown>();
+            let on_zoom = Callback::new(move |(t0, t1): (f64, f64)| {
+                let (from, to) = ((t0 * 1000.0) as i64, (t1 * 1000.0) as i64);
+                shown.navigate(|v| {
+                    v.from = from.to_string();
+                    v.to = to.to_string();
+                });
+            });
+            let (result, options) = (result.clone(), options.clone());
+            let on_click = Callback::new(move |click: Click| {
+                let hits = viz::hits_at(&result, &options, click.time);
+                let Some(x) = hits.first().map(|h| h.x) else {
+                    return;
+                };
+                let format = |v: f64| viz::format_value(v, &options);
+                pick.set(Some(Pick {
+                    x: click.x,
+                    y: click.y,
+                    title: viz::clock(x, 0.0, offset),
+                    sql: sql.clone(),
+                    values: hits
+                        .iter()
+                        .map(|h| Picked::of_hit(h, &result.rows, &format))
+                        .collect(),
+                }));
+            });
             view! {
-                <ZoomChart svg x_range width height=chart_height marks=marks.to_vec()/>
+                <ZoomChart svg x_range width height=chart_height marks=marks.to_vec() on_zoom on_click
+                    title="Drag across to zoom into that time range; click for the events behind a value"/>
                 {legend.then(|| view! { <Legend series/> })}
             }
             .into_any()
@@ -465,8 +505,18 @@ fn body(panel: &Panel, result: &QueryResult, frame: Frame<'_>) -> AnyView {
                 draw::sparkline(root, &spark, &line).map_err(|e| e.to_string())
             });
             let size = (height.saturating_sub(spark_height) as f64 * 0.55).clamp(18.0, 72.0);
+            let values = stat_values(result, &options, &spark);
+            let on_click = move |ev: leptos::ev::MouseEvent| {
+                pick.set(Some(Pick {
+                    x: ev.client_x(),
+                    y: ev.client_y(),
+                    title: "This value".into(),
+                    sql: sql.clone(),
+                    values: values.clone(),
+                }));
+            };
             view! {
-                <div class="stat">
+                <div class="stat drillable" title="Click for the events behind this value" on:click=on_click>
                     <div class="stat-value" data-test="stat-value" style=format!("color: {color}; font-size: {size:.0}px")>
                         {viz::format_value(value, &options)}
                     </div>
@@ -514,7 +564,30 @@ fn body(panel: &Panel, result: &QueryResult, frame: Frame<'_>) -> AnyView {
         }
         PanelKind::Table => {
             let rows_per_page = PanelKind::Table.page_rows(height).unwrap_or(3);
-            view! { <Table result=result.clone() rows_per_page paging/> }.into_any()
+            let rows = result.rows.clone();
+            let on_row = Callback::new(move |(i, x, y): (usize, i32, i32)| {
+                let Some(row) = rows.get(i) else { return };
+                let label: Vec<String> = row
+                    .iter()
+                    .filter(|v| v.is_string())
+                    .map(viz::text)
+                    .collect();
+                pick.set(Some(Pick {
+                    x,
+                    y,
+                    title: "This row".into(),
+                    sql: sql.clone(),
+                    values: vec![Picked {
+                        name: label.join(" · "),
+                        color: viz::PALETTE[0].into(),
+                        value: String::new(),
+                        raw: String::new(),
+                        row: row.clone(),
+                        column: None,
+                    }],
+                }));
+            });
+            view! { <Table result=result.clone() rows_per_page paging on_row/> }.into_any()
         }
         PanelKind::Logs => {
             let rows_per_page = PanelKind::Logs.page_rows(height).unwrap_or(3);
@@ -523,108 +596,39 @@ fn body(panel: &Panel, result: &QueryResult, frame: Frame<'_>) -> AnyView {
     }
 }
 
-/// A time series that zooms to the range dragged across it: the view's URL gets that range.
-#[component]
-fn ZoomChart(
-    svg: String,
-    x_range: (f64, f64),
-    width: u32,
-    height: u32,
-    marks: Vec<draw::Mark>,
-) -> impl IntoView {
-    // Each mark's place across the chart, for its text on hover.
-    let left = f64::from(draw::MARGIN + draw::Y_LABELS);
-    let right = f64::from(width - draw::MARGIN_RIGHT);
-    let span = (x_range.1 - x_range.0).max(1e-9);
-    let hints: Vec<(String, String)> = draw::visible_marks(&marks, x_range, width)
-        .iter()
-        .filter(|m| m.start >= x_range.0 && m.start <= x_range.1)
-        .map(|m| {
-            let x = left + (m.start - x_range.0) / span * (right - left);
-            (
-                format!("left: {:.2}%", x / f64::from(width) * 100.0),
-                m.text.clone(),
-            )
-        })
-        .collect();
-    let shown = expect_context::<Shown>();
-    // The drag in the element's pixels: where it started, where it is.
-    let drag = RwSignal::new(None::<(f64, f64)>);
-    let element = NodeRef::<leptos::html::Div>::new();
-    // Element pixels to seconds, through the SVG's scaling ("meet": centred, aspect kept).
-    let to_time = move |x: f64| -> Option<f64> {
-        let (el_width, el_height) = element_size(element)?;
-        let scale = (el_width / f64::from(width)).min(el_height / f64::from(height));
-        let pad = (el_width - f64::from(width) * scale) / 2.0;
-        let svg_x = (x - pad) / scale;
-        let left = f64::from(draw::MARGIN + draw::Y_LABELS);
-        let right = f64::from(width - draw::MARGIN_RIGHT);
-        let fraction = ((svg_x - left) / (right - left)).clamp(0.0, 1.0);
-        Some(x_range.0 + fraction * (x_range.1 - x_range.0))
-    };
-    let on_down = move |ev: leptos::ev::MouseEvent| {
-        ev.prevent_default();
-        let x = f64::from(ev.offset_x());
-        drag.set(Some((x, x)));
-    };
-    let on_move = move |ev: leptos::ev::MouseEvent| {
-        if drag.with_untracked(Option::is_some) {
-            let x = f64::from(ev.offset_x());
-            drag.update(|d| {
-                if let Some(d) = d {
-                    d.1 = x;
-                }
-            });
-        }
-    };
-    let on_up = move |_| {
-        let Some((a, b)) = drag.get_untracked() else {
-            return;
+/// What a stat shows, as values to drill into: the series' values at the time of the figure
+/// (several when it sums series), or the last row's first number.
+fn stat_values(
+    result: &QueryResult,
+    options: &protocol::dashboard::PanelOptions,
+    spark: &[(f64, f64)],
+) -> Vec<Picked> {
+    let format = |v: f64| viz::format_value(v, options);
+    if viz::time_column(result).is_some() {
+        let shown = match spark.len() {
+            0 => return Vec::new(),
+            1 | 2 => spark[spark.len() - 1].0,
+            n => spark[n - 2].0,
         };
-        drag.set(None);
-        if (a - b).abs() < 5.0 {
-            return;
-        }
-        let (Some(t0), Some(t1)) = (to_time(a.min(b)), to_time(a.max(b))) else {
-            return;
-        };
-        let (from, to) = ((t0 * 1000.0) as i64, (t1 * 1000.0) as i64);
-        shown.navigate(|v| {
-            v.from = from.to_string();
-            v.to = to.to_string();
-        });
+        return viz::hits_at(result, options, shown)
+            .iter()
+            .map(|h| Picked::of_hit(h, &result.rows, &format))
+            .collect();
+    }
+    let (Some(row), Some(&column)) = (result.rows.last(), viz::value_columns(result, &[]).first())
+    else {
+        return Vec::new();
     };
-    let selection = move || {
-        drag.get()
-            .filter(|(a, b)| (a - b).abs() >= 2.0)
-            .map(|(a, b)| format!("left: {}px; width: {}px", a.min(b), (a - b).abs()))
-    };
-    view! {
-        <div class="chart zoomable" node_ref=element data-test="chart" data-from=x_range.0 data-to=x_range.1
-            title="Drag across to zoom into that time range"
-            on:mousedown=on_down on:mousemove=on_move on:mouseup=on_up on:mouseleave=move |_| drag.set(None)>
-            <div class="chart-svg" inner_html=svg></div>
-            {hints.into_iter().map(|(style, text)| view! {
-                <div class="mark" style=style title=text data-test="annotation"></div>
-            }).collect_view()}
-            {move || selection().map(|style| view! { <div class="zoom-selection" style=style></div> })}
-        </div>
-    }
-}
-
-/// An element's size in CSS pixels, in the browser.
-fn element_size(element: NodeRef<leptos::html::Div>) -> Option<(f64, f64)> {
-    #[cfg(feature = "hydrate")]
-    {
-        let el = element.get_untracked()?;
-        let rect = el.get_bounding_client_rect();
-        Some((rect.width(), rect.height()))
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        let _ = element;
-        None
-    }
+    vec![Picked {
+        name: result.columns[column].name.clone(),
+        color: viz::PALETTE[0].into(),
+        value: viz::number(&row[column]).map(format).unwrap_or_default(),
+        raw: viz::number(&row[column])
+            .map(|v| v.to_string())
+            .unwrap_or_default(),
+        row: row.clone(),
+        column: Some(column),
+    }]
 }
 
 fn no_data() -> AnyView {

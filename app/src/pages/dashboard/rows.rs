@@ -21,6 +21,9 @@ pub(crate) fn Table(
     result: QueryResult,
     rows_per_page: usize,
     paging: Option<Paging>,
+    /// A click on a row: its index in the result, and the client pixels clicked.
+    #[prop(optional)]
+    on_row: Option<Callback<(usize, i32, i32)>>,
 ) -> impl IntoView {
     let (window, pager) = pages(result.rows.len(), rows_per_page, paging);
     let result = StoredValue::new(result);
@@ -33,8 +36,11 @@ pub(crate) fn Table(
                 <tbody>
                     {move || {
                         let (start, len) = window.get();
-                        result.with_value(|r| r.rows.iter().skip(start).take(len).map(|row| view! {
-                            <tr>{row.iter().map(|v| {
+                        result.with_value(|r| r.rows.iter().enumerate().skip(start).take(len).map(|(i, row)| view! {
+                            <tr class:drillable=on_row.is_some() data-test="row"
+                                title=on_row.map(|_| "Click for the events behind this row")
+                                on:click=move |ev| if let Some(on_row) = on_row { on_row.run((i, ev.client_x(), ev.client_y())) }>
+                                {row.iter().map(|v| {
                                 let numeric = v.is_number();
                                 view! { <td class:num=numeric>{viz::cell(v)}</td> }
                             }).collect_view()}</tr>

@@ -37,6 +37,7 @@ mod time;
 
 #[cfg(test)]
 pub(crate) use time::sliding_pane;
+pub(crate) use time::time_bucket;
 
 /// Aggregate functions the engine keeps incrementally: each has a bounded partial state that
 /// merges (none keeps raw rows).

@@ -74,7 +74,7 @@ fn interval_micros(expr: &Expr) -> Option<i64> {
 
 /// If `expr` is a time bucket (`date_bin(INTERVAL, _time[, origin])`, possibly inside functions
 /// of it alone, such as `to_unixtime(date_bin(…))`), its width and origin in µs.
-pub(super) fn time_bucket(expr: &Expr) -> Result<Option<(i64, i64)>, Unsupported> {
+pub(crate) fn time_bucket(expr: &Expr) -> Result<Option<(i64, i64)>, Unsupported> {
     let mut bins = Vec::new();
     let _ = expr.apply(|e| {
         if let Expr::ScalarFunction(f) = e
