@@ -178,6 +178,35 @@ async fn journey(browser: &Browser, weir: &WeirProcess) -> Result<()> {
     browser.click("predicate-add").await?;
     let refused = browser.find("predicate-error").await?.text().await?;
     ensure!(refused.contains("without its"), "the reason: {refused}");
+
+    // Broken down by service: a count per value; and the number field `n` summed up.
+    browser
+        .client
+        .goto(&weir.url("/explore/web?from=now-1h&to=now&by=service"))
+        .await?;
+    wait_until(WAIT, "the breakdown by service", || async {
+        let counts = browser
+            .client
+            .execute(
+                "return [...document.querySelectorAll('[data-test=breakdown-value]')]\
+                 .map(r => r.dataset.value + '=' + r.querySelector('[data-test=breakdown-count]').textContent)\
+                 .join(',');",
+                vec![],
+            )
+            .await?;
+        Ok((counts.as_str() == Some("api=90,web=30")).then_some(()))
+    })
+    .await?;
+    let numbers = browser
+        .client
+        .find(Locator::Css("[data-field=n] [data-test=numbers]"))
+        .await?
+        .text()
+        .await?;
+    ensure!(
+        numbers.contains("min 0") && numbers.contains("max 119"),
+        "the figures of n: {numbers}"
+    );
     Ok(())
 }
 

@@ -252,8 +252,13 @@ impl QueryService {
             .windows(2)
             .filter(|w| w[0] == "from" || w[0] == "join")
             .map(|w| w[1].clone());
+        let keyword = |word: &str| {
+            let upper = word.to_uppercase();
+            datafusion::sql::sqlparser::keywords::ALL_KEYWORDS.contains(&upper.as_str())
+        };
         let Some(name) = found.into_iter().chain(after_from).find(|word| {
             word.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && keyword(word)
                 && self.has_table(&format!("\"{word}\""))
         }) else {
             return err;
