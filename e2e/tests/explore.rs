@@ -1,8 +1,10 @@
 //! Explore in headless Chromium against the real server, as a user goes: open it from the
 //! streams list, keep only the events of a value clicked in the field list, page the raw events
 //! by keyset, open one event as JSON and filter by one of its fields, narrow by a SQL condition;
-//! and drill down from a spike of the demo dashboard to exactly the events it counts. One server
-//! (with the demo) and one browser.
+//! ask what is different about the filtered events and about a time range dragged across the
+//! histogram; tail new events live and see how many the page skipped; and drill down from a
+//! spike of the demo dashboard to exactly the events it counts. One server (with the demo) and
+//! one browser.
 
 use std::path::Path;
 use std::time::Duration;
@@ -22,6 +24,12 @@ async fn explore_a_stream_filter_by_a_clicked_value_page_and_open_an_event() {
         .expect("starting weir");
     let browser = Browser::start().await.expect("starting the browser");
     let mut outcome = journey(&browser, &weir).await;
+    if outcome.is_ok() {
+        outcome = what_is_different(&browser, &weir).await;
+    }
+    if outcome.is_ok() {
+        outcome = live_tail(&browser, &weir).await;
+    }
     if outcome.is_ok() {
         outcome = drill_from_a_spike(&browser, &weir).await;
     }
@@ -43,6 +51,22 @@ async fn count(browser: &Browser, id: &str) -> Result<usize> {
     let script = format!("return document.querySelectorAll('[data-test=\"{id}\"]').length;");
     let value = browser.client.execute(&script, vec![]).await?;
     value.as_u64().map(|n| n as usize).context("a count")
+}
+
+/// Waits for Explore to hydrate: its buttons work from then on.
+async fn hydrated(browser: &Browser) -> Result<()> {
+    wait_until(WAIT, "Explore to hydrate", || async {
+        let hydrated = browser
+            .client
+            .execute(
+                "return document.querySelector('[data-test=explore][data-hydrated=true]') !== null;",
+                vec![],
+            )
+            .await?;
+        Ok(hydrated.as_bool().filter(|h| *h))
+    })
+    .await?;
+    Ok(())
 }
 
 async fn wait_text(browser: &Browser, id: &str, want: &str) -> Result<()> {
@@ -207,6 +231,182 @@ async fn journey(browser: &Browser, weir: &WeirProcess) -> Result<()> {
         numbers.contains("min 0") && numbers.contains("max 119"),
         "the figures of n: {numbers}"
     );
+    Ok(())
+}
+
+/// The 30 events of `web` (status 500) against the other 90: the fields that tell them apart
+/// come first; then a time range dragged across the histogram is compared with the rest.
+async fn what_is_different(browser: &Browser, weir: &WeirProcess) -> Result<()> {
+    browser
+        .client
+        .goto(&weir.url("/explore/web?from=now-1h&to=now&f=status%7C%3D%7C500"))
+        .await?;
+    wait_text(browser, "total", "30").await?;
+    hydrated(browser).await?;
+    browser.click("compare-start").await?;
+    wait_text(browser, "compare-selected", "30").await?;
+    wait_text(browser, "compare-baseline", "90").await?;
+    let url = browser.client.current_url().await?;
+    ensure!(url.as_str().contains("cmp=filters"), "in the URL: {url}");
+    // `service` and `status` each tell the sets apart completely; `n` (0 to 119) hardly.
+    let ranked = browser
+        .client
+        .execute(
+            "return [...document.querySelectorAll('[data-test=compare-field]')].map(f => f.dataset.field + ':' + \
+             [...f.querySelectorAll('[data-test=compare-value]')].map(v => v.dataset.value + '=' + \
+             v.querySelector('[data-test=compare-share]').textContent).join('|'));",
+            vec![],
+        )
+        .await?;
+    let ranked: Vec<String> = serde_json::from_value(ranked)?;
+    ensure!(
+        ranked.len() == 3
+            && ranked[0].starts_with("service:web=100%")
+            && ranked[1].starts_with("status:500=100%")
+            && ranked[2].starts_with("n:"),
+        "fields ranked by how much they differ: {ranked:?}"
+    );
+    // Keep a value from the comparison: a filter, as from the field list.
+    browser
+        .client
+        .find(Locator::Css(
+            "[data-test=compare-field][data-field=service] [data-test=compare-value] [data-test=keep]",
+        ))
+        .await?
+        .click()
+        .await?;
+    wait_until(WAIT, "the kept value in the URL", || async {
+        let url = browser.client.current_url().await?;
+        Ok(url.as_str().contains("f=service%7C%3D%7Cweb").then_some(()))
+    })
+    .await?;
+
+    // Without filters, the button asks for a time range: a drag across the histogram then
+    // selects instead of zooming.
+    browser
+        .client
+        .goto(&weir.url("/explore/web?from=now-1h&to=now"))
+        .await?;
+    wait_text(browser, "total", "120").await?;
+    hydrated(browser).await?;
+    browser.click("compare-start").await?;
+    browser.find("compare-pick").await?;
+    let dragged = wait_until(WAIT, "a range compared", || async {
+        let url = browser.client.current_url().await?;
+        if url.as_str().contains("cmp=") && !url.as_str().contains("cmp=pick") {
+            return Ok(Some(url));
+        }
+        let chart = browser
+            .client
+            .find(Locator::Css("[data-test=histogram] [data-test=chart]"))
+            .await?;
+        let width = chart.rectangle().await?.2;
+        browser
+            .client
+            .perform_actions(
+                MouseActions::new("mouse".into())
+                    .then(PointerAction::MoveToElement {
+                        element: chart.clone(),
+                        duration: None,
+                        x: 0.0,
+                        y: 0.0,
+                    })
+                    .then(PointerAction::Down {
+                        button: MOUSE_BUTTON_LEFT,
+                    })
+                    .then(PointerAction::MoveToElement {
+                        element: chart,
+                        duration: None,
+                        x: width * 0.45,
+                        y: 0.0,
+                    })
+                    .then(PointerAction::Up {
+                        button: MOUSE_BUTTON_LEFT,
+                    }),
+            )
+            .await?;
+        Ok(None)
+    })
+    .await?;
+    ensure!(
+        dragged.as_str().contains("from=now-1h"),
+        "the range is kept, not zoomed: {dragged}"
+    );
+    browser.find("chart-band").await?;
+    wait_until(WAIT, "the range's events and the rest", || async {
+        let selected = browser.text("compare-selected").await?;
+        let baseline = browser.text("compare-baseline").await?;
+        let n = |t: Option<String>| t.and_then(|t| t.trim().replace(',', "").parse::<u64>().ok());
+        Ok(match (n(selected), n(baseline)) {
+            (Some(a), Some(b)) if a + b == 120 => Some(()),
+            _ => None,
+        })
+    })
+    .await?;
+    Ok(())
+}
+
+/// A live tail of `web`'s events of one service: new ones arrive at the top, and a burst larger
+/// than a frame says how many were not shown.
+async fn live_tail(browser: &Browser, weir: &WeirProcess) -> Result<()> {
+    browser
+        .client
+        .goto(&weir.url("/explore/web?from=now-15m&to=now&f=service%7C%3D%7Ctail"))
+        .await?;
+    hydrated(browser).await?;
+    browser.click("tail-start").await?;
+    wait_text(
+        browser,
+        "tail-waiting",
+        "Waiting for new events that pass these filters…",
+    )
+    .await?;
+    let url = browser.client.current_url().await?;
+    ensure!(url.as_str().contains("tail=1"), "in the URL: {url}");
+    weir.ingest(
+        "web",
+        "{\"service\":\"tail\",\"n\":1}\n{\"service\":\"api\",\"n\":2}\n\
+         {\"service\":\"tail\",\"n\":3}\n{\"service\":\"tail\",\"n\":4}\n"
+            .to_owned(),
+    )
+    .await?;
+    wait_text(browser, "tail-arrived", "3").await?;
+    wait_until(WAIT, "three events, newest first", || async {
+        let first = browser
+            .client
+            .execute(
+                "const e = document.querySelectorAll('[data-test=event-json]'); \
+                 return e.length === 3 ? e[0].textContent : null;",
+                vec![],
+            )
+            .await?;
+        Ok(first.as_str().map(str::to_owned))
+    })
+    .await
+    .and_then(|first| {
+        let first: serde_json::Value = serde_json::from_str(&first)?;
+        ensure!(first["n"] == 4, "the newest on top: {first}");
+        Ok(())
+    })?;
+    // 260 at once: a frame holds 50, and the page says how many it does not show.
+    let burst: String = (0..260)
+        .map(|i| format!("{{\"service\":\"tail\",\"n\":{}}}\n", 100 + i))
+        .collect();
+    weir.ingest("web", burst).await?;
+    wait_text(browser, "tail-arrived", "263").await?;
+    let skipped = browser
+        .find("tail-skipped")
+        .await?
+        .attr("data-count")
+        .await?
+        .context("the count")?;
+    let shown = count(browser, "event").await?;
+    ensure!(
+        shown + skipped.parse::<usize>()? == 263 && shown >= 53,
+        "{shown} shown and {skipped} skipped of 263"
+    );
+    browser.click("tail-stop").await?;
+    browser.find("older").await?;
     Ok(())
 }
 

@@ -343,7 +343,20 @@ impl Selection {
     /// The `WHERE` condition: the range, then each filter, with `types` giving each field's
     /// type (a field not in it is text).
     pub fn where_sql(&self, types: &dyn Fn(&str) -> FieldType) -> Result<String, FilterError> {
-        let mut conditions = vec![range_sql(self.range)];
+        let range = range_sql(self.range);
+        Ok(match self.filter_sql(types)? {
+            Some(filter) => format!("{range} AND {filter}"),
+            None => range,
+        })
+    }
+
+    /// The filters and predicates alone, as one condition (`None` for none): what a live tail
+    /// of the selection keeps.
+    pub fn filter_sql(
+        &self,
+        types: &dyn Fn(&str) -> FieldType,
+    ) -> Result<Option<String>, FilterError> {
+        let mut conditions = Vec::new();
         for filter in &self.filters {
             // In parentheses: the parser binds `IS DISTINCT FROM 'a' AND …` as `'a' AND …`.
             conditions.push(format!("({})", filter.sql(types(&filter.field))?));
@@ -352,7 +365,7 @@ impl Selection {
             check_predicate(predicate)?;
             conditions.push(format!("({predicate})"));
         }
-        Ok(conditions.join(" AND "))
+        Ok((!conditions.is_empty()).then(|| conditions.join(" AND ")))
     }
 
     fn table_sql(&self) -> String {
@@ -520,6 +533,10 @@ impl Selection {
 fn range_sql(range: TimeRange) -> String {
     range.filter_sql("_time")
 }
+
+mod compare;
+
+pub use compare::{CUTS, Compare, Dimension, FEW_VALUES, difference};
 
 #[cfg(test)]
 mod tests;

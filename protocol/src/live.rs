@@ -5,6 +5,8 @@
 //!         ◄── {"type":"snapshot","id":"p1","seq":1,"columns","key","order","rows",…} ──
 //!         ◄── {"type":"delta","id":"p1","seq":2,"upserts","deletes","watermark","now"} ─
 //!         ◄── {"type":"error","id":"p1","kind","message"} ─────────────────────────────
+//!  client ── {"type":"tail","id":"t1","stream":"web","filter":"status >= 500"} ─────► server
+//!         ◄── {"type":"events","id":"t1","seq":1,"columns","rows","skipped":0,"now"} ──
 //! ```
 //!
 //! A client keeps each subscription's result with [`LiveResult`]: a snapshot replaces it, a delta
@@ -16,8 +18,8 @@ mod message;
 mod state;
 
 pub use message::{
-    BadMessage, Change, ClientMessage, Delta, Direction, ErrorFrame, MAX_ID_LEN, Mode, Order,
-    ServerMessage, Shape, Snapshot,
+    BadMessage, Change, ClientMessage, Delta, Direction, ErrorFrame, Events, MAX_ID_LEN, Mode,
+    Order, ServerMessage, Shape, Snapshot,
 };
 pub use state::{LiveResult, PendingChange, Violation};
 

@@ -12,16 +12,19 @@ use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 use protocol::dashboard::substitute::string_literal;
 use protocol::dashboard::time::{TimeRange, rfc3339};
 use protocol::explore::{
-    Cursor, Drill, FieldType, Filter, FilterError, Op, PAGE_ROWS, Selection, check_predicate,
+    Compare, Cursor, Drill, FieldType, Filter, FilterError, Op, PAGE_ROWS, Selection,
+    check_predicate,
 };
-use protocol::{ErrorKind, QueryResult, is_stream_name};
+use protocol::{ErrorKind, is_stream_name};
 
+use self::compare::{comparison, comparison_view};
+use self::events::{Events, TailEvents};
 use self::fields::{Fields, Narrow, Summary, field_list};
 use self::histogram::{Histogram, histogram_view};
 use super::ErrorMessage;
 use super::dashboard::now_micros;
 use crate::api::run_query;
-use crate::viz::{number, percent_encode as encode, text};
+use crate::viz::{percent_encode as encode, text};
 
 /// Ranges offered, as the URL writes them.
 const RANGES: [(&str, &str); 6] = [
@@ -37,6 +40,8 @@ const TOP_VALUES: usize = 5;
 /// Values a breakdown names (the rest are `(other)`).
 const BREAKDOWN_VALUES: usize = 8;
 
+mod compare;
+mod events;
 mod fields;
 mod histogram;
 /// Bars the histogram aims for.
@@ -55,6 +60,33 @@ struct View {
     note: Option<String>,
     /// The field the histogram is broken down by.
     by: Option<String>,
+    /// What is compared with what, if anything.
+    compare: Option<Comparing>,
+    /// Whether raw events are a live tail.
+    tail: bool,
+}
+
+/// "What is different?": waiting for a time range to be dragged, or comparing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Comparing {
+    Picking,
+    On(Compare),
+}
+
+impl Comparing {
+    fn encode(self) -> String {
+        match self {
+            Comparing::Picking => "pick".into(),
+            Comparing::On(compare) => compare.encode(),
+        }
+    }
+
+    fn decode(text: &str) -> Option<Comparing> {
+        match text {
+            "pick" => Some(Comparing::Picking),
+            _ => Compare::decode(text).map(Comparing::On),
+        }
+    }
 }
 
 /// Explore on the events behind a panel's value.
@@ -67,6 +99,8 @@ pub(crate) fn drill_url(drill: &Drill) -> String {
         predicates: drill.predicates.clone(),
         note: drill.note.clone(),
         by: None,
+        compare: None,
+        tail: false,
     }
     .url()
 }
@@ -90,6 +124,12 @@ impl View {
         }
         if let Some(by) = &self.by {
             url.push_str(&format!("&by={}", encode(by)));
+        }
+        if let Some(compare) = self.compare {
+            url.push_str(&format!("&cmp={}", compare.encode()));
+        }
+        if self.tail {
+            url.push_str("&tail=1");
         }
         url
     }
@@ -134,6 +174,8 @@ pub(crate) fn ExplorePage() -> impl IntoView {
             predicates: query.get_all("q").unwrap_or_default(),
             note: query.get("note"),
             by: query.get("by").filter(|by| !by.is_empty()),
+            compare: query.get("cmp").and_then(|c| Comparing::decode(&c)),
+            tail: query.get("tail").is_some_and(|t| t == "1"),
         }
     });
     let stream = Memo::new(move |_| view.read().stream.clone());
@@ -240,6 +282,21 @@ fn Explore(view: Memo<View>, fields: Fields) -> impl IntoView {
             })
         },
     );
+    let compared = Resource::new(
+        move || {
+            let compare = match view.read().compare {
+                Some(Comparing::On(compare)) => Some(compare),
+                _ => None,
+            };
+            (compare, selection.get(), fields.get_value())
+        },
+        |(compare, selection, fields)| async move {
+            let Some(compare) = compare else {
+                return Ok(None);
+            };
+            comparison(selection?, fields, compare).await.map(Some)
+        },
+    );
     // Pages of raw events: the cursors of the pages before this one.
     let cursors = RwSignal::new(Vec::<Cursor>::new());
     Effect::new(move |_| {
@@ -255,9 +312,29 @@ fn Explore(view: Memo<View>, fields: Fields) -> impl IntoView {
     );
     let go_range = go.clone();
     let go_bar = Callback::new(go.clone());
-    let go_value = go.clone();
     let go_histogram = Callback::new(go.clone());
     let go_event = go.clone();
+    let go_compare = Callback::new(go.clone());
+    let go_tail = Callback::new(go.clone());
+    // A live tail's filter, when the view tails a live range (`Some(None)`: no filter).
+    let tail = Memo::new(move |_| {
+        let selection = selection
+            .get()
+            .ok()
+            .filter(|s| view.read().tail && s.range.is_live())?;
+        fields
+            .with_value(|f| selection.filter_sql(&|name| f.kind(name)))
+            .ok()
+    });
+    let go_narrow_view = go.clone();
+    let go_narrow = Callback::new(move |narrow: Narrow| {
+        let mut next = view.get_untracked();
+        match narrow {
+            Narrow::Filter(filter) => next = next.with_filter(filter),
+            Narrow::Predicate(sql) => next.predicates.push(sql),
+        }
+        go_narrow_view(next);
+    });
     let pick_event =
         Callback::new(move |filter: Filter| go_event(view.get_untracked().with_filter(filter)));
     view! {
@@ -291,48 +368,73 @@ fn Explore(view: Memo<View>, fields: Fields) -> impl IntoView {
         })}
         <div class="panel">
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match histogram.await {
-                        Err(error) => view! { <ErrorMessage error/> }.into_any(),
-                        Ok(histogram) => histogram_view(&histogram, selection.get_untracked().ok(), view.get_untracked(), fields.get_value(), go_histogram).into_any(),
-                    }
-                })}
+                {move || {
+                    // Drawn again when the comparison changes: a drag then selects, and the
+                    // selected range is shaded.
+                    view.with(|v| v.compare);
+                    Suspend::new(async move {
+                        match histogram.await {
+                            Err(error) => view! { <ErrorMessage error/> }.into_any(),
+                            Ok(histogram) => histogram_view(&histogram, selection.get_untracked().ok(), view.get_untracked(), fields.get_value(), go_histogram).into_any(),
+                        }
+                    })
+                }}
             </Suspense>
         </div>
+        {move || (view.read().compare == Some(Comparing::Picking)).then(|| view! {
+            <div class="panel compare-pick" data-test="compare-pick">
+                <p>"Drag across the histogram, or click a bar, to select the events to compare with the rest of the range."</p>
+                <button class="button" on:click=move |_| go_compare.run(View { compare: None, ..view.get_untracked() })>"Cancel"</button>
+            </div>
+        })}
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                match compared.await {
+                    Err(error) => view! { <div class="panel"><ErrorMessage error/></div> }.into_any(),
+                    Ok(None) => ().into_any(),
+                    Ok(Some(compared)) => {
+                        let current = view.get_untracked();
+                        let filtered = !current.filters.is_empty() || !current.predicates.is_empty();
+                        let filters = (filtered && current.compare != Some(Comparing::On(Compare::Filters))).then(|| {
+                            Callback::new(move |()| go_compare.run(View { compare: Some(Comparing::On(Compare::Filters)), ..view.get_untracked() }))
+                        });
+                        let close = Callback::new(move |()| go_compare.run(View { compare: None, ..view.get_untracked() }));
+                        view! { <div class="panel compare">{comparison_view(&compared, go_narrow, filters, close)}</div> }.into_any()
+                    }
+                }
+            })}
+        </Suspense>
         <div class="explore-body">
             <aside class="panel fields" data-test="fields">
                 <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                    {move || {
-                        let go_value = go_value.clone();
-                        Suspend::new(async move {
-                            match summary.await {
-                                Err(error) => view! { <ErrorMessage error/> }.into_any(),
-                                Ok(summary) => {
-                                    let go_value = go_value.clone();
-                                    let narrow = Callback::new(move |narrow: Narrow| {
-                                        let mut next = view.get_untracked();
-                                        match narrow {
-                                            Narrow::Filter(filter) => next = next.with_filter(filter),
-                                            Narrow::Predicate(sql) => next.predicates.push(sql),
-                                        }
-                                        go_value(next);
-                                    });
-                                    field_list(&fields.get_value(), &summary, narrow).into_any()
-                                }
-                            }
-                        })
-                    }}
-                </Suspense>
-            </aside>
-            <div class="panel events">
-                <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                     {move || Suspend::new(async move {
-                        match events.await {
+                        match summary.await {
                             Err(error) => view! { <ErrorMessage error/> }.into_any(),
-                            Ok(result) => view! { <Events result cursors pick=pick_event/> }.into_any(),
+                            Ok(summary) => field_list(&fields.get_value(), &summary, go_narrow).into_any(),
                         }
                     })}
                 </Suspense>
+            </aside>
+            <div class="panel events">
+                {move || match tail.get() {
+                    Some(filter) => {
+                        let stream = view.read_untracked().stream.clone();
+                        let stop = Callback::new(move |()| go_tail.run(View { tail: false, ..view.get_untracked() }));
+                        view! { <TailEvents stream filter pick=pick_event stop/> }.into_any()
+                    }
+                    None => view! {
+                        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                            {move || Suspend::new(async move {
+                                let live = selection.get_untracked().is_ok_and(|s| s.range.is_live());
+                                let start = live.then(|| Callback::new(move |()| go_tail.run(View { tail: true, ..view.get_untracked() })));
+                                match events.await {
+                                    Err(error) => view! { <ErrorMessage error/> }.into_any(),
+                                    Ok(result) => view! { <Events result cursors pick=pick_event tail=start/> }.into_any(),
+                                }
+                            })}
+                        </Suspense>
+                    }.into_any(),
+                }}
             </div>
         </div>
     }
@@ -413,71 +515,5 @@ fn FilterBar(view: Memo<View>, fields: Fields, go: Callback<View>) -> impl IntoV
             </form>
             {move || refused.get().map(|message| view! { <p class="error" data-test="predicate-error">{message}</p> })}
         </div>
-    }
-}
-
-#[component]
-fn Events(
-    result: QueryResult,
-    cursors: RwSignal<Vec<Cursor>>,
-    pick: Callback<Filter>,
-) -> impl IntoView {
-    let time = result.columns.iter().position(|c| c.name == "_time");
-    let offset = result.columns.iter().position(|c| c.name == "_offset");
-    let last = result.rows.last().and_then(|row| {
-        let t = protocol::dashboard::time::parse_rfc3339(&text(&row[time?]))?;
-        Some(Cursor {
-            time: t,
-            offset: number(&row[offset?])? as i64,
-        })
-    });
-    let full = result.rows.len() == PAGE_ROWS;
-    let page = move || cursors.read().len() + 1;
-    let columns: Vec<String> = result.columns.iter().map(|c| c.name.clone()).collect();
-    let rows = result.rows.iter().map(|row| {
-        let json = serde_json::Value::Object(
-            columns.iter().cloned().zip(row.iter().cloned()).filter(|(_, v)| !v.is_null()).collect(),
-        );
-        let line = columns.iter().zip(row).filter(|(name, v)| !v.is_null() && !name.starts_with('_'))
-            .map(|(name, v)| format!("{name}={}", text(v))).collect::<Vec<_>>().join(" ");
-        let when = time.map(|i| text(&row[i])).unwrap_or_default();
-        // The time of day to the millisecond; the whole timestamp on hover.
-        let clock = when.get(11..23).unwrap_or(&when).to_owned();
-        view! {
-            <details class="event" data-test="event">
-                <summary><span class="muted time" title=when.clone()>{clock}</span> " " {line}</summary>
-                <table class="event-fields"><tbody>
-                    {columns.iter().zip(row).filter(|(name, v)| !v.is_null() && !name.starts_with('_')).map(|(name, v)| {
-                        let keep = Filter::new(name.clone(), Op::Eq, text(v));
-                        let leave = Filter::new(name.clone(), Op::Ne, text(v));
-                        view! {
-                            <tr data-test="event-field" data-field=name.clone()>
-                                <td class="name"><code>{name.clone()}</code></td>
-                                <td class="value">{text(v)}</td>
-                                <td class="actions">
-                                    <button class="button small" data-test="keep" title="Only events with this value" on:click=move |_| pick.run(keep.clone())>"+"</button>
-                                    <button class="button small" data-test="leave" title="Leave out events with this value" on:click=move |_| pick.run(leave.clone())>"−"</button>
-                                </td>
-                            </tr>
-                        }
-                    }).collect_view()}
-                </tbody></table>
-                <pre data-test="event-json">{serde_json::to_string_pretty(&json).unwrap_or_default()}</pre>
-            </details>
-        }
-    }).collect_view();
-    view! {
-        <div class="events-head">
-            <h2>"Events" <span class="muted">" · newest first · page " <span data-test="events-page">{page}</span></span></h2>
-            <button class="button" data-test="newer" disabled=move || cursors.read().is_empty()
-                on:click=move |_| cursors.update(|c| { c.pop(); })>"Newer"</button>
-            <button class="button" data-test="older" disabled=!full || last.is_none()
-                on:click=move |_| if let Some(last) = last { cursors.update(|c| c.push(last)) }>"Older"</button>
-        </div>
-        {if result.rows.is_empty() {
-            view! { <p class="empty">"No events in this range pass these filters."</p> }.into_any()
-        } else {
-            view! { <div class="event-list">{rows}</div> }.into_any()
-        }}
     }
 }

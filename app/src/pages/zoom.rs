@@ -26,6 +26,9 @@ pub(crate) fn ZoomChart(
     #[prop(optional)] marks: Vec<draw::Mark>,
     on_zoom: Callback<(f64, f64)>,
     #[prop(optional)] on_click: Option<Callback<Click>>,
+    /// A range of seconds shown shaded (what is selected); nothing when empty.
+    #[prop(optional)]
+    band: (f64, f64),
     /// What it says on hover.
     #[prop(into)]
     title: String,
@@ -45,6 +48,20 @@ pub(crate) fn ZoomChart(
             )
         })
         .collect();
+    // As a share of the chart's width, like the marks.
+    let band = (band.1 > band.0).then(|| {
+        let (start, end) = band;
+        let at = |t: f64| {
+            (left + (t.clamp(x_range.0, x_range.1) - x_range.0) / span * (right - left))
+                / f64::from(width)
+                * 100.0
+        };
+        format!(
+            "left: {:.2}%; width: {:.2}%",
+            at(start),
+            (at(end) - at(start)).max(0.2)
+        )
+    });
     // The drag in the element's pixels: where it started, where it is.
     let drag = RwSignal::new(None::<(f64, f64)>);
     let element = NodeRef::<leptos::html::Div>::new();
@@ -101,6 +118,7 @@ pub(crate) fn ZoomChart(
             title=title
             on:mousedown=on_down on:mousemove=on_move on:mouseup=on_up on:mouseleave=move |_| drag.set(None)>
             <div class="chart-svg" inner_html=svg></div>
+            {band.map(|style| view! { <div class="chart-band" style=style data-test="chart-band"></div> })}
             {hints.into_iter().map(|(style, text)| view! {
                 <div class="mark" style=style title=text data-test="annotation"></div>
             }).collect_view()}

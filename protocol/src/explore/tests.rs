@@ -209,3 +209,21 @@ proptest! {
         prop_assert_eq!(depth, 0);
     }
 }
+
+#[test]
+fn a_comparison_reads_back_from_its_url_and_ranks_a_rare_jump_first() {
+    use super::{Compare, Dimension, difference};
+    for compare in [Compare::Filters, Compare::Range { from: -5, to: 17 }] {
+        assert_eq!(Compare::decode(&compare.encode()), Some(compare));
+    }
+    assert_eq!(Compare::decode("9,3"), None);
+    assert_eq!(Compare::decode("pick"), None);
+    // 0.1% → 2% differs more than 73% → 76%, and nothing from nothing not at all.
+    assert!(difference(0.02, 0.001) > difference(0.73, 0.76));
+    assert_eq!(difference(0.0, 0.0), 0.0);
+    assert_eq!(difference(0.3, 0.3), 0.0);
+    let cuts = [10.0, 20.0];
+    assert_eq!(Dimension::bin(&cuts, 0), (None, Some(10.0)));
+    assert_eq!(Dimension::bin(&cuts, 1), (Some(10.0), Some(20.0)));
+    assert_eq!(Dimension::bin(&cuts, 2), (Some(20.0), None));
+}

@@ -21,6 +21,14 @@ pub enum ClientMessage {
         id: String,
         sql: String,
     },
+    /// Send the events of `stream` appended from now on that pass `filter` (an SQL condition),
+    /// newest first, under `id`; an `id` in use is replaced.
+    Tail {
+        id: String,
+        stream: String,
+        #[serde(default)]
+        filter: Option<String>,
+    },
     Unsubscribe {
         id: String,
     },
@@ -43,12 +51,13 @@ impl ClientMessage {
             BadMessage {
                 id,
                 message: format!(
-                    "bad message: {err}; expected {{\"type\":\"subscribe\",\"id\",\"sql\"}} or \
+                    "bad message: {err}; expected {{\"type\":\"subscribe\",\"id\",\"sql\"}}, \
+                     {{\"type\":\"tail\",\"id\",\"stream\",\"filter\"}} or \
                      {{\"type\":\"unsubscribe\",\"id\"}}"
                 ),
             }
         })?;
-        if let ClientMessage::Subscribe { id, .. } = &message
+        if let ClientMessage::Subscribe { id, .. } | ClientMessage::Tail { id, .. } = &message
             && !(1..=MAX_ID_LEN).contains(&id.len())
         {
             return Err(BadMessage {
@@ -71,6 +80,7 @@ impl ClientMessage {
 pub enum ServerMessage {
     Snapshot(Snapshot),
     Delta(Delta),
+    Events(Events),
     Error(ErrorFrame),
     /// A frame type this client does not know (a newer server): ignore it.
     #[serde(other)]
@@ -121,6 +131,20 @@ pub struct Delta {
     pub seq: u64,
     #[serde(flatten)]
     pub change: Change,
+}
+
+/// New events of a tail, newest first: at most a frame's worth, and how many more passed its
+/// filter since its previous frame and are not sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Events {
+    pub id: String,
+    pub seq: u64,
+    pub columns: Vec<Column>,
+    pub rows: Vec<Row>,
+    /// Events that passed the filter and are not in `rows`: more arrived than a frame holds.
+    pub skipped: u64,
+    /// The server's clock when the frame was made, µs since the epoch.
+    pub now: i64,
 }
 
 /// A subscription failed and has ended, or (`id` null) a message could not be understood.

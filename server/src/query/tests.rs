@@ -351,3 +351,5 @@ async fn a_parse_error_at_a_stream_named_like_a_keyword_suggests_quotes() {
         assert!(!message.contains("double quotes"), "{message}");
     }
 }
+
+mod compare;

@@ -12,17 +12,17 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::{ingest, start};
 
-type Socket =
+pub(crate) type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn connect(weir: &e2e::WeirProcess) -> Socket {
+pub(crate) async fn connect(weir: &e2e::WeirProcess) -> Socket {
     let (socket, _) = tokio_tungstenite::connect_async(format!("ws://{}/api/v1/live", weir.addr()))
         .await
         .expect("websocket");
     socket
 }
 
-async fn next_frame(socket: &mut Socket) -> Value {
+pub(crate) async fn next_frame(socket: &mut Socket) -> Value {
     loop {
         let message = timeout(Duration::from_secs(10), socket.next())
             .await
@@ -47,7 +47,7 @@ async fn next_change(socket: &mut Socket) -> Value {
     }
 }
 
-async fn send(socket: &mut Socket, frame: Value) {
+pub(crate) async fn send(socket: &mut Socket, frame: Value) {
     socket
         .send(Message::Text(frame.to_string().into()))
         .await

@@ -16,6 +16,7 @@ mod query;
 mod query_limits;
 mod render;
 mod restart;
+mod tail;
 
 use std::path::Path;
 

@@ -54,6 +54,7 @@ pub(super) struct Numbers {
 }
 
 /// How a click narrows the selection.
+#[derive(Debug, Clone)]
 pub(super) enum Narrow {
     Filter(Filter),
     /// A SQL condition (a range of a number field).

@@ -5,11 +5,11 @@
 use leptos::prelude::*;
 use protocol::QueryResult;
 use protocol::dashboard::time::rfc3339;
-use protocol::explore::{Filter, NONE, OTHER, Op, Selection};
+use protocol::explore::{Compare, Filter, NONE, OTHER, Op, Selection};
 use serde::{Deserialize, Serialize};
 
 use super::fields::Fields;
-use super::{View, bucket};
+use super::{Comparing, View, bucket};
 use crate::pages::dashboard::now_micros;
 use crate::pages::zoom::{Click, ZoomChart};
 use crate::viz::{PALETTE, Series, draw, number, text};
@@ -57,16 +57,52 @@ pub(super) fn histogram_view(
     let (from, to) = selection.map_or((0, 0), |s| s.range.resolve(now));
     let format = |y: f64| crate::figures::count(y as u64);
     let step = bucket((to - from).max(1));
+    // Comparing, a drag or a click selects the events to compare; else it zooms.
+    let comparing = view.compare.is_some();
+    let target = move |view: &View, from: i64, to: i64| {
+        if comparing {
+            View {
+                compare: Some(Comparing::On(Compare::Range { from, to })),
+                ..view.clone()
+            }
+        } else {
+            view.between(from, to)
+        }
+    };
     let zoom_view = view.clone();
     let on_zoom = Callback::new(move |(t0, t1): (f64, f64)| {
-        go.run(zoom_view.between((t0 * 1e6) as i64, (t1 * 1e6) as i64));
+        go.run(target(&zoom_view, (t0 * 1e6) as i64, (t1 * 1e6) as i64));
     });
     // A bar is a bucket of `step` µs from the epoch: a click narrows to it.
     let click_view = view.clone();
     let on_click = Callback::new(move |click: Click| {
         let start = ((click.time * 1e6) as i64).div_euclid(step) * step;
-        go.run(click_view.between(start, start + step - 1));
+        go.run(target(&click_view, start, start + step - 1));
     });
+    let band = match view.compare {
+        Some(Comparing::On(Compare::Range { from, to })) => {
+            Some((from as f64 / 1e6, (to + 1) as f64 / 1e6))
+        }
+        _ => None,
+    };
+    let different_view = view.clone();
+    let filtered = !view.filters.is_empty() || !view.predicates.is_empty();
+    let different = move |_| {
+        let compare = if filtered {
+            Comparing::On(Compare::Filters)
+        } else {
+            Comparing::Picking
+        };
+        go.run(View {
+            compare: Some(compare),
+            ..different_view.clone()
+        });
+    };
+    let title = if comparing {
+        "Drag across to select the events to compare with the rest; click a bar to select it"
+    } else {
+        "Drag across to zoom into that time range; click a bar to narrow to it"
+    };
     let svg = draw::svg(1160, 160, |root| {
         draw::time_chart(
             root,
@@ -94,6 +130,8 @@ pub(super) fn histogram_view(
         <div class="histogram-head">
             <h2><span data-test="total">{crate::figures::count(total as u64)}</span> " events"
                 <span class="muted">" · " {rfc3339(from / 1_000_000 * 1_000_000)} " to " {rfc3339(to / 1_000_000 * 1_000_000)}</span></h2>
+            <button class="button" data-test="compare-start" disabled=comparing on:click=different
+                title="Compare the filtered events, or a time range you select, with the rest">"What is different?"</button>
             <label class="muted">"Break down by "
                 <select data-test="breakdown" on:change=move |ev| {
                     let field = event_target_value(&ev);
@@ -107,8 +145,8 @@ pub(super) fn histogram_view(
             </label>
         </div>
         <div class="histogram" data-test="histogram">
-            <ZoomChart svg x_range=(from as f64 / 1e6, to as f64 / 1e6) width=1160 height=160 on_zoom on_click
-                title="Drag across to zoom into that time range; click a bar to narrow to it"/>
+            <ZoomChart svg x_range=(from as f64 / 1e6, to as f64 / 1e6) width=1160 height=160 on_zoom on_click band=band.unwrap_or_default()
+                title=title/>
         </div>
         {counts}
     }

@@ -2,11 +2,12 @@
 //!
 //! One socket carries many subscriptions, each a SQL query under a client-chosen id. Each
 //! subscription joins the engine's shared query for its SQL (see `engine`) and sends its frames
-//! ([`subscription`]). The frames themselves are the `protocol` crate's; this module only moves
+//! ([`subscription`]); a tail sends a stream's new events ([`tail`]). The frames themselves are the `protocol` crate's; this module only moves
 //! them, and closes the socket as RFC 6455 says (1001 going away, 1009 too big). The protocol,
 //! with its limits, is in docs/live-protocol.md.
 
 mod subscription;
+mod tail;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -155,35 +156,35 @@ async fn handle(
             return;
         }
     };
-    match message {
-        ClientMessage::Subscribe { id, sql } => {
-            subscriptions.retain(|_, task| !task.is_finished());
-            if !subscriptions.contains_key(&id) && subscriptions.len() >= MAX_SUBSCRIPTIONS {
-                let message = format!("at most {MAX_SUBSCRIPTIONS} subscriptions per socket");
-                send_error(
-                    frames,
-                    Some(&id),
-                    Error::new(ErrorKind::BadRequest, message),
-                )
-                .await;
-                return;
-            }
-            let task = tokio::spawn(subscription::run(
-                id.clone(),
-                sql,
-                state.clone(),
-                frames.clone(),
-            ));
-            // Subscribing again under an id replaces that subscription.
-            if let Some(old) = subscriptions.insert(id, task) {
-                old.abort();
-            }
-        }
+    let id = match &message {
+        ClientMessage::Subscribe { id, .. } | ClientMessage::Tail { id, .. } => id.clone(),
         ClientMessage::Unsubscribe { id } => {
-            if let Some(task) = subscriptions.remove(&id) {
+            if let Some(task) = subscriptions.remove(id) {
                 task.abort();
             }
+            return;
         }
+    };
+    subscriptions.retain(|_, task| !task.is_finished());
+    if !subscriptions.contains_key(&id) && subscriptions.len() >= MAX_SUBSCRIPTIONS {
+        let message = format!("at most {MAX_SUBSCRIPTIONS} subscriptions per socket");
+        let error = Error::new(ErrorKind::BadRequest, message);
+        send_error(frames, Some(&id), error).await;
+        return;
+    }
+    let (state, frames, name) = (state.clone(), frames.clone(), id.clone());
+    let task = match message {
+        ClientMessage::Tail { stream, filter, .. } => {
+            tokio::spawn(tail::run(name, stream, filter, state, frames))
+        }
+        ClientMessage::Subscribe { sql, .. } => {
+            tokio::spawn(subscription::run(name, sql, state, frames))
+        }
+        ClientMessage::Unsubscribe { .. } => return,
+    };
+    // Subscribing again under an id replaces that subscription.
+    if let Some(old) = subscriptions.insert(id, task) {
+        old.abort();
     }
 }
 
