@@ -29,6 +29,8 @@ pub enum ErrorKind {
     Overloaded,
     /// Well formed, but more than a limit allows (a query's time or memory): ask for less.
     LimitExceeded,
+    /// Stopped on request before it finished (a query cancelled by its id).
+    Cancelled,
     /// The server cannot do this now (disk full, behind on writing to the lake): retry later.
     Unavailable,
     /// A bug, or damaged data: nothing the caller can do.
@@ -48,6 +50,7 @@ impl ErrorKind {
             ErrorKind::Conflict => "conflict",
             ErrorKind::Overloaded => "overloaded",
             ErrorKind::LimitExceeded => "limit_exceeded",
+            ErrorKind::Cancelled => "cancelled",
             ErrorKind::Unavailable => "unavailable",
             ErrorKind::Internal => "internal",
         }
@@ -65,6 +68,8 @@ impl ErrorKind {
             ErrorKind::Conflict => 409,
             ErrorKind::Overloaded => 429,
             ErrorKind::LimitExceeded => 422,
+            // As nginx answers a request whose client went away: 4xx, not retried.
+            ErrorKind::Cancelled => 499,
             ErrorKind::Unavailable => 503,
             ErrorKind::Internal => 500,
         }

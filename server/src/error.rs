@@ -194,6 +194,8 @@ impl From<query::Error> for ApiError {
             E::Drill(_) | E::KeywordName { .. } => {
                 ApiError::new(ErrorKind::BadRequest, err.to_string())
             }
+            E::Cancelled => ApiError::new(ErrorKind::Cancelled, err.to_string()),
+            E::IdInUse(_) => ApiError::new(ErrorKind::Conflict, err.to_string()),
             E::Panicked(_) => ApiError::new(ErrorKind::Internal, err.to_string()),
         }
     }

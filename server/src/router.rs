@@ -102,6 +102,10 @@ pub(crate) fn build(state: AppState) -> Router {
             post(routes::query::query).layer(DefaultBodyLimit::max(MAX_QUERY_BODY_BYTES)),
         )
         .route(
+            "/api/v1/query/{id}",
+            get(routes::query::progress).delete(routes::query::cancel),
+        )
+        .route(
             "/api/v1/drill",
             post(routes::query::drill).layer(DefaultBodyLimit::max(MAX_QUERY_BODY_BYTES)),
         )

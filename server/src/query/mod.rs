@@ -9,6 +9,7 @@
 mod drill;
 pub(crate) mod format;
 mod limits;
+pub(crate) mod running;
 mod system;
 
 use std::path::PathBuf;
@@ -46,6 +47,8 @@ pub(crate) struct QueryService {
     limits: QueryLimits,
     /// Turns of history queries ([`QueryService::run`]).
     turns: Arc<Semaphore>,
+    /// Queries running under an id ([`QueryService::run_as`]).
+    pub(crate) running: running::Running,
 }
 
 /// Why a query gave no result.
@@ -79,6 +82,12 @@ pub(crate) enum Error {
     /// The events behind a row of the query's result cannot be told.
     #[error("cannot drill down: {0}")]
     Drill(String),
+    /// Stopped by `DELETE /api/v1/query/{id}`.
+    #[error("the query was cancelled")]
+    Cancelled,
+    /// Another query runs under the id asked for.
+    #[error("a query with the id `{0}` is running: choose another id")]
+    IdInUse(String),
     /// A bug: the query's task panicked.
     #[error("the query failed: {0}")]
     Panicked(String),
@@ -154,6 +163,7 @@ impl QueryService {
             runtime: Arc::new(QueryRuntime::new(partitions)?),
             memory,
             turns: Arc::new(Semaphore::new(limits.max_concurrent)),
+            running: running::Running::default(),
             limits,
         })
     }
@@ -173,24 +183,48 @@ impl QueryService {
     /// waits for one of the turns history queries share, then runs within the limits. Dropping
     /// the future stops the query.
     pub(crate) async fn run(&self, sql: &str, max_rows: usize) -> Result<QueryOutput, Error> {
+        self.run_as(sql, max_rows, None).await
+    }
+
+    /// [`QueryService::run`], under `id` when given: its progress can be asked for and it
+    /// can be cancelled ([`running::Running`]) until it ends.
+    pub(crate) async fn run_as(
+        &self,
+        sql: &str,
+        max_rows: usize,
+        id: Option<&str>,
+    ) -> Result<QueryOutput, Error> {
+        let registered = match id {
+            Some(id) => Some(
+                self.running
+                    .register(id)
+                    .ok_or_else(|| Error::IdInUse(id.to_owned()))?,
+            ),
+            None => None,
+        };
+        let entry = registered.as_ref().map(|r| Arc::clone(&r.entry));
+        let cancel = entry.as_ref().map(|e| e.cancel.clone()).unwrap_or_default();
         let started = tokio::time::Instant::now();
         let wait = self.limits.queue_wait.min(self.limits.timeout);
-        let _turn = tokio::time::timeout(wait, Arc::clone(&self.turns).acquire_owned())
-            .await
-            .map_err(|_| Error::Busy(self.limits.max_concurrent, wait))?
-            .expect("the semaphore is never closed");
-        self.execute(
-            sql,
-            max_rows,
-            self.limits.timeout.saturating_sub(started.elapsed()),
-        )
-        .await
+        let turn = tokio::time::timeout(wait, Arc::clone(&self.turns).acquire_owned());
+        let _turn = tokio::select! {
+            turn = turn => turn
+                .map_err(|_| Error::Busy(self.limits.max_concurrent, wait))?
+                .expect("the semaphore is never closed"),
+            () = cancel.cancelled() => return Err(Error::Cancelled),
+        };
+        let time = self.limits.timeout.saturating_sub(started.elapsed());
+        tokio::select! {
+            output = self.execute(sql, max_rows, time, entry) => output,
+            // Dropping the query's future stops it (its task is aborted on drop).
+            () = cancel.cancelled() => Err(Error::Cancelled),
+        }
     }
 
     /// Runs `sql` as [`QueryService::run`] does, without waiting for a turn: for the engine's
     /// re-queried continuous queries, which are few and must not queue behind history.
     pub(crate) async fn run_live(&self, sql: &str, max_rows: usize) -> Result<QueryOutput, Error> {
-        self.execute(sql, max_rows, self.limits.timeout).await
+        self.execute(sql, max_rows, self.limits.timeout, None).await
     }
 
     /// Runs `sql` on the query runtime, in a session whose memory is its own [`QueryPool`],
@@ -200,6 +234,7 @@ impl QueryService {
         sql: &str,
         max_rows: usize,
         time: Duration,
+        entry: Option<Arc<running::Entry>>,
     ) -> Result<QueryOutput, Error> {
         let limit = self.limits.memory_per_query;
         let pool = Arc::new(QueryPool::new(Arc::clone(&self.memory), limit));
@@ -215,7 +250,7 @@ impl QueryService {
         let task = AbortOnDropHandle::new(
             self.runtime
                 .handle()
-                .spawn(async move { collect(&ctx, &owned, max_rows).await }),
+                .spawn(async move { collect(&ctx, &owned, max_rows, entry).await }),
         );
         match tokio::time::timeout(time, task).await {
             Err(_) => Err(Error::TimeLimit(self.limits.timeout)),
@@ -271,12 +306,21 @@ impl QueryService {
     }
 }
 
-/// Plans and runs read-only `sql` in `ctx`, keeping at most `max_rows` rows.
-async fn collect(ctx: &SessionContext, sql: &str, max_rows: usize) -> Result<QueryOutput> {
+/// Plans and runs read-only `sql` in `ctx`, keeping at most `max_rows` rows (and its plan in
+/// `entry`, for its progress).
+async fn collect(
+    ctx: &SessionContext,
+    sql: &str,
+    max_rows: usize,
+    entry: Option<Arc<running::Entry>>,
+) -> Result<QueryOutput> {
     let frame = ctx.sql_with_options(sql, read_only()).await?;
     let schema: SchemaRef = Arc::clone(frame.schema().inner());
     let task = Arc::new(frame.task_ctx());
     let plan = yielding(frame.create_physical_plan().await?)?;
+    if let Some(entry) = entry {
+        let _ = entry.plan.set(Arc::clone(&plan));
+    }
     let mut stream = execute_stream(plan, task)?;
     let mut batches = Vec::new();
     let mut n_rows = 0;

@@ -1,8 +1,11 @@
-//! `POST /api/v1/query` with `{"sql": "..."}`: JSON rows, or an export with `?format=`.
+//! `POST /api/v1/query` with `{"sql": "...", "id": "..."}`: JSON rows, or an export with
+//! `?format=`. A query sent with an id tells its progress (`GET /api/v1/query/{id}`) and can be
+//! cancelled (`DELETE /api/v1/query/{id}`) while it runs.
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use protocol::ErrorKind;
@@ -11,6 +14,7 @@ use storage::now_micros;
 
 use crate::error::ApiError;
 use crate::query::format::{self, Export};
+use crate::query::running::{MAX_ID_LEN, Progress};
 use crate::state::AppState;
 
 /// Exports hold at most this many rows (the `x-weir-truncated` header says when rows were left out).
@@ -19,6 +23,8 @@ const MAX_EXPORT_ROWS: usize = 1_000_000;
 #[derive(Deserialize)]
 pub(crate) struct QueryRequest {
     sql: String,
+    /// Chosen by the client, to ask for its progress or cancel it.
+    id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -46,8 +52,17 @@ pub(crate) async fn query(
     } else {
         state.max_result_rows
     };
+    if let Some(id) = &request.id
+        && !(1..=MAX_ID_LEN).contains(&id.len())
+    {
+        let message = format!("a query id is 1 to {MAX_ID_LEN} bytes");
+        return Err(ApiError::new(ErrorKind::BadRequest, message));
+    }
     let now = now_micros();
-    let output = state.queries.run(&request.sql, max_rows).await?;
+    let output = state
+        .queries
+        .run_as(&request.sql, max_rows, request.id.as_deref())
+        .await?;
     let Some(export) = export else {
         return Ok(Json(format::result(&output, now)?).into_response());
     };
@@ -85,4 +100,37 @@ pub(crate) async fn drill(
     let drill =
         crate::query::drill(&state.queries, &request.sql, &request.row, request.column).await?;
     Ok(Json(drill))
+}
+
+/// `GET /api/v1/query/{id}`: how far the query running under `id` has got.
+pub(crate) async fn progress(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Progress>, ApiError> {
+    state
+        .queries
+        .running
+        .progress(&id)
+        .map(Json)
+        .ok_or_else(|| not_running(&id))
+}
+
+/// `DELETE /api/v1/query/{id}`: stops the query running under `id`; it answers its client
+/// with a `cancelled` error.
+pub(crate) async fn cancel(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if state.queries.running.cancel(&id) {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(not_running(&id))
+    }
+}
+
+fn not_running(id: &str) -> ApiError {
+    ApiError::new(
+        ErrorKind::NotFound,
+        format!("no query is running under the id `{id}` (it may have ended)"),
+    )
 }

@@ -173,3 +173,50 @@ async fn a_client_that_leaves_stops_its_query_and_turns_are_bounded() {
     let (status, reply) = query(&weir, "SELECT 1").await;
     assert_eq!(status, 200, "{reply}");
 }
+
+/// A query sent with an id tells how far it has got while it runs, and a `DELETE` of its id
+/// stops it: its client gets a `cancelled` error and its CPU goes idle.
+#[tokio::test]
+async fn a_query_sent_with_an_id_tells_its_progress_and_is_cancelled_by_it() {
+    let weir = start("query_cancel", &["--query-timeout-secs", "60"]).await;
+    wait_idle(&weir, "the server to settle").await;
+    let client = reqwest::Client::new();
+    let body = serde_json::json!({ "sql": ENDLESS_SUM, "id": "long one" }).to_string();
+    let running = tokio::spawn(
+        client
+            .post(weir.url("/api/v1/query"))
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send(),
+    );
+    let progress = weir.url("/api/v1/query/long%20one");
+    let seen = wait_until(Duration::from_secs(10), "the query's progress", || async {
+        let response = reqwest::get(&progress).await?;
+        if response.status() != 200 {
+            return Ok(None);
+        }
+        let progress: Value = response.json().await?;
+        Ok((progress["planned"] == true).then_some(progress))
+    })
+    .await
+    .unwrap();
+    assert!(seen["elapsed_ms"].as_u64().is_some(), "{seen}");
+    // The same id again while it runs is refused.
+    let (status, reply) = crate::post(&weir, "/api/v1/query", "application/json", body).await;
+    assert_eq!((status, reply["kind"].as_str()), (409, Some("conflict")), "{reply}");
+    wait_cpu(&weir, "the query to run", |share| share > 0.5).await;
+    let cancel = client.delete(&progress).send().await.unwrap();
+    assert_eq!(cancel.status(), 204);
+    let answer = tokio::time::timeout(Duration::from_secs(5), running)
+        .await
+        .expect("the client answered within 5 s")
+        .unwrap()
+        .unwrap();
+    assert_eq!(answer.status(), 499);
+    let reply: Value = answer.json().await.unwrap();
+    assert_eq!(reply["kind"], "cancelled", "{reply}");
+    wait_idle(&weir, "the cancelled query to stop").await;
+    // Gone from the running queries.
+    assert_eq!(reqwest::get(&progress).await.unwrap().status(), 404);
+    assert_eq!(client.delete(&progress).send().await.unwrap().status(), 404);
+}
