@@ -203,7 +203,11 @@ async fn a_query_sent_with_an_id_tells_its_progress_and_is_cancelled_by_it() {
     assert!(seen["elapsed_ms"].as_u64().is_some(), "{seen}");
     // The same id again while it runs is refused.
     let (status, reply) = crate::post(&weir, "/api/v1/query", "application/json", body).await;
-    assert_eq!((status, reply["kind"].as_str()), (409, Some("conflict")), "{reply}");
+    assert_eq!(
+        (status, reply["kind"].as_str()),
+        (409, Some("conflict")),
+        "{reply}"
+    );
     wait_cpu(&weir, "the query to run", |share| share > 0.5).await;
     let cancel = client.delete(&progress).send().await.unwrap();
     assert_eq!(cancel.status(), 204);
