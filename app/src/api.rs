@@ -9,7 +9,7 @@ use protocol::alert::{
 };
 use protocol::dashboard::{Dashboard, Found, Listing};
 use protocol::explore::Drill;
-use protocol::{ErrorKind, QueryResult};
+use protocol::{ErrorKind, Progress, QueryResult};
 use serde::{Deserialize, Serialize};
 
 /// What the server provides to the app as context, on the server only.
@@ -18,6 +18,18 @@ use serde::{Deserialize, Serialize};
 pub trait Backend: Send + Sync + 'static {
     /// Runs read-only SQL.
     async fn query(&self, sql: String) -> Result<QueryResult, protocol::Error>;
+    /// Runs read-only SQL under `id`, with at most `max_rows` rows: while it runs, its
+    /// progress can be asked for and it can be cancelled.
+    async fn query_as(
+        &self,
+        sql: String,
+        id: String,
+        max_rows: usize,
+    ) -> Result<QueryResult, protocol::Error>;
+    /// How far the query running under `id` has got; none when no query runs under it.
+    async fn query_progress(&self, id: String) -> Result<Option<Progress>, protocol::Error>;
+    /// Stops the query running under `id`; whether one was.
+    async fn cancel_query(&self, id: String) -> Result<bool, protocol::Error>;
     /// The events behind row `row` of `sql`'s result (and its value in `column`).
     async fn drill(
         &self,
@@ -151,6 +163,30 @@ fn failed(error: protocol::Error) -> AppError {
 #[server(prefix = "/app/fn")]
 pub async fn run_query(sql: String) -> Result<QueryResult, AppError> {
     backend()?.query(sql).await.map_err(failed)
+}
+
+/// Rows the SQL workbench gets of a result (the rest are left out and `truncated` says so).
+pub const WORKBENCH_ROWS: usize = 10_000;
+
+/// Runs the SQL workbench's query under `id`, chosen by the browser to follow and cancel it.
+#[server(prefix = "/app/fn")]
+pub async fn run_sql(sql: String, id: String) -> Result<QueryResult, AppError> {
+    backend()?
+        .query_as(sql, id, WORKBENCH_ROWS)
+        .await
+        .map_err(failed)
+}
+
+/// How far the query running under `id` has got (none once it ended).
+#[server(prefix = "/app/fn")]
+pub async fn query_progress(id: String) -> Result<Option<Progress>, AppError> {
+    backend()?.query_progress(id).await.map_err(failed)
+}
+
+/// Stops the query running under `id`; whether one was.
+#[server(prefix = "/app/fn")]
+pub async fn cancel_query(id: String) -> Result<bool, AppError> {
+    backend()?.cancel_query(id).await.map_err(failed)
 }
 
 /// Where a panel's value came from: the events behind row `row` of `sql`'s result.

@@ -56,6 +56,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=pages::home::HomePage/>
                     <Route path=path!("/streams/:name") view=pages::stream::StreamPage/>
                     <Route path=path!("/explore/:stream") view=pages::explore::ExplorePage/>
+                    <Route path=path!("/sql") view=pages::sql::SqlPage/>
                     <Route path=path!("/dashboards") view=pages::dashboards::DashboardsPage/>
                     <Route path=path!("/alerts") view=pages::alerts::AlertsPage/>
                     <Route path=path!("/alerts/new") view=pages::alerts::editor::RuleEditorPage/>
@@ -86,6 +87,7 @@ fn TopBar() -> impl IntoView {
                     <a href="/">"Streams"</a>
                     <a href="/dashboards">"Dashboards"</a>
                     <a href="/alerts">"Alerts"</a>
+                    <a href="/sql">"SQL"</a>
                 </nav>
             </header>
         </Show>

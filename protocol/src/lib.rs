@@ -25,7 +25,7 @@ pub mod live;
 mod result;
 
 pub use error::{Error, ErrorKind};
-pub use result::{Column, QueryResult, Row, compare_values};
+pub use result::{Column, Progress, QueryResult, Row, compare_values};
 
 /// What a stream name may be, as error messages say it.
 pub const STREAM_NAME_RULE: &str = "1 to 64 characters from [a-z0-9_]";

@@ -31,6 +31,20 @@ pub struct QueryResult {
     pub now: i64,
 }
 
+/// How far a query running under an id has got (`GET /api/v1/query/{id}`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    pub elapsed_ms: u64,
+    /// Whether it is planned yet (the counts are zero before).
+    pub planned: bool,
+    /// Lake files its plan reads, and those opened so far.
+    pub files_total: u64,
+    pub files_scanned: u64,
+    /// Their bytes, and the bytes read so far.
+    pub bytes_total: u64,
+    pub bytes_scanned: u64,
+}
+
 impl QueryResult {
     /// Index of a column by name.
     pub fn column(&self, name: &str) -> Option<usize> {

@@ -99,7 +99,9 @@ pub(crate) fn build(state: AppState) -> Router {
         .route("/api/v1/streams/{stream}", get(routes::streams::show))
         .route(
             "/api/v1/query",
-            post(routes::query::query).layer(DefaultBodyLimit::max(MAX_QUERY_BODY_BYTES)),
+            post(routes::query::query)
+                .get(routes::query::download)
+                .layer(DefaultBodyLimit::max(MAX_QUERY_BODY_BYTES)),
         )
         .route(
             "/api/v1/query/{id}",

@@ -344,23 +344,28 @@ fn Explore(view: Memo<View>, fields: Fields) -> impl IntoView {
                 <a class="muted" href=move || format!("/streams/{}", view.read().stream)>{move || view.read().stream.clone()}</a>
                 " / Explore"
             </h1>
-            <select data-test="range" on:change=move |ev| {
-                let mut next = view.get_untracked();
-                next.from = event_target_value(&ev);
-                next.to = "now".into();
-                go_range(next);
-            }>
-                {move || {
-                    let custom = {
-                        let v = view.read();
-                        !(v.to == "now" && RANGES.iter().any(|(from, _)| v.from == *from))
-                    };
-                    custom.then(|| view! { <option value="" selected disabled>"Custom range"</option> })
-                }}
-                {RANGES.iter().map(|(from, label)| view! {
-                    <option value=*from selected=move || view.read().to == "now" && view.read().from == *from>{*label}</option>
-                }).collect_view()}
-            </select>
+            <div class="actions">
+                <a class="button" data-test="open-sql" title="This view's newest events as SQL, in the SQL workbench"
+                    href=move || sql(&|s, t| s.events_sql(t, None, PAGE_ROWS))
+                        .map_or_else(|_| "/sql".to_owned(), |q| format!("/sql?q={}", encode(&q)))>"Open in SQL"</a>
+                <select data-test="range" on:change=move |ev| {
+                    let mut next = view.get_untracked();
+                    next.from = event_target_value(&ev);
+                    next.to = "now".into();
+                    go_range(next);
+                }>
+                    {move || {
+                        let custom = {
+                            let v = view.read();
+                            !(v.to == "now" && RANGES.iter().any(|(from, _)| v.from == *from))
+                        };
+                        custom.then(|| view! { <option value="" selected disabled>"Custom range"</option> })
+                    }}
+                    {RANGES.iter().map(|(from, label)| view! {
+                        <option value=*from selected=move || view.read().to == "now" && view.read().from == *from>{*label}</option>
+                    }).collect_view()}
+                </select>
+            </div>
         </div>
         <FilterBar view fields=fields.get_value() go=go_bar/>
         {move || view.read().note.clone().map(|note| view! {

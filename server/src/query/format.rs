@@ -46,6 +46,16 @@ impl Export {
         }
     }
 
+    /// The file name extension of an export.
+    pub(crate) fn extension(self) -> &'static str {
+        match self {
+            Export::Csv => "csv",
+            Export::Ndjson => "ndjson",
+            Export::Arrow => "arrow",
+            Export::Parquet => "parquet",
+        }
+    }
+
     pub(crate) fn write(self, output: &QueryOutput) -> Result<Vec<u8>, ArrowError> {
         let mut out = Vec::new();
         match self {

@@ -9,7 +9,7 @@ use std::time::Instant;
 use datafusion::datasource::physical_plan::FileScanConfig;
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::physical_plan::ExecutionPlan;
-use serde::Serialize;
+use protocol::Progress;
 use tokio_util::sync::CancellationToken;
 
 /// The longest query id.
@@ -28,20 +28,6 @@ pub(crate) struct Entry {
     pub(crate) cancel: CancellationToken,
     /// Its physical plan, once planned: the scans' metrics say how far it has got.
     pub(crate) plan: OnceLock<Arc<dyn ExecutionPlan>>,
-}
-
-/// How far a query has got.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Progress {
-    pub elapsed_ms: u64,
-    /// Whether it is planned yet (the counts are zero before).
-    pub planned: bool,
-    /// Lake files its plan reads, and those opened so far.
-    pub files_total: u64,
-    pub files_scanned: u64,
-    /// Their bytes, and the bytes read so far.
-    pub bytes_total: u64,
-    pub bytes_scanned: u64,
 }
 
 /// Removes its query from [`Running`] when the query ends, however it ends.

@@ -353,3 +353,76 @@ async fn a_parse_error_at_a_stream_named_like_a_keyword_suggests_quotes() {
 }
 
 mod compare;
+
+/// A query's progress counts the lake files its plan reads (after time pruning) and their
+/// bytes, none opened before it runs and all of them after.
+#[tokio::test]
+async fn progress_counts_the_lake_files_and_bytes_a_plan_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(
+        Store::open(dir.path(), StoreConfig::default())
+            .await
+            .unwrap(),
+    );
+    let web = StreamName::new("web").unwrap();
+    // 20 events in each of three hours: three lake files once tiered.
+    let body: String = (0..60)
+        .map(|i| {
+            format!(
+                "{{\"_time\":\"2026-01-05T{:02}:{:02}:00Z\",\"status\":{}}}\n",
+                10 + i / 20,
+                i % 20,
+                200 + i
+            )
+        })
+        .collect();
+    ingest::append_json(&store, &web, body.as_bytes(), BodyFormat::Detect).unwrap();
+    store.tier(&web).await.unwrap().expect("events tiered");
+    let service = QueryService::new(
+        Arc::clone(&store),
+        QueryLimits::default(),
+        dir.path().join("spill"),
+    )
+    .unwrap();
+    let lake_bytes = json(&service, "SELECT lake_bytes FROM system.streams").await[0][0]
+        .as_u64()
+        .unwrap();
+    for (sql, files) in [
+        ("SELECT sum(status) FROM web", 3),
+        (
+            "SELECT sum(status) FROM web WHERE _time >= '2026-01-05T11:00:00Z' AND _time < '2026-01-05T12:00:00Z'",
+            1,
+        ),
+    ] {
+        let registered = service.running.register("q").expect("a free id");
+        let before = service.running.progress("q").unwrap();
+        assert!(!before.planned && before.files_total == 0, "{before:?}");
+        service
+            .execute(
+                sql,
+                10,
+                Duration::from_secs(30),
+                Some(Arc::clone(&registered.entry)),
+            )
+            .await
+            .unwrap();
+        let after = service.running.progress("q").unwrap();
+        assert!(after.planned, "{sql}: {after:?}");
+        assert_eq!(
+            (after.files_total, after.files_scanned),
+            (files, files),
+            "{sql}"
+        );
+        assert!(after.bytes_scanned > 0, "{sql}: {after:?}");
+        if files == 3 {
+            assert_eq!(after.bytes_total, lake_bytes, "{sql}: every file's bytes");
+        } else {
+            assert!(after.bytes_total < lake_bytes, "{sql}: one file's bytes");
+        }
+        drop(registered);
+        assert!(
+            service.running.progress("q").is_none(),
+            "the id is free again"
+        );
+    }
+}

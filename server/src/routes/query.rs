@@ -1,5 +1,5 @@
-//! `POST /api/v1/query` with `{"sql": "...", "id": "..."}`: JSON rows, or an export with
-//! `?format=`. A query sent with an id tells its progress (`GET /api/v1/query/{id}`) and can be
+//! `POST /api/v1/query` with `{"sql": "...", "id": "..."}` (or `GET` with `?sql=`): JSON rows,
+//! or an export with `?format=`. A query sent with an id tells its progress (`GET /api/v1/query/{id}`) and can be
 //! cancelled (`DELETE /api/v1/query/{id}`) while it runs.
 
 use axum::Json;
@@ -14,7 +14,7 @@ use storage::now_micros;
 
 use crate::error::ApiError;
 use crate::query::format::{self, Export};
-use crate::query::running::{MAX_ID_LEN, Progress};
+use crate::query::running::MAX_ID_LEN;
 use crate::state::AppState;
 
 /// Exports hold at most this many rows (the `x-weir-truncated` header says when rows were left out).
@@ -38,7 +38,44 @@ pub(crate) async fn query(
     request: Result<Json<QueryRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(request) = request?;
-    let export = match params.format.as_deref() {
+    answer(
+        &state,
+        &request.sql,
+        request.id.as_deref(),
+        params.format.as_deref(),
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub(crate) struct DownloadParams {
+    sql: Option<String>,
+    format: Option<String>,
+}
+
+/// `GET /api/v1/query?sql=…&format=csv`: the same answer as a link can ask for it (the SQL
+/// workbench's export buttons); a file is sent as an attachment.
+pub(crate) async fn download(
+    State(state): State<AppState>,
+    Query(params): Query<DownloadParams>,
+) -> Result<Response, ApiError> {
+    let sql = params.sql.ok_or_else(|| {
+        ApiError::new(
+            ErrorKind::BadRequest,
+            "say the query in the `sql` parameter (or POST it as {\"sql\": \"…\"})",
+        )
+    })?;
+    answer(&state, &sql, None, params.format.as_deref()).await
+}
+
+/// `sql`'s result as JSON, or as the file `format` names.
+async fn answer(
+    state: &AppState,
+    sql: &str,
+    id: Option<&str>,
+    format: Option<&str>,
+) -> Result<Response, ApiError> {
+    let export = match format {
         None | Some("json") => None,
         Some(name) => Some(Export::parse(name).ok_or_else(|| {
             ApiError::new(
@@ -52,17 +89,14 @@ pub(crate) async fn query(
     } else {
         state.max_result_rows
     };
-    if let Some(id) = &request.id
+    if let Some(id) = id
         && !(1..=MAX_ID_LEN).contains(&id.len())
     {
         let message = format!("a query id is 1 to {MAX_ID_LEN} bytes");
         return Err(ApiError::new(ErrorKind::BadRequest, message));
     }
     let now = now_micros();
-    let output = state
-        .queries
-        .run_as(&request.sql, max_rows, request.id.as_deref())
-        .await?;
+    let output = state.queries.run_as(sql, max_rows, id).await?;
     let Some(export) = export else {
         return Ok(Json(format::result(&output, now)?).into_response());
     };
@@ -70,12 +104,14 @@ pub(crate) async fn query(
         export.write(&output).map(|bytes| (bytes, output.truncated))
     })
     .await??;
+    let attachment = format!("attachment; filename=\"query.{}\"", export.extension());
     Ok((
         [
-            (header::CONTENT_TYPE, export.content_type()),
+            (header::CONTENT_TYPE, export.content_type().to_owned()),
+            (header::CONTENT_DISPOSITION, attachment),
             (
                 header::HeaderName::from_static("x-weir-truncated"),
-                if truncated { "true" } else { "false" },
+                if truncated { "true" } else { "false" }.to_owned(),
             ),
         ],
         bytes,
@@ -106,7 +142,7 @@ pub(crate) async fn drill(
 pub(crate) async fn progress(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Progress>, ApiError> {
+) -> Result<Json<protocol::Progress>, ApiError> {
     state
         .queries
         .running

@@ -10,18 +10,19 @@ use axum::http::header;
 use axum::middleware::Next;
 use axum::response::Response;
 use futures::StreamExt;
-use protocol::QueryResult;
 use protocol::alert::{
     Backtest, ContactPoint, Rule, RuleSummary, Silence, SilenceView, Transition,
 };
 use protocol::dashboard::substitute::string_literal;
 use protocol::dashboard::{Dashboard, Found, Listing};
+use protocol::{Progress, QueryResult};
 use storage::now_micros;
 use tokio_util::sync::CancellationToken;
 
 use crate::alerts::history::{self, ALERTS_STREAM};
 use crate::dashboards::{self, Dashboards};
 use crate::error::ApiError;
+use crate::query::running::MAX_ID_LEN;
 use crate::query::{QueryService, format};
 use crate::state::AppState;
 
@@ -49,6 +50,32 @@ pub(crate) struct AppBackend {
 }
 
 impl AppBackend {
+    /// Runs `sql` (under `id`, when given) until it ends or the request does.
+    async fn run(
+        &self,
+        sql: &str,
+        max_rows: usize,
+        id: Option<&str>,
+    ) -> Result<QueryResult, protocol::Error> {
+        let now = now_micros();
+        let run = self.queries.run_as(sql, max_rows, id);
+        let output = match &self.request {
+            None => run.await,
+            Some(RequestScope(ended)) => tokio::select! {
+                output = run => output,
+                () = ended.cancelled() => {
+                    tracing::info!("a page's query stopped: its request ended first (the client left)");
+                    return Err(protocol::Error::new(
+                        protocol::ErrorKind::Unavailable,
+                        "the request ended before this query did",
+                    ));
+                }
+            },
+        }
+        .map_err(|e| ApiError::from(e).into_inner())?;
+        format::result(&output, now).map_err(|e| ApiError::from(e).into_inner())
+    }
+
     /// This backend for the request being rendered (the one whose parts the page's context
     /// holds), so that its queries stop when the request ends.
     pub(crate) fn for_request(&self) -> Arc<dyn Backend> {
@@ -97,23 +124,30 @@ fn client_error(err: impl Into<ApiError>) -> protocol::Error {
 #[async_trait::async_trait]
 impl Backend for AppBackend {
     async fn query(&self, sql: String) -> Result<QueryResult, protocol::Error> {
-        let now = now_micros();
-        let run = self.queries.run(&sql, self.max_rows);
-        let output = match &self.request {
-            None => run.await,
-            Some(RequestScope(ended)) => tokio::select! {
-                output = run => output,
-                () = ended.cancelled() => {
-                    tracing::info!("a page's query stopped: its request ended first (the client left)");
-                    return Err(protocol::Error::new(
-                        protocol::ErrorKind::Unavailable,
-                        "the request ended before this query did",
-                    ));
-                }
-            },
+        self.run(&sql, self.max_rows, None).await
+    }
+
+    async fn query_as(
+        &self,
+        sql: String,
+        id: String,
+        max_rows: usize,
+    ) -> Result<QueryResult, protocol::Error> {
+        if !(1..=MAX_ID_LEN).contains(&id.len()) {
+            return Err(protocol::Error::new(
+                protocol::ErrorKind::BadRequest,
+                format!("a query id is 1 to {MAX_ID_LEN} bytes"),
+            ));
         }
-        .map_err(|e| ApiError::from(e).into_inner())?;
-        format::result(&output, now).map_err(|e| ApiError::from(e).into_inner())
+        self.run(&sql, max_rows, Some(&id)).await
+    }
+
+    async fn query_progress(&self, id: String) -> Result<Option<Progress>, protocol::Error> {
+        Ok(self.queries.running.progress(&id))
+    }
+
+    async fn cancel_query(&self, id: String) -> Result<bool, protocol::Error> {
+        Ok(self.queries.running.cancel(&id))
     }
 
     async fn drill(

@@ -93,6 +93,24 @@ async fn exports() {
     let arrow = get("arrow").await.unwrap().bytes().await.unwrap();
     assert!(arrow.len() > 100);
     assert_eq!(get("xml").await.unwrap().status(), 400);
+
+    // A link asks the same with GET: the file comes as an attachment.
+    let link = http
+        .get(weir.url("/api/v1/query"))
+        .query(&[
+            ("sql", "SELECT a, b FROM web ORDER BY a"),
+            ("format", "csv"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        link.headers()["content-disposition"],
+        "attachment; filename=\"query.csv\""
+    );
+    assert_eq!(link.text().await.unwrap(), "a,b\n1,x\n2,y\n");
+    let without = http.get(weir.url("/api/v1/query?format=csv")).send();
+    assert_eq!(without.await.unwrap().status(), 400, "a link without `sql`");
 }
 
 #[tokio::test]
