@@ -3,8 +3,8 @@
 //! by keyset, open one event as JSON and filter by one of its fields, narrow by a SQL condition;
 //! ask what is different about the filtered events and about a time range dragged across the
 //! histogram; tail new events live and see how many the page skipped; and drill down from a
-//! spike of the demo dashboard to exactly the events it counts. One server (with the demo) and
-//! one browser.
+//! spike of the demo dashboard, and from a cell of its heatmap, to exactly the events counted.
+//! One server (with the demo) and one browser.
 
 use std::path::Path;
 use std::time::Duration;
@@ -438,11 +438,11 @@ async fn drill_from_a_spike(browser: &Browser, weir: &WeirProcess) -> Result<()>
         },
     )
     .await?;
-    let url = format!(
+    let dashboard = format!(
         "/dashboards/web-services?from={start}&to={}",
         start + 10 * 60_000
     );
-    browser.client.goto(&weir.url(&url)).await?;
+    browser.client.goto(&weir.url(&dashboard)).await?;
     browser
         .client
         .wait()
@@ -492,6 +492,48 @@ async fn drill_from_a_spike(browser: &Browser, weir: &WeirProcess) -> Result<()>
     ensure!(
         url.path() == "/explore/demo_http" && url.as_str().contains("service"),
         "Explore on the stream and the clicked service: {url}"
+    );
+
+    // A cell of the requests-by-region heatmap: its region and minute's events.
+    browser.client.goto(&weir.url(&dashboard)).await?;
+    let heatmap = "[data-test=panel-8] [data-test=chart]";
+    let first = wait_until(WAIT, "the drill-down menu of a heatmap cell", || async {
+        let menu = browser
+            .client
+            .find_all(Locator::Css("[data-test=drill-menu] [data-test=drill]"))
+            .await?;
+        if let Some(first) = menu.into_iter().next() {
+            return Ok(Some(first));
+        }
+        // Its middle: a minute in the middle of the window, a region in the middle.
+        browser
+            .client
+            .find(Locator::Css(heatmap))
+            .await?
+            .click()
+            .await?;
+        Ok(None)
+    })
+    .await?;
+    let value: f64 = first
+        .attr("data-value")
+        .await?
+        .context("the cell's value")?
+        .parse()?;
+    ensure!(value >= 1.0, "a cell with requests: {value}");
+    first.click().await?;
+    browser
+        .client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("[data-test=explore][data-hydrated=true]"))
+        .await
+        .context("Explore to open from the heatmap")?;
+    wait_text(browser, "total", &(value as u64).to_string()).await?;
+    let url = browser.client.current_url().await?;
+    ensure!(
+        url.as_str().contains("region"),
+        "Explore on the clicked region: {url}"
     );
     Ok(())
 }

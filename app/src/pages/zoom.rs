@@ -1,5 +1,6 @@
 //! A chart across time that zooms to the range dragged across it and says where a click fell:
-//! a dashboard's time series and Explore's histogram.
+//! a dashboard's time series and Explore's histogram; and a chart that only says where a click
+//! fell (bars without time, heatmaps).
 
 use leptos::prelude::*;
 
@@ -123,6 +124,50 @@ pub(crate) fn ZoomChart(
                 <div class="mark" style=style title=text data-test="annotation"></div>
             }).collect_view()}
             {move || selection().map(|style| view! { <div class="zoom-selection" style=style></div> })}
+        </div>
+    }
+}
+
+/// A click on a chart that does not zoom: where it fell in the SVG's own pixels, and in the
+/// window's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Point {
+    pub(crate) svg: (f64, f64),
+    pub(crate) x: i32,
+    pub(crate) y: i32,
+}
+
+/// `svg` (`width` × `height`) that calls `on_click` with where a click fell: bars without time
+/// and heatmaps, whose drawing says what is there.
+#[component]
+pub(crate) fn ClickChart(
+    svg: String,
+    width: u32,
+    height: u32,
+    on_click: Callback<Point>,
+    #[prop(into)] title: String,
+) -> impl IntoView {
+    let element = NodeRef::<leptos::html::Div>::new();
+    let on_click = move |ev: leptos::ev::MouseEvent| {
+        let Some((el_width, el_height)) = element_size(element) else {
+            return;
+        };
+        // Through the SVG's scaling ("meet": centred, aspect kept).
+        let scale = (el_width / f64::from(width)).min(el_height / f64::from(height));
+        let pad_x = (el_width - f64::from(width) * scale) / 2.0;
+        let pad_y = (el_height - f64::from(height) * scale) / 2.0;
+        on_click.run(Point {
+            svg: (
+                (f64::from(ev.offset_x()) - pad_x) / scale,
+                (f64::from(ev.offset_y()) - pad_y) / scale,
+            ),
+            x: ev.client_x(),
+            y: ev.client_y(),
+        });
+    };
+    view! {
+        <div class="chart clickable" node_ref=element data-test="chart" title=title on:click=on_click>
+            <div class="chart-svg" inner_html=svg></div>
         </div>
     }
 }

@@ -217,6 +217,34 @@ pub fn time_chart<DB: DrawingBackend>(
     Ok(())
 }
 
+/// The bar of [`bar_chart`]'s `n` bars, `height` pixels tall, at `y` pixels from its top.
+pub fn bar_at(n: usize, height: u32, y: f64) -> Option<usize> {
+    let row = (f64::from(height) / n.max(1) as f64).min(36.0);
+    let i = (y / row).floor();
+    (i >= 0.0 && (i as usize) < n).then_some(i as usize)
+}
+
+/// Where a point of [`heatmap`]'s plot is, `width` × `height` pixels over `x_range` with `n`
+/// buckets: its time (seconds) and bucket; none outside the plot.
+pub fn heatmap_at(
+    (width, height): (u32, u32),
+    x_range: (f64, f64),
+    n: usize,
+    (x, y): (f64, f64),
+) -> Option<(f64, usize)> {
+    let left = f64::from(MARGIN + Y_LABELS + 30);
+    let right = f64::from(width.saturating_sub(MARGIN_RIGHT));
+    let top = f64::from(MARGIN);
+    let bottom = f64::from(height.saturating_sub(MARGIN + X_LABELS));
+    if !(left..right).contains(&x) || !(top..bottom).contains(&y) || n == 0 {
+        return None;
+    }
+    let (start, end) = (x_range.0, x_range.1.max(x_range.0 + 1.0));
+    let time = start + (x - left) / (right - left) * (end - start);
+    let bucket = ((bottom - y) / (bottom - top) * n as f64).floor() as usize;
+    Some((time, bucket.min(n - 1)))
+}
+
 /// Horizontal bars with labels, for results without time; a threshold (an alert rule's) as a
 /// vertical line across them.
 pub fn bar_chart<DB: DrawingBackend>(

@@ -247,19 +247,42 @@ fn time_points(result: &QueryResult, options: &PanelOptions) -> Vec<TimePoint> {
 /// Labelled values for a bar chart without time: the first text column labels, the first numeric
 /// column's values.
 pub fn labelled(result: &QueryResult) -> Vec<(String, f64)> {
+    labelled_bars(result)
+        .into_iter()
+        .map(|bar| (bar.label, bar.value))
+        .collect()
+}
+
+/// One bar of [`labelled`], with the row and column of its value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bar {
+    pub label: String,
+    pub value: f64,
+    pub row: usize,
+    pub column: usize,
+}
+
+/// [`labelled`]'s bars with where their values are in the result.
+pub fn labelled_bars(result: &QueryResult) -> Vec<Bar> {
     let label = result
         .columns
         .iter()
         .position(|c| !is_numeric_type(&c.data_type));
-    let Some(&value) = value_columns(result, &label.into_iter().collect::<Vec<_>>()).first() else {
+    let Some(&column) = value_columns(result, &label.into_iter().collect::<Vec<_>>()).first()
+    else {
         return Vec::new();
     };
     result
         .rows
         .iter()
-        .filter_map(|row| {
-            let name = label.map_or_else(String::new, |l| text(&row[l]));
-            Some((name, number(&row[value])?))
+        .enumerate()
+        .filter_map(|(row, values)| {
+            Some(Bar {
+                label: label.map_or_else(String::new, |l| text(&values[l])),
+                value: number(&values[column])?,
+                row,
+                column,
+            })
         })
         .collect()
 }
@@ -355,6 +378,31 @@ pub fn heat_cells(
         1.0
     };
     (cells, buckets, step)
+}
+
+/// The row of [`heat_cells`]' cell that holds time `time` (seconds) in bucket `bucket`, the
+/// column of its count and the bucket's name.
+pub fn heat_cell_at(
+    result: &QueryResult,
+    options: &PanelOptions,
+    time: f64,
+    bucket: usize,
+) -> Option<(usize, usize, String)> {
+    let (cells, names, step) = heat_cells(result, options);
+    let (x, b, _) = *cells
+        .iter()
+        .find(|&&(x, b, _)| b == bucket && x <= time && time < x + step)?;
+    let time_column = time_column(result)?;
+    let bucket_column = options
+        .series
+        .as_deref()
+        .and_then(|name| result.column(name))
+        .or_else(|| (0..result.columns.len()).find(|c| *c != time_column))?;
+    let count = *value_columns(result, &[time_column, bucket_column]).first()?;
+    let row = result.rows.iter().position(|row| {
+        seconds(&row[time_column]) == Some(x) && text(&row[bucket_column]) == names[b]
+    })?;
+    Some((row, count, names[b].clone()))
 }
 
 /// The colour of `value` by `thresholds` (the last step it reaches), or `fallback`.

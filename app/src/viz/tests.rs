@@ -248,3 +248,82 @@ fn frequent_marks_are_thinned_to_what_the_width_shows() {
     let hour = draw::visible_marks(&marks, (3_600.0, 7_200.0), 600);
     assert_eq!(hour.len(), 61);
 }
+
+/// A click at the middle of any bar or heatmap cell finds the row of that bar or cell.
+#[test]
+fn a_click_on_a_bar_or_cell_finds_its_row() {
+    let bars = result(
+        &[("route", "Utf8"), ("n", "Int64")],
+        vec![
+            vec![json!("/a"), json!(3)],
+            vec![json!("/b"), json!(null)],
+            vec![json!("/c"), json!(5)],
+        ],
+    );
+    let found = labelled_bars(&bars);
+    assert_eq!(
+        found.iter().map(|b| (b.row, b.column)).collect::<Vec<_>>(),
+        [(0, 1), (2, 1)],
+        "a row without a value has no bar"
+    );
+    for (height, y, want) in [
+        (300, 10.0, Some(0)),
+        (300, 40.0, Some(1)),
+        (300, 80.0, None),
+    ] {
+        assert_eq!(draw::bar_at(found.len(), height, y), want, "y {y}");
+    }
+    assert_eq!(
+        draw::bar_at(2, 40, 30.0),
+        Some(1),
+        "short charts share their height"
+    );
+
+    let t0 = 1_764_583_200.0;
+    let rows: Vec<Vec<Value>> = (0..6)
+        .flat_map(|minute| {
+            ["100", "200", "500"]
+                .into_iter()
+                .enumerate()
+                .map(move |(i, bucket)| {
+                    let time = DateTime::from_timestamp(t0 as i64 + 60 * minute, 0)
+                        .unwrap()
+                        .to_rfc3339();
+                    vec![json!(time), json!(bucket), json!(minute * 10 + i as i64)]
+                })
+        })
+        .collect();
+    let heat = result(
+        &[
+            ("t", "Timestamp(µs, \"UTC\")"),
+            ("le", "Utf8"),
+            ("n", "Int64"),
+        ],
+        rows,
+    );
+    let options = PanelOptions::default();
+    let (cells, buckets, step) = heat_cells(&heat, &options);
+    let (width, height) = (600, 240);
+    let x_range = (t0, t0 + 6.0 * 60.0);
+    let left = f64::from(draw::MARGIN + draw::Y_LABELS + 30);
+    let right = f64::from(width - draw::MARGIN_RIGHT);
+    let (top, bottom) = (
+        f64::from(draw::MARGIN),
+        f64::from(height - draw::MARGIN - draw::X_LABELS),
+    );
+    for &(x, b, count) in &cells {
+        let px = left + (x + step / 2.0 - x_range.0) / (x_range.1 - x_range.0) * (right - left);
+        let py = bottom - (b as f64 + 0.5) * (bottom - top) / buckets.len() as f64;
+        let (time, bucket) = draw::heatmap_at((width, height), x_range, buckets.len(), (px, py))
+            .expect("in the plot");
+        let (row, column, name) =
+            heat_cell_at(&heat, &options, time, bucket).expect("a cell there");
+        assert_eq!(number(&heat.rows[row][column]), Some(count));
+        assert_eq!(name, buckets[b]);
+    }
+    assert_eq!(
+        draw::heatmap_at((width, height), x_range, 3, (10.0, 100.0)),
+        None,
+        "on the labels"
+    );
+}

@@ -10,7 +10,7 @@ use super::drill::{DrillMenu, Pick, Picked};
 use super::rows::{Logs, Paging, Table};
 use super::{GAP, GRID_WIDTH, ROW_HEIGHT, Shown, Zone, browser_offset, now_micros, panel_sql};
 use crate::api::run_query;
-use crate::pages::zoom::{Click, ZoomChart};
+use crate::pages::zoom::{Click, ClickChart, Point, ZoomChart};
 use crate::pages::{ErrorMessage, LiveQuery, live_query_from};
 use crate::viz::{self, draw};
 
@@ -481,16 +481,40 @@ fn body(panel: &Panel, result: &QueryResult, frame: Frame<'_>) -> AnyView {
             .into_any()
         }
         PanelKind::Timeseries | PanelKind::Bar => {
-            let bars = viz::labelled(result);
-            if bars.is_empty() {
+            let found = viz::labelled_bars(result);
+            if found.is_empty() {
                 return no_data();
             }
+            let bars: Vec<(String, f64)> =
+                found.iter().map(|b| (b.label.clone(), b.value)).collect();
             let color_of =
                 |v: f64| viz::threshold_color(&options.thresholds, v, viz::PALETTE[0]).to_string();
             let svg = draw::svg(width, height, |root| {
                 draw::bar_chart(root, &bars, &format, &color_of, None).map_err(|e| e.to_string())
             });
-            view! { <div class="chart" data-test="chart" inner_html=svg></div> }.into_any()
+            let rows = result.rows.clone();
+            let on_click = Callback::new(move |point: Point| {
+                let Some(bar) = draw::bar_at(found.len(), height, point.svg.1).map(|i| &found[i])
+                else {
+                    return;
+                };
+                pick.set(Some(Pick {
+                    x: point.x,
+                    y: point.y,
+                    title: bar.label.clone(),
+                    sql: sql.clone(),
+                    values: vec![Picked {
+                        name: bar.label.clone(),
+                        color: viz::PALETTE[0].into(),
+                        value: viz::format_value(bar.value, &options),
+                        raw: bar.value.to_string(),
+                        row: rows[bar.row].clone(),
+                        column: Some(bar.column),
+                    }],
+                }));
+            });
+            view! { <ClickChart svg width height on_click title="Click a bar for the events behind it"/> }
+                .into_any()
         }
         PanelKind::Stat => {
             let (value, spark) = viz::figure(result, &options);
@@ -560,7 +584,36 @@ fn body(panel: &Panel, result: &QueryResult, frame: Frame<'_>) -> AnyView {
                 draw::heatmap(root, &cells, &buckets, x_range, step, offset)
                     .map_err(|e| e.to_string())
             });
-            view! { <div class="chart" data-test="chart" inner_html=svg></div> }.into_any()
+            let result = result.clone();
+            let on_click = Callback::new(move |point: Point| {
+                let Some((row, column, bucket)) =
+                    draw::heatmap_at((width, height), x_range, buckets.len(), point.svg).and_then(
+                        |(time, bucket)| viz::heat_cell_at(&result, &options, time, bucket),
+                    )
+                else {
+                    return;
+                };
+                let value = viz::number(&result.rows[row][column]).unwrap_or_default();
+                let time = viz::time_column(&result)
+                    .and_then(|t| viz::seconds(&result.rows[row][t]))
+                    .unwrap_or_default();
+                pick.set(Some(Pick {
+                    x: point.x,
+                    y: point.y,
+                    title: viz::clock(time, 0.0, offset),
+                    sql: sql.clone(),
+                    values: vec![Picked {
+                        name: bucket,
+                        color: viz::PALETTE[3].into(),
+                        value: viz::format_value(value, &options),
+                        raw: value.to_string(),
+                        row: result.rows[row].clone(),
+                        column: Some(column),
+                    }],
+                }));
+            });
+            view! { <ClickChart svg width height on_click title="Click a cell for the events behind it"/> }
+                .into_any()
         }
         PanelKind::Table => {
             let rows_per_page = PanelKind::Table.page_rows(height).unwrap_or(3);

@@ -246,14 +246,15 @@ fn status(state: &Run, progress: Option<Progress>) -> Option<AnyView> {
                 .into_any(),
         );
     };
-    let share = if progress.bytes_total > 0 {
-        (progress.bytes_scanned as f64 / progress.bytes_total as f64).clamp(0.0, 1.0)
+    // By files: a query reads only its columns' bytes of a file, so bytes never reach the total.
+    let share = if progress.files_total > 0 {
+        (progress.files_scanned as f64 / progress.files_total as f64).clamp(0.0, 1.0)
     } else {
         0.0
     };
     let files = if progress.files_total > 0 {
         format!(
-            " · {} of {} files · {} of {}",
+            " · {} of {} files · {} read of {}",
             progress.files_scanned,
             progress.files_total,
             bytes(progress.bytes_scanned),
