@@ -139,6 +139,10 @@ struct ServeArgs {
     /// Seconds a query waits for a turn before it gets 429.
     #[arg(long, default_value_t = DEFAULTS.queries.queue_wait.as_secs_f64())]
     query_queue_secs: f64,
+    /// Bytes of lake files' partial aggregates (per file, before the final merge) kept between
+    /// queries, so a repeated aggregation reads only files it has not seen; 0 keeps none.
+    #[arg(long, default_value_t = DEFAULTS.queries.partial_cache_bytes)]
+    query_cache_bytes: usize,
 }
 
 fn parse_days(text: &str) -> Result<f64, String> {
@@ -205,6 +209,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.queries.memory_total = args.query_memory_total_bytes;
     config.queries.max_concurrent = args.max_concurrent_queries.max(1);
     config.queries.queue_wait = seconds(args.query_queue_secs);
+    config.queries.partial_cache_bytes = args.query_cache_bytes;
     config.store.stream_retention = args
         .stream_retention
         .into_iter()

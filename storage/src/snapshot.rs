@@ -10,10 +10,11 @@
 
 use std::sync::Arc;
 
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use datafusion::catalog::{SchemaProvider, Session, TableProvider};
-use datafusion::common::DFSchema;
+use datafusion::common::stats::Precision;
+use datafusion::common::{DFSchema, ScalarValue, Statistics};
 use datafusion::datasource::TableType;
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
@@ -28,8 +29,8 @@ use datafusion::physical_optimizer::pruning::PruningPredicateBuilder;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::union::UnionExec;
 
-use crate::lake::LakeState;
-use crate::{Offset, Store, StreamName};
+use crate::lake::{DataFile, LakeState};
+use crate::{Offset, Store, StreamName, TIME_COLUMN};
 
 /// Every retained event of a stream below `end`: the lake version holds those below `start` (its
 /// end), the hot batches hold `[start, end)`. Later appends, tierings and compactions never
@@ -146,14 +147,17 @@ impl TableProvider for StreamTable {
                 Some(pruning) => Some(pruning.prune(self.snapshot.lake.files.as_ref())?),
                 None => None,
             };
-            let files = self.snapshot.lake.files.files(keep.as_deref());
+            let mut files = self.snapshot.lake.files.files(keep.as_deref());
             if !files.is_empty() {
+                // Newest first, dealt round-robin: every partition starts with the newest files,
+                // so a `ORDER BY _time DESC LIMIT k` has its k rows after the first files and
+                // its dynamic filter skips the rest by their `_time` bounds, unopened.
+                files.sort_by_key(|f| std::cmp::Reverse(f.time.map(|(_, max)| max)));
                 let mut groups: Vec<Vec<PartitionedFile>> =
                     vec![Vec::new(); partitions.min(files.len())];
-                let per_group = files.len().div_ceil(groups.len());
+                let n_groups = groups.len();
                 for (idx, file) in files.into_iter().enumerate() {
-                    let path = file.path.to_string_lossy().into_owned();
-                    groups[idx / per_group].push(PartitionedFile::new(path, file.size));
+                    groups[idx % n_groups].push(partitioned_file(schema, file));
                 }
                 let mut source = ParquetSource::new(Arc::clone(schema))
                     .with_table_parquet_options(state.table_options().parquet.clone())
@@ -188,6 +192,26 @@ impl TableProvider for StreamTable {
         inputs.push(datafusion::datasource::source::DataSourceExec::from_data_source(memory));
         UnionExec::try_new(inputs)
     }
+}
+
+/// A lake file as DataFusion scans it: with the `_time` bounds of the Delta log as its
+/// statistics, which the Parquet opener prunes it by (a dynamic filter's bound too). The bounds
+/// are marked exact because pruning takes only exact ones; they are bounds (the maximum is
+/// widened), and the scan's own statistics stay unknown, so no aggregate is answered from them.
+fn partitioned_file(schema: &SchemaRef, file: DataFile) -> PartitionedFile {
+    let path = file.path.to_string_lossy().into_owned();
+    let partitioned = PartitionedFile::new(path, file.size);
+    let (Some((min, max)), Ok(idx)) = (file.time, schema.index_of(TIME_COLUMN)) else {
+        return partitioned;
+    };
+    let DataType::Timestamp(TimeUnit::Microsecond, tz) = schema.field(idx).data_type() else {
+        return partitioned;
+    };
+    let mut statistics = Statistics::new_unknown(schema);
+    let bound = |v: i64| Precision::Exact(ScalarValue::TimestampMicrosecond(Some(v), tz.clone()));
+    statistics.column_statistics[idx].min_value = bound(min);
+    statistics.column_statistics[idx].max_value = bound(max);
+    partitioned.with_statistics(Arc::new(statistics))
 }
 
 /// The store as a DataFusion schema: every stream is a table, snapshotted when a query names it.

@@ -33,6 +33,9 @@ pub struct QueryLimits {
     /// How long a history query waits for a turn (within its time limit). Long enough that a
     /// dashboard of many panels on a busy server loads more slowly rather than in pieces.
     pub queue_wait: Duration,
+    /// Bytes of lake files' partial aggregates kept between queries (0: none, and aggregates
+    /// read the lake as one scan).
+    pub partial_cache_bytes: usize,
 }
 
 impl Default for QueryLimits {
@@ -43,6 +46,8 @@ impl Default for QueryLimits {
             memory_total: 2 << 30,
             max_concurrent: 4,
             queue_wait: Duration::from_secs(30),
+            // A few KiB per hour-file and aggregate: a week of dashboards over many streams.
+            partial_cache_bytes: 256 << 20,
         }
     }
 }

@@ -9,6 +9,7 @@
 mod drill;
 pub(crate) mod format;
 mod limits;
+mod partials;
 pub(crate) mod running;
 mod system;
 
@@ -49,6 +50,8 @@ pub(crate) struct QueryService {
     turns: Arc<Semaphore>,
     /// Queries running under an id ([`QueryService::run_as`]).
     pub(crate) running: running::Running,
+    /// Lake files' partial aggregates, kept between queries.
+    pub(crate) partials: Arc<partials::PartialCache>,
 }
 
 /// Why a query gave no result.
@@ -149,7 +152,18 @@ impl QueryService {
             )
             .build_arc()
             .map_err(std::io::Error::other)?;
-        let ctx = SessionContext::new_with_config_rt(config, runtime);
+        let cache = Arc::new(partials::PartialCache::new(limits.partial_cache_bytes));
+        let mut state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(runtime)
+            .with_default_features();
+        if limits.partial_cache_bytes > 0 {
+            state = state.with_physical_optimizer_rule(Arc::new(partials::CachePartials {
+                cache: Arc::clone(&cache),
+            }));
+        }
+        let state = state.build();
+        let ctx = SessionContext::new_with_state(state);
         let catalog = MemoryCatalogProvider::new();
         catalog
             .register_schema("public", store.schema_provider())
@@ -164,6 +178,7 @@ impl QueryService {
             memory,
             turns: Arc::new(Semaphore::new(limits.max_concurrent)),
             running: running::Running::default(),
+            partials: cache,
             limits,
         })
     }

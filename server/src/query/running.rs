@@ -117,6 +117,11 @@ fn scans(plan: &Arc<dyn ExecutionPlan>, progress: &mut Progress, opened: &mut Ha
             }
         }
     }
+    if let Some(partials) = plan.downcast_ref::<super::partials::PartialsExec>() {
+        for file in partials.file_plans() {
+            scans(file, progress, opened);
+        }
+    }
     for child in plan.children() {
         scans(child, progress, opened);
     }

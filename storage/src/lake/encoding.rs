@@ -7,6 +7,11 @@
 //! - zstd level 3, but level 1 for strings: dictionary pages compress as well at level 1, and
 //!   random ids better (level 3 spends bits on matches that random text does not have), while
 //!   numbers such as latencies gain about 10% at level 3.
+//! - Strings carry a bloom filter per row group, so a needle (one trace id, one user) skips the row
+//!   groups that cannot hold it without decoding the column. The filter is sized for a row group's
+//!   rows and folded down to its distinct values at a 5% false-positive rate: 6.2 bits per
+//!   distinct value rounded up to a power of two of bytes, so random ids pay 0.8 to 1.6 bytes per
+//!   event and a column of a few services almost nothing.
 
 use arrow::datatypes::{DataType, Schema};
 use deltalake::parquet::basic::{Compression, Encoding, ZstdLevel};
@@ -17,6 +22,10 @@ use crate::{OFFSET_COLUMN, TIME_COLUMN};
 
 /// Row groups hold at most this many rows (about one hour of a busy stream per group).
 const ROW_GROUP_ROWS: usize = 1 << 20;
+
+/// The false-positive rate of strings' bloom filters: with one row group an hour, a needle over a
+/// week reads the column of about 8 row groups that do not hold it.
+const BLOOM_FPP: f64 = 0.05;
 
 /// The writer properties of every lake file of a table with `schema`.
 pub(crate) fn writer_properties(schema: &Schema) -> WriterProperties {
@@ -35,6 +44,7 @@ pub(crate) fn writer_properties(schema: &Schema) -> WriterProperties {
             // With the dictionary on, this is the encoding used once the dictionary is full.
             builder = builder
                 .set_column_encoding(column.clone(), Encoding::DELTA_LENGTH_BYTE_ARRAY)
+                .set_column_bloom_filter_fpp(column.clone(), BLOOM_FPP)
                 .set_column_compression(
                     column,
                     Compression::ZSTD(ZstdLevel::try_new(1).expect("level 1 is valid")),
@@ -147,5 +157,19 @@ mod tests {
             "{}",
             bytes_per_row(OFFSET_COLUMN)
         );
+        // Bloom filters: 6.2 bits per random id, rounded up to a power of two of bytes (here 256
+        // KiB for 200,000 ids, 10.5 bits each), and a few bytes for three services.
+        let bloom = |name: &str| column(name).bloom_filter_length().unwrap_or(0) as f64;
+        assert!(
+            bloom("trace_id") / rows as f64 > 0.7 && bloom("trace_id") / rows as f64 <= 1.35,
+            "{}",
+            bloom("trace_id") / rows as f64
+        );
+        assert!(
+            bloom("service") > 0.0 && bloom("service") <= 1024.0,
+            "{}",
+            bloom("service")
+        );
+        assert_eq!(bloom(TIME_COLUMN), 0.0);
     }
 }

@@ -7,9 +7,11 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, TimeUnit};
+use arrow::datatypes::{DataType, Int64Type, TimeUnit, UInt64Type};
 use datafusion::common::pruning::PruningStatistics;
 use datafusion::common::{Column, ScalarValue};
+
+use crate::TIME_COLUMN;
 
 /// Delta writes timestamp statistics in milliseconds, truncated: a file's true maximum can be up
 /// to this much above its recorded one, so maxima are widened by it before pruning.
@@ -31,11 +33,14 @@ pub(crate) struct Partition {
     pub(crate) bytes: u64,
 }
 
-/// A file to scan: its absolute path and size.
+/// A file to scan: its absolute path, size, rows, and the bounds of its `_time` from the Delta
+/// log (the maximum widened by the log's truncation), when the log has them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct DataFile {
     pub(crate) path: PathBuf,
     pub(crate) size: u64,
+    pub(crate) rows: Option<u64>,
+    pub(crate) time: Option<(i64, i64)>,
 }
 
 impl Default for DataFiles {
@@ -76,11 +81,30 @@ impl DataFiles {
             paths.as_string::<i32>(),
             sizes.as_primitive::<arrow::datatypes::Int64Type>(),
         );
+        let rows = self.row_counts();
+        let rows = rows.as_ref().map(|r| r.as_primitive::<UInt64Type>());
+        let time = Column::new_unqualified(TIME_COLUMN);
+        let bounds = |array: Option<ArrayRef>| array.and_then(|a| cast(&a, &DataType::Int64).ok());
+        let (min, max) = (
+            bounds(self.min_values(&time)),
+            bounds(self.max_values(&time)),
+        );
+        let (min, max) = (
+            min.as_ref().map(|a| a.as_primitive::<Int64Type>()),
+            max.as_ref().map(|a| a.as_primitive::<Int64Type>()),
+        );
         (0..actions.num_rows())
             .filter(|&i| keep.is_none_or(|keep| keep[i]))
             .map(|i| DataFile {
                 path: self.root.join(percent_decode(paths.value(i))),
                 size: sizes.value(i) as u64,
+                rows: rows.and_then(|r| r.is_valid(i).then(|| r.value(i))),
+                time: match (min, max) {
+                    (Some(min), Some(max)) if min.is_valid(i) && max.is_valid(i) => {
+                        Some((min.value(i), max.value(i)))
+                    }
+                    _ => None,
+                },
             })
             .collect()
     }

@@ -20,7 +20,7 @@ use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use deltalake::DeltaTable;
 
-pub(crate) use files::DataFiles;
+pub(crate) use files::{DataFile, DataFiles};
 pub(crate) use maintain::hours_to_compact;
 
 use crate::Error;
