@@ -208,9 +208,16 @@ fn partitioned_file(schema: &SchemaRef, file: DataFile) -> PartitionedFile {
         return partitioned;
     };
     let mut statistics = Statistics::new_unknown(schema);
+    if let Some(rows) = file.rows {
+        statistics.num_rows = Precision::Exact(rows as usize);
+    }
     let bound = |v: i64| Precision::Exact(ScalarValue::TimestampMicrosecond(Some(v), tz.clone()));
-    statistics.column_statistics[idx].min_value = bound(min);
-    statistics.column_statistics[idx].max_value = bound(max);
+    let time = &mut statistics.column_statistics[idx];
+    time.min_value = bound(min);
+    time.max_value = bound(max);
+    // Every event has a `_time` (the store refuses a batch without): a dynamic filter's
+    // `_time IS NULL OR _time > t` can prune only knowing that.
+    time.null_count = Precision::Exact(0);
     partitioned.with_statistics(Arc::new(statistics))
 }
 

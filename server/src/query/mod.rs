@@ -50,7 +50,8 @@ pub(crate) struct QueryService {
     turns: Arc<Semaphore>,
     /// Queries running under an id ([`QueryService::run_as`]).
     pub(crate) running: running::Running,
-    /// Lake files' partial aggregates, kept between queries.
+    /// Lake files' partial aggregates, kept between queries (the rule holds them; tests look).
+    #[cfg(test)]
     pub(crate) partials: Arc<partials::PartialCache>,
 }
 
@@ -178,6 +179,7 @@ impl QueryService {
             memory,
             turns: Arc::new(Semaphore::new(limits.max_concurrent)),
             running: running::Running::default(),
+            #[cfg(test)]
             partials: cache,
             limits,
         })

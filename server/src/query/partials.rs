@@ -128,6 +128,7 @@ impl PartialCache {
     }
 
     /// How many files' states and how many bytes the cache holds.
+    #[cfg(test)]
     pub(crate) fn usage(&self) -> (usize, usize) {
         let entries = self.entries.lock().expect("poisoned");
         (entries.map.len(), entries.bytes)
