@@ -3,8 +3,8 @@
 //!
 //! - `cargo xtask build [--release]`: the web app into `target/site`, then the `weir` binary.
 //! - `cargo xtask serve [--release] [-- ARGS]`: build, then `weir serve --demo ARGS`.
-//! - `cargo xtask test`: build, then every test: tidy (`tidy.rs`), unit, integration and
-//!   headless-browser.
+//! - `cargo xtask test`: the web app, then every test: tidy (`tidy.rs`), unit, integration and
+//!   headless-browser (the `cargo test` run builds the binary they drive).
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -33,7 +33,9 @@ fn main() -> Result<()> {
             serve(release, &passthrough)
         }
         "test" => {
-            build(false)?;
+            // Only the site: `cargo test` builds the binary itself, with the features that every
+            // test package unifies, so the dependencies compile once rather than twice.
+            build_site(false)?;
             test()
         }
         _ => {
@@ -131,6 +133,16 @@ fn run(command: &mut Command) -> Result<()> {
 }
 
 fn build(release: bool) -> Result<()> {
+    build_site(release)?;
+    let mut args = vec!["build", "--locked", "-p", "weir"];
+    if release {
+        args.push("--release");
+    }
+    cargo(&args)
+}
+
+/// The web app into `target/site`: the hydrate wasm, its bindings and the CSS.
+fn build_site(release: bool) -> Result<()> {
     ensure_wasm_target()?;
     let wasm_profile = if release { "wasm-release" } else { "dev" };
     cargo(&[
@@ -171,11 +183,7 @@ fn build(release: bool) -> Result<()> {
     let css = root().join("style").join("main.css");
     std::fs::copy(&css, pkg.join("weir.css"))
         .with_context(|| format!("copying {}", css.display()))?;
-    let mut args = vec!["build", "--locked", "-p", "weir"];
-    if release {
-        args.push("--release");
-    }
-    cargo(&args)
+    Ok(())
 }
 
 fn serve(release: bool, extra: &[String]) -> Result<()> {
@@ -200,8 +208,9 @@ fn test() -> Result<()> {
     ensure_python_packages()?;
     // Tidy first: it takes seconds (and builds nothing new), so a habit broken fails fast.
     cargo(&["test", "--locked", "-p", "xtask"])?;
-    // One cargo invocation for every package, so features are unified once. The browser tests
-    // drive the binary and the site that `build` just made.
+    // One cargo invocation for every package, so features are unified once. It builds the `weir`
+    // binary (the server's integration tests need it) before any test runs; the browser tests
+    // drive that binary and the site that `build_site` just made.
     let target = target_dir();
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     run(Command::new(cargo)
