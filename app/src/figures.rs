@@ -44,6 +44,21 @@ pub(crate) fn percent(fraction: f64) -> String {
     format!("{:.2}%", fraction * 100.0)
 }
 
+/// A count in three figures at most: 950 → "950", 193234 → "193K", 5836659 → "5.8M".
+pub(crate) fn compact(n: f64) -> String {
+    let (value, unit) = match n.abs() {
+        x if x >= 1e9 => (n / 1e9, "G"),
+        x if x >= 1e6 => (n / 1e6, "M"),
+        x if x >= 1e3 => (n / 1e3, "K"),
+        _ => return format!("{n:.0}"),
+    };
+    if value.abs() < 10.0 {
+        format!("{value:.1}{unit}")
+    } else {
+        format!("{value:.0}{unit}")
+    }
+}
+
 /// 1536 → "1.5 KiB".
 pub(crate) fn bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -72,6 +87,9 @@ mod tests {
         assert_eq!(rate(12.34), "12.3");
         assert_eq!(rate(1234.4), "1,234");
         assert_eq!(percent(0.0123), "1.23%");
+        assert_eq!(compact(950.0), "950");
+        assert_eq!(compact(193_234.0), "193K");
+        assert_eq!(compact(5_836_659.0), "5.8M");
         assert_eq!(bytes(512), "512 B");
         assert_eq!(bytes(1536), "1.5 KiB");
     }

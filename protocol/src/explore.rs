@@ -411,15 +411,22 @@ impl Selection {
         ))
     }
 
-    /// The events and how many have each field: one row, `count(*)` then `count(field)` for
-    /// each of `fields`.
+    /// The events and how many have each field: one row, `count(*)`, then `count(field)` for
+    /// each of `fields`, then an estimate of how many distinct values each of `distinct` takes
+    /// (a HyperLogLog sketch, which DataFusion has for every type but floats).
     pub fn presence_sql(
         &self,
         types: &dyn Fn(&str) -> FieldType,
         fields: &[String],
+        distinct: &[String],
     ) -> Result<String, FilterError> {
         let counts: Vec<String> = std::iter::once("count(*)".to_owned())
             .chain(fields.iter().map(|f| format!("count({})", identifier(f))))
+            .chain(
+                distinct
+                    .iter()
+                    .map(|f| format!("approx_distinct({})", identifier(f))),
+            )
             .collect();
         Ok(format!(
             "SELECT {} FROM {} WHERE {}",
@@ -429,20 +436,18 @@ impl Selection {
         ))
     }
 
-    /// The `k` most frequent values of each of `fields`: rows `(i, value, n)` with `i` the
-    /// field's index in `fields`, the value as text (null for a missing one), most frequent
-    /// first.
+    /// The `k` most frequent values of each of `fields` (`(i, field)` pairs): rows
+    /// `(i, value, n)`, the value as text (null for a missing one), most frequent first.
     pub fn top_values_sql(
         &self,
         types: &dyn Fn(&str) -> FieldType,
-        fields: &[String],
+        fields: &[(usize, String)],
         k: usize,
     ) -> Result<String, FilterError> {
         let condition = self.where_sql(types)?;
         let from = self.table_sql();
         let parts: Vec<String> = fields
             .iter()
-            .enumerate()
             .map(|(i, field)| {
                 format!(
                     "SELECT * FROM (SELECT {i} AS i, CAST({} AS VARCHAR) AS value, count(*) AS n \
@@ -452,6 +457,40 @@ impl Selection {
             })
             .collect();
         Ok(parts.join(" UNION ALL "))
+    }
+
+    /// [`Selection::top_values_sql`]'s rows over a sample, the newest `sample` events: one read
+    /// of the sample, its fields turned into `(i, value)` rows and counted. For fields of many
+    /// distinct values, whose exact counts would group every event of the range (a trace id
+    /// takes millions of values a day); Kibana's field list counts a sample too.
+    pub fn sample_top_values_sql(
+        &self,
+        types: &dyn Fn(&str) -> FieldType,
+        fields: &[(usize, String)],
+        k: usize,
+        sample: usize,
+    ) -> Result<String, FilterError> {
+        let condition = self.where_sql(types)?;
+        let from = self.table_sql();
+        let pairs: Vec<String> = fields
+            .iter()
+            .map(|(i, field)| {
+                format!(
+                    "named_struct('i', {i}, 'v', CAST({} AS VARCHAR))",
+                    identifier(field)
+                )
+            })
+            .collect();
+        let columns: Vec<String> = fields.iter().map(|(_, f)| identifier(f)).collect();
+        Ok(format!(
+            "SELECT i, value, n FROM (SELECT i, value, n, row_number() OVER (PARTITION BY i \
+             ORDER BY n DESC, value) AS r FROM (SELECT u['i'] AS i, u['v'] AS value, count(*) \
+             AS n FROM (SELECT unnest(make_array({})) AS u FROM (SELECT {} FROM {from} WHERE \
+             {condition} ORDER BY _time DESC LIMIT {sample})) GROUP BY 1, 2)) WHERE r <= {k} \
+             ORDER BY i, n DESC, value",
+            pairs.join(", "),
+            columns.join(", ")
+        ))
     }
 
     /// Each of `fields` (numbers) summed up in one row: its min, avg, p50, p99 and max, five

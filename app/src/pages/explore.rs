@@ -19,7 +19,7 @@ use protocol::{ErrorKind, is_stream_name};
 
 use self::compare::{comparison, comparison_view};
 use self::events::{Events, TailEvents};
-use self::fields::{Fields, Narrow, Summary, field_list};
+use self::fields::{Fields, Narrow, field_list};
 use self::histogram::{Histogram, histogram_view};
 use super::ErrorMessage;
 use super::dashboard::now_micros;
@@ -265,22 +265,8 @@ fn Explore(view: Memo<View>, fields: Fields) -> impl IntoView {
         },
     );
     let summary = Resource::new(
-        move || {
-            let names = fields.with_value(Fields::names);
-            let presence = sql(&|s, t| s.presence_sql(t, &names));
-            let top = sql(&|s, t| s.top_values_sql(t, &names, TOP_VALUES));
-            (presence, top, selection.get(), fields.get_value())
-        },
-        |(presence, top, selection, fields)| async move {
-            let presence = run_query(presence?).await.map_err(|e| e.0)?;
-            let top = run_query(top?).await.map_err(|e| e.0)?;
-            let numbers = fields::numbers(&selection?, &fields).await?;
-            Ok::<_, protocol::Error>(Summary {
-                presence,
-                top,
-                numbers,
-            })
-        },
+        move || (selection.get(), fields.get_value()),
+        |(selection, fields)| async move { fields::summary(selection?, fields, TOP_VALUES).await },
     );
     let compared = Resource::new(
         move || {

@@ -79,10 +79,16 @@ fn a_selection_quotes_its_stream_and_pages_by_keyset() {
          LIMIT 50"
     );
     let top = s
-        .top_values_sql(&types, &["route".into(), "status".into()], 5)
+        .top_values_sql(&types, &[(0, "route".into()), (3, "status".into())], 5)
         .unwrap();
     assert_eq!(top.matches("UNION ALL").count(), 1);
-    assert!(top.contains("SELECT 1 AS i, CAST(\"status\" AS VARCHAR) AS value"));
+    assert!(top.contains("SELECT 3 AS i, CAST(\"status\" AS VARCHAR) AS value"));
+    let sample = s
+        .sample_top_values_sql(&types, &[(2, "order".into())], 5, 1000)
+        .unwrap();
+    assert!(sample.contains("named_struct('i', 2, 'v', CAST(\"order\" AS VARCHAR))"));
+    assert!(sample.contains("(SELECT \"order\" FROM \"order\" WHERE _time >= "));
+    assert!(sample.contains("ORDER BY _time DESC LIMIT 1000)"));
 }
 
 #[test]

@@ -220,20 +220,23 @@ async fn explore_queries_agree_and_pages_cover_every_event_once() {
     assert_eq!(histogram.len(), 3);
     let fields = ["status".to_owned(), "service".to_owned(), "gone".to_owned()];
     let presence = service
-        .run(&selection.presence_sql(&types, &fields[..2]).unwrap(), 10)
+        .run(
+            &selection
+                .presence_sql(&types, &fields[..2], &["service".into(), "i".into()])
+                .unwrap(),
+            10,
+        )
         .await
         .unwrap();
+    // 35 events, each with a status and a service; one service, 35 values of i.
     assert_eq!(
-        format::rows(&presence).unwrap(),
-        [[
-            serde_json::json!(35),
-            serde_json::json!(35),
-            serde_json::json!(35)
-        ]]
+        serde_json::json!(format::rows(&presence).unwrap()),
+        serde_json::json!([[35, 35, 35, 1, 35]])
     );
+    let indexed = [(0, fields[0].clone()), (1, fields[1].clone())];
     let mut top = json(
         &service,
-        &selection.top_values_sql(&types, &fields[..2], 5).unwrap(),
+        &selection.top_values_sql(&types, &indexed, 5).unwrap(),
     )
     .await;
     // UNION ALL keeps no order between fields; each field's rows are in order.
@@ -241,6 +244,19 @@ async fn explore_queries_agree_and_pages_cover_every_event_once() {
     assert_eq!(
         serde_json::json!(top),
         serde_json::json!([[0, "500", 35], [1, "api", 35]])
+    );
+    // The newest 10 events: i = 150, 156, …, 204, each once; ties go by the value as text.
+    let sampled = [(0, "status".to_owned()), (2, "i".to_owned())];
+    let sample = json(
+        &service,
+        &selection
+            .sample_top_values_sql(&types, &sampled, 3, 10)
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        serde_json::json!(sample),
+        serde_json::json!([[0, "500", 10], [2, "150", 1], [2, "156", 1], [2, "162", 1]])
     );
     // Broken down by service with one value named: 35 `api` events, nothing else passes.
     let mut unfiltered = selection.clone();

@@ -1,6 +1,12 @@
-//! Explore's field list: each field with its type, the share of events that have it and its top
-//! values (keep or leave out each in one click); a number field also with its min, avg, p50, p99
-//! and max, and how its values spread (click a bar to keep that range).
+//! Explore's field list: each field with its type, the share of events that have it, about how
+//! many distinct values it takes and its top values (keep or leave out each in one click); a
+//! number field also with its min, avg, p50, p99 and max, and how its values spread (click a
+//! bar to keep that range).
+//!
+//! Top values are exact counts over the selection for a field of few distinct values (whose
+//! per-file counts the server keeps between queries), and counts in the newest events for a
+//! field of many (a trace id: exact counts would group every event of the range, seconds for a
+//! day of a busy stream).
 
 use std::collections::HashMap;
 
@@ -16,6 +22,13 @@ use crate::viz::{format_value, number, text};
 
 /// Buckets of a number field's spread.
 const SPREAD: u32 = 24;
+
+/// A field with more distinct values than this (or a float, which has no estimate) gets its top
+/// values from the newest events.
+const EXACT_TOP_DISTINCT: f64 = 10_000.0;
+
+/// The newest events whose values are counted for a field of many distinct values.
+const SAMPLE_EVENTS: usize = 1_000;
 
 /// A stream's fields (but `_time` and `_offset`) with their types.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,11 +50,76 @@ impl Fields {
 /// What the field list shows, for the current selection.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(super) struct Summary {
-    /// One row: `count(*)`, then `count(field)` for each field.
+    /// One row: `count(*)`, then `count(field)` for each field, then distinct estimates.
     pub(super) presence: QueryResult,
-    /// Rows `(field index, value, count)`.
+    /// Each field's estimate of distinct values (`None` for a float).
+    pub(super) distinct: Vec<Option<f64>>,
+    /// Rows `(field index, value, count)`, exact over the selection.
     pub(super) top: QueryResult,
+    /// Rows `(field index, value, count)` in the newest [`SAMPLE_EVENTS`] events.
+    pub(super) sampled: QueryResult,
     pub(super) numbers: HashMap<String, Numbers>,
+}
+
+/// The field list's figures over `selection`: presence and distinct estimates first (they say
+/// which fields are counted exactly), then top values and numbers at once.
+pub(super) async fn summary(
+    selection: Selection,
+    fields: Fields,
+    k: usize,
+) -> Result<Summary, protocol::Error> {
+    let types = |name: &str| fields.kind(name);
+    let bad = |e: protocol::explore::FilterError| {
+        protocol::Error::new(protocol::ErrorKind::BadRequest, e.0)
+    };
+    let names = fields.names();
+    let estimable: Vec<String> = fields
+        .0
+        .iter()
+        .filter(|(_, t)| !t.starts_with("Float"))
+        .map(|(name, _)| name.clone())
+        .collect();
+    let sql = selection
+        .presence_sql(&types, &names, &estimable)
+        .map_err(bad)?;
+    let presence = run_query(sql).await.map_err(|e| e.0)?;
+    let row = presence.rows.first().cloned().unwrap_or_default();
+    let distinct: Vec<Option<f64>> = names
+        .iter()
+        .map(|name| {
+            let j = estimable.iter().position(|e| e == name)?;
+            row.get(1 + names.len() + j).and_then(number)
+        })
+        .collect();
+    let (exact, many): (Vec<_>, Vec<_>) = names
+        .iter()
+        .cloned()
+        .enumerate()
+        .partition(|(i, _)| distinct[*i].is_some_and(|d| d <= EXACT_TOP_DISTINCT));
+    let top = async {
+        if exact.is_empty() {
+            return Ok(QueryResult::default());
+        }
+        let sql = selection.top_values_sql(&types, &exact, k).map_err(bad)?;
+        run_query(sql).await.map_err(|e| e.0)
+    };
+    let sampled = async {
+        if many.is_empty() {
+            return Ok(QueryResult::default());
+        }
+        let sql = selection
+            .sample_top_values_sql(&types, &many, k, SAMPLE_EVENTS)
+            .map_err(bad)?;
+        run_query(sql).await.map_err(|e| e.0)
+    };
+    let (top, sampled, numbers) = futures::join!(top, sampled, numbers(&selection, &fields));
+    Ok(Summary {
+        presence,
+        distinct,
+        top: top?,
+        sampled: sampled?,
+        numbers: numbers?,
+    })
 }
 
 /// A number field summed up.
@@ -124,8 +202,12 @@ pub(super) fn field_list(
 ) -> impl IntoView + use<> {
     let counts = summary.presence.rows.first().cloned().unwrap_or_default();
     let total = counts.first().and_then(number).unwrap_or(0.0);
+    let sample = total.min(SAMPLE_EVENTS as f64);
     let mut values: HashMap<usize, Vec<(Option<String>, f64)>> = HashMap::new();
-    for row in &summary.top.rows {
+    let in_sample: std::collections::HashSet<usize> = (summary.sampled.rows.iter())
+        .filter_map(|row| number(&row[0]).map(|i| i as usize))
+        .collect();
+    for row in summary.top.rows.iter().chain(&summary.sampled.rows) {
         let i = number(&row[0]).unwrap_or(-1.0) as usize;
         let value = (!row[1].is_null()).then(|| text(&row[1]));
         values
@@ -138,6 +220,10 @@ pub(super) fn field_list(
         let share = if total > 0.0 { have / total } else { 0.0 };
         let top = values.remove(&i).unwrap_or_default();
         let numbers = summary.numbers.get(name).cloned();
+        let from_sample = in_sample.contains(&i);
+        // A bar's width is its share of the events counted: the range's, or the sample's.
+        let whole = if from_sample { sample } else { total };
+        let distinct = summary.distinct.get(i).copied().flatten();
         view! {
             <details class="field" data-test="field" data-field=name.clone() open=i < 4>
                 <summary>
@@ -145,6 +231,9 @@ pub(super) fn field_list(
                     <span class="muted">" " {arrow_type.clone()}</span>
                     <span class="share muted">{crate::figures::percent(share)}</span>
                 </summary>
+                {distinct.map(|d| view! {
+                    <p class="muted small" data-test="distinct">"≈ " {crate::figures::compact(d)} " distinct values"</p>
+                })}
                 {numbers.map(|n| numbers_view(name, n, narrow))}
                 <table class="top-values"><tbody>
                     {top.into_iter().map(|(value, n)| {
@@ -156,7 +245,7 @@ pub(super) fn field_list(
                             Some(v) => Filter::new(name.clone(), Op::Ne, v.clone()),
                             None => Filter::new(name.clone(), Op::NotNull, ""),
                         };
-                        let width = if total > 0.0 { n / total * 100.0 } else { 0.0 };
+                        let width = if whole > 0.0 { n / whole * 100.0 } else { 0.0 };
                         view! {
                             <tr data-test="top-value">
                                 <td class="value">
@@ -172,6 +261,9 @@ pub(super) fn field_list(
                         }
                     }).collect_view()}
                 </tbody></table>
+                {from_sample.then(|| view! {
+                    <p class="muted small" data-test="sampled">"Top values of the newest " {crate::figures::count(sample as u64)} " events"</p>
+                })}
             </details>
         }
     }).collect_view();

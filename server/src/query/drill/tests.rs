@@ -55,7 +55,7 @@ async fn rows(service: &QueryService, sql: &str) -> Vec<Vec<serde_json::Value>> 
 
 /// How many events Explore shows for a drill.
 async fn explore_count(service: &QueryService, drill: &Drill) -> i64 {
-    let sql = drill.selection().presence_sql(&types, &[]).unwrap();
+    let sql = drill.selection().presence_sql(&types, &[], &[]).unwrap();
     rows(service, &sql).await[0][0].as_i64().unwrap()
 }
 
