@@ -231,6 +231,29 @@ async fn journey(browser: &Browser, weir: &WeirProcess) -> Result<()> {
         numbers.contains("min 0") && numbers.contains("max 119"),
         "the figures of n: {numbers}"
     );
+
+    // A field of few values is counted over the range; a float (DataFusion estimates no
+    // distinct floats) from the newest events.
+    let body: String = (0..30)
+        .map(|i| format!("{{\"host\":\"h{}\",\"ms\":{i}.5}}\n", i % 3))
+        .collect();
+    weir.ingest("latency", body).await?;
+    browser.client.goto(&weir.url("/explore/latency")).await?;
+    wait_text(browser, "total", "30").await?;
+    let notes = browser
+        .client
+        .execute(
+            "return ['host', 'ms'].map(f => { \
+               const d = document.querySelector(`details[data-test=field][data-field=${f}]`); \
+               const note = t => d.querySelector(`[data-test=${t}]`)?.textContent ?? '-'; \
+               return `${f}:${note('distinct')}:${note('sampled')}`; }).join('|');",
+            vec![],
+        )
+        .await?;
+    ensure!(
+        notes.as_str() == Some("host:≈ 3 distinct values:-|ms:-:Top values of the newest 30 events"),
+        "the field list's notes: {notes}"
+    );
     Ok(())
 }
 
