@@ -251,7 +251,8 @@ async fn journey(browser: &Browser, weir: &WeirProcess) -> Result<()> {
         )
         .await?;
     ensure!(
-        notes.as_str() == Some("host:≈ 3 distinct values:-|ms:-:Top values of the newest 30 events"),
+        notes.as_str()
+            == Some("host:≈ 3 distinct values:-|ms:-:Top values of the newest 30 events"),
         "the field list's notes: {notes}"
     );
     Ok(())
