@@ -19,7 +19,10 @@
 //! file, the columns read, the scan's predicate, every filter and projection above it and the
 //! aggregate (its groups, aggregates and their filters), with the table's schema. A plan with
 //! a volatile expression (`random()`) or a dynamic filter (whose bound depends on other files)
-//! is left as it is. States larger than an eighth of the file's bytes are not kept (an exact
+//! is left as it is. A condition on `_time` that every row of a file meets (its `_time` bounds lie
+//! inside the query's range) is dropped from that file's plan, so the file's states are the same
+//! for every range that covers it: "the last 24 hours" asked a minute later reads only the files
+//! at its ends. States larger than an eighth of the file's bytes are not kept (an exact
 //! percentile keeps every value): they would cost more memory than they save reading.
 
 use std::collections::HashMap;
@@ -28,12 +31,18 @@ use std::sync::{Arc, Mutex};
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
+use datafusion::common::ScalarValue;
 use datafusion::common::config::ConfigOptions;
+use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::ParquetSource;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfig, FileScanConfigBuilder};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::Result;
 use datafusion::execution::TaskContext;
+use datafusion::logical_expr::Operator;
+use datafusion::physical_expr::expressions::{BinaryExpr, Column, Literal, lit};
 use datafusion::physical_expr::{
     DynamicFilterTracking, EquivalenceProperties, Partitioning, PhysicalExpr,
 };
@@ -43,7 +52,7 @@ use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::execution_plan::{
     Boundedness, EmissionType, replace_children_if_necessary,
 };
-use datafusion::physical_plan::filter::FilterExec;
+use datafusion::physical_plan::filter::{FilterExec, FilterExecBuilder};
 use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
 use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::repartition::RepartitionExec;
@@ -198,10 +207,24 @@ impl CachePartials {
             chain.push(Arc::clone(&below));
             below = Arc::clone(below.children()[0]);
         }
-        let over = |input: Arc<dyn ExecutionPlan>| -> Result<Arc<dyn ExecutionPlan>> {
+        // The chain over one file's scan, its filters' conditions that the file's `_time`
+        // bounds meet dropped (those below any projection, where `_time` is the column).
+        let over = |input: Arc<dyn ExecutionPlan>,
+                    bounds: Option<(i64, i64)>|
+         -> Result<Arc<dyn ExecutionPlan>> {
             let mut plan = input;
+            let mut projected = false;
             for node in chain.iter().rev() {
-                plan = replace_children_if_necessary(Arc::clone(node), vec![plan])?;
+                projected |= node.downcast_ref::<ProjectionExec>().is_some();
+                plan = match (node.downcast_ref::<FilterExec>(), bounds) {
+                    (Some(filter), Some(bounds)) if !projected => Arc::new(
+                        FilterExecBuilder::from(filter)
+                            .with_predicate(within(filter.predicate(), bounds))
+                            .with_input(plan)
+                            .build()?,
+                    ),
+                    _ => replace_children_if_necessary(Arc::clone(node), vec![plan])?,
+                };
             }
             replace_children_if_necessary(Arc::clone(node), vec![plan])
         };
@@ -213,10 +236,17 @@ impl CachePartials {
                     let schema = format!("{:?}", config.file_schema());
                     let mut files = Vec::new();
                     for file in config.file_groups.iter().flat_map(|g| g.files()) {
-                        let scan = FileScanConfigBuilder::from(config.clone())
-                            .with_file_groups(vec![FileGroup::new(vec![file.clone()])])
-                            .build();
-                        let plan = over(DataSourceExec::from_data_source(scan))?;
+                        let bounds = time_bounds(file, &config);
+                        let mut scan = FileScanConfigBuilder::from(config.clone())
+                            .with_file_groups(vec![FileGroup::new(vec![file.clone()])]);
+                        let source = config.file_source().downcast_ref::<ParquetSource>();
+                        if let (Some(source), Some(predicate), Some(bounds)) =
+                            (source, config.file_source().filter(), bounds)
+                        {
+                            let narrowed = source.with_predicate(within(&predicate, bounds));
+                            scan = scan.with_source(Arc::new(narrowed));
+                        }
+                        let plan = over(DataSourceExec::from_data_source(scan.build()), bounds)?;
                         let key = format!("{}\n{schema}", displayable(plan.as_ref()).indent(true));
                         files.push(FilePartial {
                             key,
@@ -233,7 +263,7 @@ impl CachePartials {
                     )));
                     cached_any = true;
                 }
-                None => inputs.push(over(Arc::clone(child))?),
+                None => inputs.push(over(Arc::clone(child), None)?),
             }
         }
         if !cached_any {
@@ -271,6 +301,71 @@ fn lake_scan(plan: &Arc<dyn ExecutionPlan>) -> Result<Option<FileScanConfig>> {
         return Ok(None);
     }
     Ok(Some(config.clone()))
+}
+
+/// The `_time` bounds of a lake file, µs, from the statistics the snapshot gives it.
+fn time_bounds(file: &PartitionedFile, config: &FileScanConfig) -> Option<(i64, i64)> {
+    let idx = config.file_schema().index_of(storage::TIME_COLUMN).ok()?;
+    let column = file.statistics.as_ref()?.column_statistics.get(idx)?;
+    let micros = |bound: &Precision<ScalarValue>| match bound {
+        Precision::Exact(ScalarValue::TimestampMicrosecond(Some(v), _)) => Some(*v),
+        _ => None,
+    };
+    Some((micros(&column.min_value)?, micros(&column.max_value)?))
+}
+
+/// `predicate` without the conditions on `_time` that every instant of `[min, max]` meets
+/// (`true` if none is left). `_time` has no nulls.
+fn within(predicate: &Arc<dyn PhysicalExpr>, bounds: (i64, i64)) -> Arc<dyn PhysicalExpr> {
+    let Some(binary) = predicate.downcast_ref::<BinaryExpr>() else {
+        return Arc::clone(predicate);
+    };
+    if *binary.op() == Operator::And {
+        let (left, right) = (
+            within(binary.left(), bounds),
+            within(binary.right(), bounds),
+        );
+        let always = |e: &Arc<dyn PhysicalExpr>| {
+            e.downcast_ref::<Literal>()
+                .is_some_and(|l| l.value() == &ScalarValue::Boolean(Some(true)))
+        };
+        return match (always(&left), always(&right)) {
+            (true, _) => right,
+            (_, true) => left,
+            _ if Arc::ptr_eq(&left, binary.left()) && Arc::ptr_eq(&right, binary.right()) => {
+                Arc::clone(predicate)
+            }
+            _ => Arc::new(BinaryExpr::new(left, Operator::And, right)),
+        };
+    }
+    let time = |e: &Arc<dyn PhysicalExpr>| {
+        e.downcast_ref::<Column>()
+            .is_some_and(|c| c.name() == storage::TIME_COLUMN)
+    };
+    let instant = |e: &Arc<dyn PhysicalExpr>| match e.downcast_ref::<Literal>()?.value() {
+        ScalarValue::TimestampMicrosecond(Some(v), _) => Some(*v),
+        _ => None,
+    };
+    let (op, value) = if time(binary.left()) {
+        (Some(*binary.op()), instant(binary.right()))
+    } else if time(binary.right()) {
+        (binary.op().swap(), instant(binary.left()))
+    } else {
+        (None, None)
+    };
+    let (min, max) = bounds;
+    let holds = match (op, value) {
+        (Some(Operator::Gt), Some(v)) => min > v,
+        (Some(Operator::GtEq), Some(v)) => min >= v,
+        (Some(Operator::Lt), Some(v)) => max < v,
+        (Some(Operator::LtEq), Some(v)) => max <= v,
+        _ => false,
+    };
+    if holds {
+        lit(true)
+    } else {
+        Arc::clone(predicate)
+    }
 }
 
 /// One lake file's partial aggregate: the key of its states and the plan computing them.

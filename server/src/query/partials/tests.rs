@@ -130,6 +130,52 @@ async fn a_cached_file_is_not_read_again_and_a_late_event_or_a_compaction_is_see
     assert_eq!(after, reference(&store, sql).await);
 }
 
+#[tokio::test]
+async fn a_file_inside_the_range_keeps_its_states_whatever_the_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(
+        Store::open(dir.path(), StoreConfig::default())
+            .await
+            .unwrap(),
+    );
+    // 10:00 to 12:57: three lake files, one per hour.
+    let body: String = (0..60)
+        .map(|i| line(i * 3, 200 + i, Some("/a"), Some(i)))
+        .collect();
+    ingest::append_json(&store, &web(), body.as_bytes(), BodyFormat::Detect).unwrap();
+    store.tier(&web()).await.unwrap().expect("tiered");
+    let service = QueryService::new(
+        Arc::clone(&store),
+        QueryLimits::default(),
+        dir.path().join("spill"),
+    )
+    .unwrap();
+    let sql = |from: &str, to: &str| {
+        format!(
+            "SELECT count(*) AS n, sum(status) AS s FROM web \
+             WHERE _time >= '2026-01-05T{from}Z' AND _time < '2026-01-05T{to}Z' AND status > 0"
+        )
+    };
+    let wide = sql("10:00:00", "13:00:00");
+    assert_eq!(files_read(&service, &wide).await, 3);
+    // Another range that holds every file: their states are the same.
+    let wider = sql("09:00:00", "14:00:00");
+    assert_eq!(files_read(&service, &wider).await, 0, "{wider}");
+    // One that cuts the last hour: that file alone is read.
+    let cut = sql("09:30:00", "12:30:00");
+    assert_eq!(files_read(&service, &cut).await, 1, "{cut}");
+    for sql in [wide, wider, cut] {
+        assert_eq!(rows(&service, &sql).await, reference(&store, &sql).await);
+    }
+    assert_eq!(
+        rows(&service, &sql("09:30:00", "12:30:00")).await,
+        [[
+            serde_json::json!(50),
+            serde_json::json!((0..50).map(|i| 200 + i).sum::<i64>())
+        ]]
+    );
+}
+
 #[test]
 fn volatile_and_unaggregated_plans_are_left_alone() {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -197,6 +243,7 @@ fn queries() -> Vec<String> {
             "",
             "WHERE status >= 500",
             "WHERE _time >= '2026-01-05T10:40:00Z' AND _time < '2026-01-05T12:10:00Z'",
+            "WHERE '2026-01-05T10:50:00Z' < _time AND _time <= '2026-01-05T12:20:00Z'",
             "WHERE route = '/a' OR latency > 250",
         ] {
             let (select, by) = if group.is_empty() {
