@@ -9,6 +9,8 @@ partial-aggregate cache holds nothing of its range yet):
 - `hour`: the last hour of the stream's data (histogram, field list with top values and
   numbers, the newest events);
 - `day`: the last 24 hours, the same panels (the field list's top values are the costly part);
+- `later`: the `day` page a minute later (a "last 24 hours" view refreshed): a different range,
+  whose files but the two at its ends are the `day` page's;
 - `drill`: what a click on a dashboard panel opens: one minute of one service's server errors.
 
 "Last" is relative to the newest event of the stream, so a generated history works as well as
@@ -69,6 +71,7 @@ def main():
     pages = {
         "hour": f"{base}?from={rfc3339(end - hour)}&to={rfc3339(end)}",
         "day": f"{base}?from={rfc3339(end - day)}&to={rfc3339(end)}",
+        "later": f"{base}?from={rfc3339(end - day + minute)}&to={rfc3339(end + minute)}",
         "drill": f"{base}?from={rfc3339(spike)}&to={rfc3339(spike + minute - 1)}"
                  f"&f={urllib.parse.quote(f'service|=|{service}')}"
                  f"&f={urllib.parse.quote('status|>|499')}",

@@ -9,8 +9,9 @@ For each query: one warm-up per engine (timed apart: Weir's first run, before it
 files' partial aggregates holds the query's), then --runs rounds in which each engine runs once, in
 rotated order. Reports min and median milliseconds, Weir/DuckDB ratios and their geometric mean,
 and whether both engines returned the same rows: the same number, and the same values in the
-columns both have (floats within a relative 1e-9, as the engines' interpolations differ in the
-10th digit; an approximate aggregate's floats are not compared, the two engines' sketches differ;
+columns both have (floats within a relative 1e-9, but an exact percentile's within 1e-7: the
+engines interpolate between the same two values with different arithmetic, 2e-8 apart at most on
+the bench data; an approximate aggregate's floats are not compared, the two engines' sketches differ;
 rows as a multiset, since ties in an ORDER BY may come in either order).
 """
 import argparse
@@ -68,7 +69,7 @@ def normal(value):
     return value
 
 
-def same_rows(weir, duck, approx):
+def same_rows(weir, duck, approx, tolerance=1e-9):
     """Whether both results hold the same rows in the columns they share."""
     (wcols, wrows), (dcols, drows) = weir, duck
     if len(wrows) != len(drows):
@@ -84,7 +85,7 @@ def same_rows(weir, duck, approx):
         for x, y in zip(a, b):
             if isinstance(x, float) or isinstance(y, float):
                 if not approx and not (x is not None and y is not None
-                                       and math.isclose(x, y, rel_tol=1e-9)):
+                                       and math.isclose(x, y, rel_tol=tolerance)):
                     return False
             elif x != y:
                 return False
@@ -135,7 +136,9 @@ def main():
                for e, t in times.items()}
         res["ratio_min"] = round(res["weir"]["min_ms"] / res["duckdb"]["min_ms"], 3)
         approx = "approx" in (q.get("datafusion") or q["both"])
-        res["rows_agree"] = same_rows(rows["weir"], rows["duckdb"], approx)
+        sql = q.get("datafusion") or q["both"]
+        tolerance = 1e-7 if "percentile_cont" in sql else 1e-9
+        res["rows_agree"] = same_rows(rows["weir"], rows["duckdb"], approx, tolerance)
         results[name] = res
         print(f"{name:4} weir {res['weir']['min_ms']:>9.1f} ms  duckdb {res['duckdb']['min_ms']:>9.1f} ms"
               f"  ratio {res['ratio_min']:.3f}  rows {len(rows['weir'][1])}/{len(rows['duckdb'][1])}"
