@@ -62,15 +62,15 @@ async fn files_read(service: &QueryService, sql: &str) -> u64 {
     service.running.progress("probe").unwrap().files_scanned
 }
 
-#[tokio::test]
-async fn a_cached_file_is_not_read_again_and_a_late_event_or_a_compaction_is_seen() {
+/// 20 events in each of three hours, 10:00 to 12:57 (`status` 200 + i for the i-th), tiered
+/// into three lake files; a query service over them.
+async fn three_hourly_files() -> (tempfile::TempDir, Arc<Store>, QueryService) {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(
         Store::open(dir.path(), StoreConfig::default())
             .await
             .unwrap(),
     );
-    // 20 events in each of three hours: three lake files.
     let body: String = (0..60)
         .map(|i| line(i * 3, 200 + i, Some("/a"), Some(i)))
         .collect();
@@ -82,6 +82,12 @@ async fn a_cached_file_is_not_read_again_and_a_late_event_or_a_compaction_is_see
         dir.path().join("spill"),
     )
     .unwrap();
+    (dir, store, service)
+}
+
+#[tokio::test]
+async fn a_cached_file_is_not_read_again_and_a_late_event_or_a_compaction_is_seen() {
+    let (_dir, store, service) = three_hourly_files().await;
     let sql = "SELECT date_trunc('hour', _time) AS hour, count(*) AS n, sum(status) AS s \
                FROM web GROUP BY 1 ORDER BY 1";
     let counts = |rows: &[Vec<serde_json::Value>]| -> Vec<u64> {
@@ -132,24 +138,7 @@ async fn a_cached_file_is_not_read_again_and_a_late_event_or_a_compaction_is_see
 
 #[tokio::test]
 async fn a_file_inside_the_range_keeps_its_states_whatever_the_range() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(
-        Store::open(dir.path(), StoreConfig::default())
-            .await
-            .unwrap(),
-    );
-    // 10:00 to 12:57: three lake files, one per hour.
-    let body: String = (0..60)
-        .map(|i| line(i * 3, 200 + i, Some("/a"), Some(i)))
-        .collect();
-    ingest::append_json(&store, &web(), body.as_bytes(), BodyFormat::Detect).unwrap();
-    store.tier(&web()).await.unwrap().expect("tiered");
-    let service = QueryService::new(
-        Arc::clone(&store),
-        QueryLimits::default(),
-        dir.path().join("spill"),
-    )
-    .unwrap();
+    let (_dir, store, service) = three_hourly_files().await;
     let sql = |from: &str, to: &str| {
         format!(
             "SELECT count(*) AS n, sum(status) AS s FROM web \
