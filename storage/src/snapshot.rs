@@ -3,8 +3,9 @@
 //!
 //! ```text
 //!   StreamTable::scan ─► UnionExec ─┬─ DataSourceExec (Parquet): the lake files left after
-//!                                   │    pruning by the Delta log's statistics, with the filters
-//!                                   │    as the Parquet predicate (row groups, pages)
+//!                                   │    pruning by the Delta log's statistics (and the row
+//!                                   │    groups by bloom filters, for needles), with the filters
+//!                                   │    as the Parquet predicate (row groups, pages, rows)
 //!                                   └─ DataSourceExec (memory): the hot batches
 //! ```
 
@@ -20,6 +21,7 @@ use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::datasource::physical_plan::parquet::{ParquetAccessPlan, RowGroupAccess};
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::object_store::ObjectStoreUrl;
@@ -147,22 +149,39 @@ impl TableProvider for StreamTable {
                 Some(pruning) => Some(pruning.prune(self.snapshot.lake.files.as_ref())?),
                 None => None,
             };
-            let mut files = self.snapshot.lake.files.files(keep.as_deref());
+            let files = self.snapshot.lake.files.files(keep.as_deref());
+            let mut files = self.needle_row_groups(files, filters).await?;
             if !files.is_empty() {
                 // Newest first, dealt round-robin: every partition starts with the newest files,
                 // so a `ORDER BY _time DESC LIMIT k` has its k rows after the first files and
                 // its dynamic filter skips the rest by their `_time` bounds, unopened.
-                files.sort_by_key(|f| std::cmp::Reverse(f.time.map(|(_, max)| max)));
+                files.sort_by_key(|(f, _)| std::cmp::Reverse(f.time.map(|(_, max)| max)));
                 let mut groups: Vec<Vec<PartitionedFile>> =
                     vec![Vec::new(); partitions.min(files.len())];
                 let n_groups = groups.len();
-                for (idx, file) in files.into_iter().enumerate() {
-                    groups[idx % n_groups].push(partitioned_file(schema, file));
+                for (idx, (file, row_groups)) in files.into_iter().enumerate() {
+                    let mut file = partitioned_file(schema, file);
+                    if let Some(row_groups) = row_groups {
+                        file = file.with_extension(ParquetAccessPlan::new(
+                            row_groups
+                                .into_iter()
+                                .map(|keep| match keep {
+                                    true => RowGroupAccess::Scan,
+                                    false => RowGroupAccess::Skip,
+                                })
+                                .collect(),
+                        ));
+                    }
+                    groups[idx % n_groups].push(file);
                 }
                 let mut source = ParquetSource::new(Arc::clone(schema))
                     .with_table_parquet_options(state.table_options().parquet.clone())
                     .with_enable_page_index(true);
-                if let Some(predicate) = predicate {
+                // With filter pushdown on, the optimizer moves the filter above the scan into
+                // it (and prunes by it): set here too, every condition would be evaluated twice.
+                if let Some(predicate) = predicate
+                    && !state.config_options().execution.parquet.pushdown_filters
+                {
                     source = source.with_predicate(predicate);
                 }
                 let config = FileScanConfigBuilder::new(
@@ -191,6 +210,34 @@ impl TableProvider for StreamTable {
             .with_limit(limit);
         inputs.push(datafusion::datasource::source::DataSourceExec::from_data_source(memory));
         UnionExec::try_new(inputs)
+    }
+}
+
+impl StreamTable {
+    /// The files with the row groups of each that may hold the needles among `filters` (`None`:
+    /// all of them), without the files where none may.
+    async fn needle_row_groups(
+        &self,
+        files: Vec<DataFile>,
+        filters: &[Expr],
+    ) -> DfResult<Vec<(DataFile, Option<Vec<bool>>)>> {
+        let needles = crate::lake::needles(filters, &self.snapshot.schema);
+        if needles.is_empty() {
+            return Ok(files.into_iter().map(|file| (file, None)).collect());
+        }
+        let blooms = Arc::clone(&self.snapshot.lake.blooms);
+        // Footers and filter blocks are read from disk: off the query's threads.
+        tokio::task::spawn_blocking(move || {
+            files
+                .into_iter()
+                .filter_map(|file| match blooms.row_groups(&file.path, &needles) {
+                    Some(row_groups) if !row_groups.contains(&true) => None,
+                    row_groups => Some((file, row_groups)),
+                })
+                .collect()
+        })
+        .await
+        .map_err(|e| DataFusionError::External(Box::new(e)))
     }
 }
 

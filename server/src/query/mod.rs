@@ -12,6 +12,7 @@ mod limits;
 mod partials;
 pub(crate) mod running;
 mod system;
+mod topk;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -157,7 +158,8 @@ impl QueryService {
         let mut state = SessionStateBuilder::new()
             .with_config(config)
             .with_runtime_env(runtime)
-            .with_default_features();
+            .with_default_features()
+            .with_physical_optimizer_rule(Arc::new(topk::OneHeapTopK));
         if limits.partial_cache_bytes > 0 {
             state = state.with_physical_optimizer_rule(Arc::new(partials::CachePartials {
                 cache: Arc::clone(&cache),

@@ -442,3 +442,82 @@ async fn progress_counts_the_lake_files_and_bytes_a_plan_reads() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_top_k_has_one_heap_and_a_needle_opens_only_the_files_that_may_hold_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(
+        Store::open(dir.path(), StoreConfig::default())
+            .await
+            .unwrap(),
+    );
+    let web = StreamName::new("web").unwrap();
+    // 200 events in each of three hours (three lake files), then 30 hot ones; user `u{i % 50}`
+    // in the lake, `late` in the hot tier; trace `t{i}` once each.
+    let event = |i: usize, hour: usize, user: String| {
+        format!(
+            "{{\"_time\":\"2026-01-05T{hour:02}:{:02}:{:02}Z\",\"i\":{i},\"user\":\"{user}\",\"trace\":\"t{i}\"}}\n",
+            (i % 200) / 60,
+            (i % 200) % 60
+        )
+    };
+    let lake: String = (0..600)
+        .map(|i| event(i, 10 + i / 200, format!("u{}", i % 50)))
+        .collect();
+    ingest::append_json(&store, &web, lake.as_bytes(), BodyFormat::Detect).unwrap();
+    store.tier(&web).await.unwrap().expect("events tiered");
+    let hot: String = (600..630).map(|i| event(i, 13, "late".into())).collect();
+    ingest::append_json(&store, &web, hot.as_bytes(), BodyFormat::Detect).unwrap();
+    let service =
+        QueryService::new(store, QueryLimits::default(), dir.path().join("spill")).unwrap();
+    let ints = |rows: Vec<Vec<serde_json::Value>>| -> Vec<i64> {
+        rows.iter().map(|r| r[0].as_i64().unwrap()).collect()
+    };
+    // Newest first: the hot tier's, then the lake's, across partitions.
+    let newest = ints(
+        json(
+            &service,
+            "SELECT i FROM web ORDER BY _time DESC, i DESC LIMIT 40",
+        )
+        .await,
+    );
+    assert_eq!(newest, (590..630).rev().collect::<Vec<i64>>());
+    let user = ints(
+        json(
+            &service,
+            "SELECT i FROM web WHERE user = 'u7' ORDER BY _time DESC LIMIT 5",
+        )
+        .await,
+    );
+    assert_eq!(user, vec![557, 507, 457, 407, 357]);
+    let trace = ints(
+        json(
+            &service,
+            "SELECT i FROM web WHERE trace IN ('t5', 't405', 't612') ORDER BY i",
+        )
+        .await,
+    );
+    assert_eq!(trace, vec![5, 405, 612]);
+    let plan = |sql: String| {
+        let service = &service;
+        async move {
+            json(service, &format!("EXPLAIN {sql}"))
+                .await
+                .into_iter()
+                .map(|row| row[1].as_str().unwrap_or_default().to_owned())
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+    };
+    let top = plan("SELECT i FROM web ORDER BY _time DESC LIMIT 40".into()).await;
+    assert!(
+        top.contains("SortExec: TopK(fetch=40)") && top.contains("preserve_partitioning=[false]"),
+        "{top}"
+    );
+    assert!(!top.contains("SortPreservingMergeExec"), "{top}");
+    // One trace id: only the file of its hour is scanned (the other two files' filters lack it).
+    let needle = plan("SELECT i FROM web WHERE trace = 't250'".into()).await;
+    assert_eq!(needle.matches(".parquet").count(), 1, "{needle}");
+    let all = plan("SELECT i FROM web WHERE upper(trace) = 'T250'".into()).await;
+    assert_eq!(all.matches(".parquet").count(), 3, "{all}");
+}

@@ -1,9 +1,13 @@
 //! How lake files are encoded. Measured on the shared bench workload (docs/benchmarks.md):
 //! - `_time` and `_offset` are sorted (or nearly) integers: delta encoding stores their gaps, about
 //!   2 bytes and 0.01 byte per event, where dictionary or plain pages cost 2.8 and 1.5.
-//! - Strings keep a dictionary while it fits (services, routes, users), and fall back to
-//!   DELTA_LENGTH_BYTE_ARRAY, which keeps the lengths apart from the bytes, so random ids (trace
-//!   ids) compress to close to their entropy.
+//! - Strings keep a dictionary while it fits (services, routes, users). A string column whose
+//!   distinct values in a row group would overflow the dictionary page (random ids: trace ids)
+//!   is written without one, as DELTA_LENGTH_BYTE_ARRAY, which keeps the lengths apart from the
+//!   bytes, so the ids compress to close to their entropy. Left to itself the writer would fill
+//!   a 1 MiB dictionary page first and fall back after it: 0.7 byte more per event, and a reader
+//!   of any row of the group decompresses and decodes that page (a needle's `SELECT *` did so
+//!   for every row group it touched).
 //! - zstd level 3, but level 1 for strings: dictionary pages compress as well at level 1, and
 //!   random ids better (level 3 spends bits on matches that random text does not have), while
 //!   numbers such as latencies gain about 10% at level 3.
@@ -13,9 +17,14 @@
 //!   distinct value rounded up to a power of two of bytes, so random ids pay 0.8 to 1.6 bytes per
 //!   event and a column of a few services almost nothing.
 
+use std::collections::{BTreeSet, HashSet};
+
+use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Schema};
-use deltalake::parquet::basic::{Compression, Encoding, ZstdLevel};
-use deltalake::parquet::file::properties::WriterProperties;
+use arrow::record_batch::RecordBatch;
+use deltalake::parquet::basic::{Compression, Encoding, Type as PhysicalType, ZstdLevel};
+use deltalake::parquet::file::metadata::ParquetMetaData;
+use deltalake::parquet::file::properties::{DEFAULT_DICTIONARY_PAGE_SIZE_LIMIT, WriterProperties};
 use deltalake::parquet::schema::types::ColumnPath;
 
 use crate::{OFFSET_COLUMN, TIME_COLUMN};
@@ -26,17 +35,69 @@ use crate::{OFFSET_COLUMN, TIME_COLUMN};
 /// against one group per hour, +0.7 at 65,536.
 const ROW_GROUP_ROWS: usize = 1 << 17;
 
+/// Data pages hold at most this many rows (the writer's default is 20,000): a needle's
+/// `SELECT *` decodes, for each column, the page that holds each matching row, so smaller pages
+/// decode fewer rows per match (a page of random ids is 64 KiB here, not 320). About 0.25 byte
+/// more per event (page headers, index entries, less for zstd to work with).
+const PAGE_ROWS: usize = 4096;
+
 /// The false-positive rate of strings' bloom filters: with one row group an hour, a needle over a
 /// week reads the column of about 8 row groups that do not hold it.
 const BLOOM_FPP: f64 = 0.05;
 
-/// The writer properties of every lake file of a table with `schema`.
-pub(crate) fn writer_properties(schema: &Schema) -> WriterProperties {
+/// The string columns of `batch` whose distinct values in its first row group would not fit a
+/// dictionary page (each value costs its bytes and a 4-byte length there).
+pub(crate) fn overflowing_strings(batch: &RecordBatch) -> BTreeSet<String> {
+    let rows = batch.num_rows().min(ROW_GROUP_ROWS);
+    let mut out = BTreeSet::new();
+    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+        let values: Box<dyn Iterator<Item = Option<&str>>> = match column.data_type() {
+            DataType::Utf8 => Box::new(column.as_string::<i32>().iter()),
+            DataType::LargeUtf8 => Box::new(column.as_string::<i64>().iter()),
+            DataType::Utf8View => Box::new(column.as_string_view().iter()),
+            _ => continue,
+        };
+        let mut seen: HashSet<&str, foldhash::fast::RandomState> = HashSet::default();
+        let mut bytes = 0;
+        for value in values.take(rows).flatten() {
+            if seen.insert(value) {
+                bytes += value.len() + 4;
+                if bytes > DEFAULT_DICTIONARY_PAGE_SIZE_LIMIT {
+                    out.insert(field.name().clone());
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The string columns of a lake file written without a dictionary, or whose dictionary
+/// overflowed (their pages fell back to DELTA_LENGTH_BYTE_ARRAY): compaction keeps them so.
+pub(crate) fn strings_without_dictionary(metadata: &ParquetMetaData) -> BTreeSet<String> {
+    metadata
+        .row_groups()
+        .iter()
+        .flat_map(|row_group| row_group.columns())
+        .filter(|chunk| {
+            chunk.column_type() == PhysicalType::BYTE_ARRAY
+                && chunk
+                    .encodings()
+                    .any(|encoding| encoding == Encoding::DELTA_LENGTH_BYTE_ARRAY)
+        })
+        .map(|chunk| chunk.column_path().string())
+        .collect()
+}
+
+/// The writer properties of a lake file of a table with `schema`, with the string columns
+/// `plain` written without a dictionary.
+pub(crate) fn writer_properties(schema: &Schema, plain: &BTreeSet<String>) -> WriterProperties {
     let mut builder = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(3).expect("level 3 is valid"),
         ))
-        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS));
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_data_page_row_count_limit(PAGE_ROWS);
     for field in schema.fields() {
         let column = ColumnPath::from(field.name().as_str());
         if field.name() == TIME_COLUMN || field.name() == OFFSET_COLUMN {
@@ -44,6 +105,9 @@ pub(crate) fn writer_properties(schema: &Schema) -> WriterProperties {
                 .set_column_dictionary_enabled(column.clone(), false)
                 .set_column_encoding(column, Encoding::DELTA_BINARY_PACKED);
         } else if matches!(field.data_type(), DataType::Utf8 | DataType::LargeUtf8) {
+            if plain.contains(field.name()) {
+                builder = builder.set_column_dictionary_enabled(column.clone(), false);
+            }
             // With the dictionary on, this is the encoding used once the dictionary is full.
             builder = builder
                 .set_column_encoding(column.clone(), Encoding::DELTA_LENGTH_BYTE_ARRAY)
@@ -114,7 +178,10 @@ mod tests {
         let mut writer = ArrowWriter::try_new(
             file.try_clone().unwrap(),
             schema,
-            Some(writer_properties(&batch.schema())),
+            Some(writer_properties(
+                &batch.schema(),
+                &overflowing_strings(&batch),
+            )),
         )
         .unwrap();
         writer.write(&batch).unwrap();
@@ -143,13 +210,20 @@ mod tests {
         }
         let ids: Vec<Encoding> = column("trace_id").encodings().collect();
         assert!(ids.contains(&Encoding::DELTA_LENGTH_BYTE_ARRAY), "{ids:?}");
+        assert!(!ids.contains(&Encoding::RLE_DICTIONARY), "{ids:?}");
+        assert!(column("trace_id").dictionary_page_offset().is_none());
         let services: Vec<Encoding> = column("service").encodings().collect();
         assert!(services.contains(&Encoding::RLE_DICTIONARY), "{services:?}");
-        // 128 random bits are 16 bytes (and the dictionary tried first, until it is full, about
+        // Compaction keeps the ids without a dictionary, the services with one.
+        assert_eq!(
+            strings_without_dictionary(reader.metadata()),
+            BTreeSet::from(["trace_id".to_owned()])
+        );
+        // 128 random bits are 16 bytes (a dictionary tried first, until it is full, cost about
         // 0.7 more per row in a group of 131,072); gaps below 2^15 µs need about 2 bytes; offsets
         // almost none.
         assert!(
-            bytes_per_row("trace_id") < 16.8,
+            bytes_per_row("trace_id") < 16.3,
             "{}",
             bytes_per_row("trace_id")
         );

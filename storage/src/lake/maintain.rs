@@ -2,11 +2,13 @@
 //! `_time`, as a commit that changes no data), vacuum (files no version needs, after a grace
 //! period), and retention (whole expired hours removed).
 
+use std::collections::BTreeSet;
 use std::num::NonZeroU64;
 use std::time::Duration;
 
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::operations::optimize::OptimizeType;
+use deltalake::parquet::file::metadata::ParquetMetaDataReader;
 use deltalake::{FilterOp, FilterValue};
 
 use datafusion::common::Column;
@@ -34,6 +36,37 @@ pub(crate) fn hours_to_compact(
 }
 
 impl LakeTable {
+    /// The string columns that the files of `hour` hold without a dictionary (or whose
+    /// dictionary overflowed): the compacted files keep them so (see `encoding`). A file whose
+    /// footer cannot be read says nothing (compaction itself will report it).
+    async fn strings_without_dictionary(&self, hour: &str) -> Result<BTreeSet<String>> {
+        let partition = format!("{HOUR_COLUMN}={hour}");
+        let files: Vec<_> = self
+            .state()
+            .await?
+            .files
+            .files(None)
+            .into_iter()
+            .map(|file| file.path)
+            .filter(|path| path.iter().any(|part| part == partition.as_str()))
+            .collect();
+        let read = move || {
+            let mut plain = BTreeSet::new();
+            for path in files {
+                let metadata = std::fs::File::open(&path)
+                    .ok()
+                    .and_then(|file| ParquetMetaDataReader::new().parse_and_finish(&file).ok());
+                if let Some(metadata) = metadata {
+                    plain.extend(super::encoding::strings_without_dictionary(&metadata));
+                }
+            }
+            plain
+        };
+        tokio::task::spawn_blocking(read)
+            .await
+            .map_err(|e| lake_error(&self.path, e))
+    }
+
     /// Rewrites the files of `hour` as files of up to `target_bytes`, sorted by `_time`, in one
     /// commit with `dataChange=false`. Readers of older versions keep their files until vacuum.
     pub(crate) async fn compact(&mut self, hour: &str, target_bytes: u64) -> Result<LakeState> {
@@ -44,7 +77,8 @@ impl LakeTable {
             .map_err(|e| lake_error(&self.path, e))?
             .snapshot()
             .arrow_schema();
-        let properties = super::encoding::writer_properties(&schema);
+        let plain = self.strings_without_dictionary(hour).await?;
+        let properties = super::encoding::writer_properties(&schema, &plain);
         let (table, metrics) = table
             .optimize()
             .with_type(OptimizeType::ZOrder(vec![crate::TIME_COLUMN.to_owned()]))

@@ -8,6 +8,7 @@
 //! highest offset in the lake) as the version of the Delta application transaction `weir`, so a
 //! restart knows which WAL events the lake already holds.
 
+mod blooms;
 mod encoding;
 mod files;
 mod maintain;
@@ -20,6 +21,7 @@ use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use deltalake::DeltaTable;
 
+pub(crate) use blooms::{BloomIndex, needles};
 pub(crate) use files::{DataFile, DataFiles};
 pub(crate) use maintain::hours_to_compact;
 
@@ -53,6 +55,8 @@ pub(crate) struct LakeState {
     pub(crate) files: Arc<DataFiles>,
     /// The table's schema (with the `_hour` partition column); `None` before the first commit.
     pub(crate) schema: Option<SchemaRef>,
+    /// Where the files' bloom filters are (shared by every version of the table).
+    pub(crate) blooms: Arc<BloomIndex>,
 }
 
 /// A stream's Delta table, open for writing. One writer at a time (the store serializes them).
@@ -60,6 +64,7 @@ pub(crate) struct LakeTable {
     path: PathBuf,
     /// `None` until the table exists (its first commit creates it).
     table: Option<DeltaTable>,
+    blooms: Arc<BloomIndex>,
 }
 
 impl std::fmt::Debug for LakeTable {
@@ -76,6 +81,7 @@ impl LakeTable {
         LakeTable {
             path: path.to_owned(),
             table: None,
+            blooms: Arc::default(),
         }
     }
 
@@ -90,16 +96,17 @@ impl LakeTable {
         Ok(LakeTable {
             path: path.to_owned(),
             table: Some(table),
+            blooms: Arc::default(),
         })
     }
 
     /// What readers need of the current version.
     pub(crate) async fn state(&self) -> Result<LakeState> {
         let Some(table) = &self.table else {
-            return Ok(LakeState::default());
+            return Ok(self.empty_state());
         };
         let Some(version) = table.version() else {
-            return Ok(LakeState::default());
+            return Ok(self.empty_state());
         };
         let snapshot = table.snapshot().map_err(|e| lake_error(&self.path, e))?;
         let end = snapshot
@@ -115,7 +122,15 @@ impl LakeTable {
             end,
             files: Arc::new(DataFiles::new(&self.path, actions)),
             schema: Some(snapshot.snapshot().arrow_schema()),
+            blooms: Arc::clone(&self.blooms),
         })
+    }
+
+    fn empty_state(&self) -> LakeState {
+        LakeState {
+            blooms: Arc::clone(&self.blooms),
+            ..LakeState::default()
+        }
     }
 
     /// Commits `batches` (events `[.., end)`, in the stream schema `schema`) as one Delta version

@@ -35,7 +35,8 @@ pub(super) async fn append(
     end: u64,
 ) -> Result<()> {
     let batch = with_hour(&sorted_by_time(schema, batches)?)?;
-    let properties = super::encoding::writer_properties(schema);
+    let plain = super::encoding::overflowing_strings(&batch);
+    let properties = super::encoding::writer_properties(schema, &plain);
     let commit = CommitProperties::default()
         .with_application_transaction(Transaction::new(APP_ID, end as i64));
     let table = lake
@@ -182,7 +183,10 @@ pub(super) async fn widen(
         .with_save_mode(SaveMode::Overwrite)
         .with_schema_mode(SchemaMode::Overwrite)
         .with_partition_columns([HOUR_COLUMN])
-        .with_writer_properties(super::encoding::writer_properties(schema))
+        .with_writer_properties(super::encoding::writer_properties(
+            schema,
+            &Default::default(),
+        ))
         .with_commit_properties(commit)
         .await
         .map_err(|e| lake_error(&lake.path, e))?;
