@@ -27,7 +27,7 @@ mod wal;
 
 pub use clock::now_micros;
 pub use error::Error;
-pub use lake::HOUR_COLUMN;
+pub use lake::{DICTIONARY_COLUMNS, HOUR_COLUMN};
 pub use name::StreamName;
 pub use schema::{ColumnType, evolve};
 pub use snapshot::Snapshot;

@@ -155,12 +155,15 @@ impl TableProvider for StreamTable {
                 // Newest first, dealt round-robin: every partition starts with the newest files,
                 // so a `ORDER BY _time DESC LIMIT k` has its k rows after the first files and
                 // its dynamic filter skips the rest by their `_time` bounds, unopened.
-                files.sort_by_key(|(f, _)| std::cmp::Reverse(f.time.map(|(_, max)| max)));
+                files.sort_by_key(|(f, _, _)| std::cmp::Reverse(f.time.map(|(_, max)| max)));
                 let mut groups: Vec<Vec<PartitionedFile>> =
                     vec![Vec::new(); partitions.min(files.len())];
                 let n_groups = groups.len();
-                for (idx, (file, row_groups)) in files.into_iter().enumerate() {
+                for (idx, (file, row_groups, read_schema)) in files.into_iter().enumerate() {
                     let mut file = partitioned_file(schema, file);
+                    if let Some(read_schema) = read_schema {
+                        file = file.with_arrow_schema(read_schema);
+                    }
                     if let Some(row_groups) = row_groups {
                         file = file.with_extension(ParquetAccessPlan::new(
                             row_groups
@@ -215,24 +218,30 @@ impl TableProvider for StreamTable {
 
 impl StreamTable {
     /// The files with the row groups of each that may hold the needles among `filters` (`None`:
-    /// all of them), without the files where none may.
+    /// all of them), without the files where none may, and the types to read each one's columns
+    /// as (`None`: its footer says nothing, the scan reads what the file says).
     async fn needle_row_groups(
         &self,
         files: Vec<DataFile>,
         filters: &[Expr],
-    ) -> DfResult<Vec<(DataFile, Option<Vec<bool>>)>> {
+    ) -> DfResult<Vec<(DataFile, Option<Vec<bool>>, Option<SchemaRef>)>> {
         let needles = crate::lake::needles(filters, &self.snapshot.schema);
-        if needles.is_empty() {
-            return Ok(files.into_iter().map(|file| (file, None)).collect());
-        }
         let blooms = Arc::clone(&self.snapshot.lake.blooms);
-        // Footers and filter blocks are read from disk: off the query's threads.
+        // Footers and filter blocks are read from disk (once a file: they are cached): off the
+        // query's threads.
         tokio::task::spawn_blocking(move || {
             files
                 .into_iter()
-                .filter_map(|file| match blooms.row_groups(&file.path, &needles) {
-                    Some(row_groups) if !row_groups.contains(&true) => None,
-                    row_groups => Some((file, row_groups)),
+                .filter_map(|file| {
+                    let row_groups = match needles.is_empty() {
+                        true => None,
+                        false => match blooms.row_groups(&file.path, &needles) {
+                            Some(row_groups) if !row_groups.contains(&true) => return None,
+                            row_groups => row_groups,
+                        },
+                    };
+                    let read_schema = blooms.read_schema(&file.path);
+                    Some((file, row_groups, read_schema))
                 })
                 .collect()
         })

@@ -209,8 +209,8 @@ impl CachePartials {
         }
         // The chain over one file's scan, its filters' conditions that the file's `_time`
         // bounds meet dropped (those below any projection, where `_time` is the column).
-        let over = |input: Arc<dyn ExecutionPlan>,
-                    bounds: Option<(i64, i64)>|
+        let over_chain = |input: Arc<dyn ExecutionPlan>,
+                          bounds: Option<(i64, i64)>|
          -> Result<Arc<dyn ExecutionPlan>> {
             let mut plan = input;
             let mut projected = false;
@@ -226,7 +226,12 @@ impl CachePartials {
                     _ => replace_children_if_necessary(Arc::clone(node), vec![plan])?,
                 };
             }
-            replace_children_if_necessary(Arc::clone(node), vec![plan])
+            Ok(plan)
+        };
+        let over = |input: Arc<dyn ExecutionPlan>,
+                    bounds: Option<(i64, i64)>|
+         -> Result<Arc<dyn ExecutionPlan>> {
+            replace_children_if_necessary(Arc::clone(node), vec![over_chain(input, bounds)?])
         };
         let mut inputs: Vec<Arc<dyn ExecutionPlan>> = Vec::new();
         let mut cached_any = false;
@@ -246,8 +251,22 @@ impl CachePartials {
                             let narrowed = source.with_predicate(within(&predicate, bounds));
                             scan = scan.with_source(Arc::new(narrowed));
                         }
-                        let plan = over(DataSourceExec::from_data_source(scan.build()), bounds)?;
+                        let scan = scan.build();
+                        let mut plan =
+                            over(DataSourceExec::from_data_source(scan.clone()), bounds)?;
+                        // The key names the plan that gives these states, however computed.
                         let key = format!("{}\n{schema}", displayable(plan.as_ref()).indent(true));
+                        let predicate = scan.file_source().filter();
+                        if let Some(column) = keyed::key_column(agg, &chain, predicate.as_ref())
+                            && let Some(keys) = keyed::dictionary_scan(&scan, file, &column)?
+                            && let Some(keyed) = keyed::KeyedPartialExec::new(
+                                Arc::clone(node),
+                                over_chain(keys, bounds)?,
+                                &column,
+                            )
+                        {
+                            plan = Arc::new(keyed);
+                        }
                         files.push(FilePartial {
                             key,
                             plan,
@@ -499,5 +518,6 @@ impl ExecutionPlan for PartialsExec {
     }
 }
 
+mod keyed;
 #[cfg(test)]
 mod tests;

@@ -8,17 +8,18 @@
 //! lake files never change) and only the block that the value hashes to is read, so the scan
 //! opens only the files and row groups that may hold the value.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::datatypes::{DataType, Schema};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::utils::split_conjunction;
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
-use deltalake::parquet::basic::Type as PhysicalType;
+use deltalake::parquet::arrow::parquet_to_arrow_schema;
+use deltalake::parquet::basic::{Encoding, PageType, Type as PhysicalType};
 use deltalake::parquet::bloom_filter::Sbbf;
 use deltalake::parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 use parking_lot::Mutex;
@@ -88,20 +89,47 @@ pub(crate) fn needles(filters: &[Expr], schema: &Schema) -> Vec<Needle> {
     out
 }
 
-/// Where each row group's bloom filter of each string column lies in one file.
+/// What a file's footer tells a scan: where each row group's bloom filter of each string
+/// column lies, and the types to read its columns as.
 #[derive(Debug)]
 struct FileBlooms {
     row_groups: usize,
     /// Per column, per row group: the filter's offset and length (header and bitset).
     columns: HashMap<String, Vec<Option<(u64, u64)>>>,
+    /// The file's columns as the table types them (`None`: the footer's schema is unreadable).
+    read_schema: Option<SchemaRef>,
 }
 
 impl FileBlooms {
     fn of(metadata: &ParquetMetaData) -> FileBlooms {
         let row_groups = metadata.num_row_groups();
         let mut columns: HashMap<String, Vec<Option<(u64, u64)>>> = HashMap::new();
+        let mut dictionary: BTreeMap<String, bool> = BTreeMap::new();
         for (idx, row_group) in metadata.row_groups().iter().enumerate() {
             for chunk in row_group.columns() {
+                // Every data page dictionary-encoded (the test parquet documents), by the
+                // encodings of the data pages where the footer has them.
+                let coded = chunk.dictionary_page_offset().is_some()
+                    && match chunk.page_encoding_stats_mask() {
+                        Some(mask) => {
+                            mask.is_only(Encoding::RLE_DICTIONARY)
+                                || mask.is_only(Encoding::PLAIN_DICTIONARY)
+                        }
+                        None => chunk.page_encoding_stats().is_some_and(|pages| {
+                            pages.iter().all(|page| {
+                                !matches!(
+                                    page.page_type,
+                                    PageType::DATA_PAGE | PageType::DATA_PAGE_V2
+                                ) || matches!(
+                                    page.encoding,
+                                    Encoding::RLE_DICTIONARY | Encoding::PLAIN_DICTIONARY
+                                )
+                            })
+                        }),
+                    };
+                *dictionary
+                    .entry(chunk.column_path().string())
+                    .or_insert(true) &= coded;
                 let descr = chunk.column_descr();
                 // Top-level byte arrays only: the filter hashes the value's bytes as stored.
                 if descr.physical_type() != PhysicalType::BYTE_ARRAY
@@ -120,12 +148,42 @@ impl FileBlooms {
                     .or_insert_with(|| vec![None; row_groups])[idx] = place;
             }
         }
+        let file = metadata.file_metadata();
+        let read_schema = parquet_to_arrow_schema(file.schema_descr(), file.key_value_metadata())
+            .ok()
+            .map(|schema| {
+                let dictionary: Vec<&str> = schema
+                    .fields()
+                    .iter()
+                    .filter(|f| dictionary.get(f.name()).copied().unwrap_or(false))
+                    .filter(|f| matches!(f.data_type(), DataType::Utf8 | DataType::Utf8View))
+                    .map(|f| f.name().as_str())
+                    .collect();
+                let fields: Vec<Field> = schema
+                    .fields()
+                    .iter()
+                    .map(|f| match f.data_type() {
+                        DataType::Utf8View => f.as_ref().clone().with_data_type(DataType::Utf8),
+                        _ => f.as_ref().clone(),
+                    })
+                    .collect();
+                let mut facts = HashMap::new();
+                if !dictionary.is_empty() {
+                    facts.insert(DICTIONARY_COLUMNS.to_owned(), dictionary.join(","));
+                }
+                Arc::new(Schema::new_with_metadata(fields, facts))
+            });
         FileBlooms {
             row_groups,
             columns,
+            read_schema,
         }
     }
 }
+
+/// The key of a read schema's metadata that lists the string columns whose every page is
+/// dictionary-encoded (comma-separated): read as dictionaries, they group by their keys.
+pub const DICTIONARY_COLUMNS: &str = "weir.dictionary_columns";
 
 /// The bloom filters' places in a stream's lake files, by path.
 #[derive(Debug, Default)]
@@ -157,6 +215,17 @@ impl BloomIndex {
             })
             .collect();
         (!keep.iter().all(|k| *k)).then_some(keep)
+    }
+
+    /// The types to read the file's columns as: its own columns, with strings as the table has
+    /// them (`Utf8`, where files written by compaction say `Utf8View`: the scan would read views,
+    /// then cast each value to the table's type), and the [`DICTIONARY_COLUMNS`] in its metadata.
+    pub(crate) fn read_schema(&self, path: &Path) -> Option<SchemaRef> {
+        if let Some(blooms) = self.files.lock().get(path) {
+            return blooms.read_schema.clone();
+        }
+        let file = File::open(path).ok()?;
+        self.blooms(path, &file)?.read_schema.clone()
     }
 
     fn blooms(&self, path: &Path, file: &File) -> Option<Arc<FileBlooms>> {

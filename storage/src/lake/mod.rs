@@ -21,6 +21,7 @@ use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use deltalake::DeltaTable;
 
+pub use blooms::DICTIONARY_COLUMNS;
 pub(crate) use blooms::{BloomIndex, needles};
 pub(crate) use files::{DataFile, DataFiles};
 pub(crate) use maintain::hours_to_compact;

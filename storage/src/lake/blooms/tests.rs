@@ -184,3 +184,71 @@ proptest! {
         prop_assert_eq!(bitset_bytes(&head), Some(u64::from(size)));
     }
 }
+
+#[test]
+fn a_read_schema_types_strings_as_the_table_and_names_the_dictionary_encoded_ones() {
+    use arrow::array::StringViewArray;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("views.parquet");
+    // As compaction writes them: strings as views; `service` of few values, `trace_id` of
+    // values all distinct (written without a dictionary), `region` a few values, then a
+    // row group where its dictionary overflows into other pages.
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("service", DataType::Utf8View, true),
+        Field::new("trace_id", DataType::Utf8View, true),
+        Field::new("region", DataType::Utf8View, true),
+        Field::new("n", DataType::Int64, true),
+    ]));
+    let plain = ["trace_id".to_owned()].into_iter().collect();
+    let mut writer = ArrowWriter::try_new(
+        File::create(&path).unwrap(),
+        Arc::clone(&schema),
+        Some(writer_properties(&schema, &plain)),
+    )
+    .unwrap();
+    for group in 0..2 {
+        let rows = 70_000;
+        let region = (0..rows).map(|k| match group {
+            0 => format!("r{}", k % 4),
+            _ => format!("region-{k:020}"),
+        });
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                Arc::new(StringViewArray::from_iter_values(
+                    (0..rows).map(|k| format!("s{}", k % 5)),
+                )),
+                Arc::new(StringViewArray::from_iter_values(
+                    (0..rows).map(|k| format!("{group}-{k:032}")),
+                )),
+                Arc::new(StringViewArray::from_iter_values(region)),
+                Arc::new(Int64Array::from_iter_values(0..rows as i64)),
+            ],
+        )
+        .unwrap();
+        writer.write(&batch).unwrap();
+        writer.flush().unwrap();
+    }
+    writer.close().unwrap();
+
+    let read = BloomIndex::default().read_schema(&path).expect("a footer");
+    let types: Vec<(&str, &DataType)> = read
+        .fields()
+        .iter()
+        .map(|f| (f.name().as_str(), f.data_type()))
+        .collect();
+    assert_eq!(
+        types,
+        [
+            ("service", &DataType::Utf8),
+            ("trace_id", &DataType::Utf8),
+            ("region", &DataType::Utf8),
+            ("n", &DataType::Int64)
+        ]
+    );
+    assert_eq!(
+        read.metadata().get(DICTIONARY_COLUMNS).map(String::as_str),
+        Some("service"),
+        "trace_id has no dictionary, region's overflowed in its second row group"
+    );
+}
