@@ -280,6 +280,9 @@ fn queries() -> Vec<String> {
             "WHERE _time >= '2026-01-05T10:40:00Z' AND _time < '2026-01-05T12:10:00Z'",
             "WHERE '2026-01-05T10:50:00Z' < _time AND _time <= '2026-01-05T12:20:00Z'",
             "WHERE route = '/a' OR latency > 250",
+            // Needles, whose files and row groups are chosen by bloom filters.
+            "WHERE route = '/it''s'",
+            "WHERE route IN ('/a', '/b') AND route <> '/b' AND status >= 404",
         ] {
             let (select, by) = if group.is_empty() {
                 (String::new(), String::new())
