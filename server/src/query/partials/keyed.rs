@@ -323,14 +323,10 @@ impl KeyedGroups {
         indices.clear();
         if let Some(keys) = column.as_dictionary_opt::<Int32Type>() {
             let values = keys.values();
-            if !self
-                .dictionary
-                .as_ref()
-                .is_some_and(|(d, _)| same_strings(d, values))
-            {
-                self.dictionary = Some((Arc::clone(values), vec![usize::MAX; values.len()]));
-            }
-            let (dictionary, mut groups) = self.dictionary.take().expect("set above");
+            let (dictionary, mut groups) = match self.dictionary.take() {
+                Some((d, groups)) if same_strings(&d, values) => (d, groups),
+                _ => (Arc::clone(values), vec![usize::MAX; values.len()]),
+            };
             let strings = dictionary.as_string::<i32>();
             for (row, key) in keys.keys().values().iter().enumerate() {
                 let id = if keys.is_null(row) {
