@@ -346,11 +346,15 @@ async fn journey(browser: &Browser, weir: &WeirProcess) -> Result<()> {
     );
 
     // Dragging across the time series zooms into that range: absolute, in the URL, history.
+    // The re-subscribed panel shows "no data" until its new snapshot arrives, so wait for it.
     let chart = client
-        .find(Locator::Css(
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(
             "[data-test=\"panel-1\"] [data-test=\"chart\"]",
         ))
-        .await?;
+        .await
+        .context("panel 1's chart after the variable changed")?;
     let drag = MouseActions::new("mouse".into())
         .then(PointerAction::MoveToElement {
             element: chart.clone(),
