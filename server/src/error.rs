@@ -151,6 +151,10 @@ impl From<ingest::Error> for ApiError {
             ingest::Error::BodyNotJson { .. } => {
                 ApiError::new(ErrorKind::BadRequest, err.to_string())
             }
+            ingest::Error::Otlp(ingest::otlp::DecodeError::TooManyFields { .. }) => {
+                ApiError::new(ErrorKind::TooLarge, err.to_string())
+            }
+            ingest::Error::Otlp(_) => ApiError::new(ErrorKind::BadRequest, err.to_string()),
             ingest::Error::Store(err) => ApiError::from(err),
             ingest::Error::Arrow(_) => ApiError::new(ErrorKind::Internal, err.to_string()),
         }

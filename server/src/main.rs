@@ -88,6 +88,10 @@ struct ServeArgs {
     /// Largest request body accepted, in bytes, after decompression.
     #[arg(long, default_value_t = DEFAULTS.max_body_bytes)]
     max_body_bytes: usize,
+    /// Ingest requests (any protocol) processed at once; more get 429 with Retry-After. 0
+    /// refuses all ingest.
+    #[arg(long, default_value_t = DEFAULTS.max_concurrent_ingest)]
+    max_concurrent_ingest: usize,
     /// Move a stream's hot tier to its lake table once it holds this many bytes...
     #[arg(long, default_value_t = DEFAULTS.store.tier_bytes)]
     tier_max_bytes: usize,
@@ -195,6 +199,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.external_url = args.external_url;
     config.alerts_dir = args.alerts;
     config.max_body_bytes = args.max_body_bytes;
+    config.max_concurrent_ingest = args.max_concurrent_ingest;
     config.store.tier_bytes = args.tier_max_bytes;
     config.store.tier_age = seconds(args.tier_max_age_secs);
     config.store.compact_every = seconds(args.compact_every_secs);

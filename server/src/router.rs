@@ -91,6 +91,9 @@ pub(crate) fn build(state: AppState) -> Router {
             "/api/v1/streams/{stream}/events",
             post(routes::ingest::ingest),
         )
+        .route("/v1/logs", post(routes::otlp::logs))
+        .route("/v1/traces", post(routes::otlp::traces))
+        .route("/v1/metrics", post(routes::otlp::metrics))
         .layer(DefaultBodyLimit::max(state.max_body_bytes))
         .layer(RequestDecompressionLayer::new());
     let api = Router::new()

@@ -106,10 +106,14 @@ fn ensure_browser() -> Result<()> {
         .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 
-/// Installs the Python readers the lake tests use (`e2e/python/requirements.txt`) when missing.
+/// Installs the Python packages the tests use (`e2e/python/requirements.txt`: the lake readers,
+/// the OpenTelemetry SDK) when missing.
 fn ensure_python_packages() -> Result<()> {
     let present = Command::new("python3")
-        .args(["-c", "import deltalake, duckdb, pyarrow"])
+        .args([
+            "-c",
+            "import deltalake, duckdb, pyarrow, opentelemetry.exporter.otlp.proto.http",
+        ])
         .output()
         .is_ok_and(|o| o.status.success());
     if present {

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //!  body ─► ndjson::parse_body ─► events::build (typed as the stream types them) ─► Store::append
-//!          (one module per protocol: ndjson.rs now; otlp.rs, remote_write.rs next)
+//!  body ─► otlp::decode (logs, spans, metric data points) ─┘
+//!          (one module per protocol)
 //! ```
 //!
 //! Decoding runs before any lock is taken, on the request's blocking thread; the store then fits
@@ -10,6 +11,7 @@
 
 pub(crate) mod events;
 pub(crate) mod ndjson;
+pub(crate) mod otlp;
 
 use serde::Serialize;
 use storage::{Offset, Store, StreamName, now_micros};
@@ -39,6 +41,9 @@ pub(crate) enum Error {
     /// A JSON array body that is itself malformed: there are no lines to keep.
     #[error("body is not a JSON array: {reason}")]
     BodyNotJson { reason: String },
+    /// An OTLP body that is not an export request of its signal, or expands too far.
+    #[error(transparent)]
+    Otlp(#[from] otlp::DecodeError),
     #[error(transparent)]
     Store(#[from] storage::Error),
     /// A bug: Arrow refused the batch built from the events.
@@ -55,7 +60,32 @@ pub(crate) fn append_json(
     body: &[u8],
     format: BodyFormat,
 ) -> Result<Outcome, Error> {
-    let (events, mut rejected) = ndjson::parse_body(body, format, now_micros())?;
+    let (events, rejected) = ndjson::parse_body(body, format, now_micros())?;
+    append_events(store, stream, events, rejected)
+}
+
+/// Decodes an OTLP export request of `signal` and appends its items (log records, spans or
+/// data points) to `stream`. Blocks on fsync, as [`append_json`].
+pub(crate) fn append_otlp(
+    store: &Store,
+    stream: &StreamName,
+    signal: otlp::Signal,
+    encoding: otlp::Encoding,
+    body: &[u8],
+) -> Result<Outcome, Error> {
+    let decoded = otlp::decode(signal, encoding, body, now_micros())?;
+    append_events(store, stream, decoded.events, decoded.rejected)
+}
+
+/// Appends decoded `events` to `stream` (created on first write); `rejected` are those the
+/// decoder already refused. The outcome lists every rejection by line, in order. When this
+/// returns `Ok`, the accepted events are fsync'd and visible to snapshots. Blocks on fsync.
+pub(crate) fn append_events(
+    store: &Store,
+    stream: &StreamName,
+    events: Vec<events::Event>,
+    mut rejected: Vec<Rejection>,
+) -> Result<Outcome, Error> {
     if events.is_empty() {
         return Ok(Outcome {
             accepted: 0,

@@ -1,5 +1,5 @@
-//! Every handler, one file per resource: `/api/v1`, `/healthz`, the live socket and the web
-//! app's server side. `router.rs` says which path goes where.
+//! Every handler, one file per resource: `/api/v1`, `/healthz`, the OTLP receivers (`/v1/…`), the
+//! live socket and the web app's server side. `router.rs` says which path goes where.
 
 pub(crate) mod alerts;
 pub(crate) mod dashboards;
@@ -7,6 +7,7 @@ pub(crate) mod engine;
 pub(crate) mod health;
 pub(crate) mod ingest;
 pub(crate) mod live;
+pub(crate) mod otlp;
 pub(crate) mod query;
 pub(crate) mod render;
 pub(crate) mod streams;

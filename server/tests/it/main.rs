@@ -12,6 +12,7 @@ mod disk_full;
 mod ingest;
 mod lake;
 mod live;
+mod otlp;
 mod query;
 mod query_limits;
 mod render;
