@@ -155,6 +155,10 @@ impl From<ingest::Error> for ApiError {
                 ApiError::new(ErrorKind::TooLarge, err.to_string())
             }
             ingest::Error::Otlp(_) => ApiError::new(ErrorKind::BadRequest, err.to_string()),
+            ingest::Error::RemoteWrite(ingest::remote_write::DecodeError::TooLarge { .. }) => {
+                ApiError::new(ErrorKind::TooLarge, err.to_string())
+            }
+            ingest::Error::RemoteWrite(_) => ApiError::new(ErrorKind::BadRequest, err.to_string()),
             ingest::Error::Store(err) => ApiError::from(err),
             ingest::Error::Arrow(_) => ApiError::new(ErrorKind::Internal, err.to_string()),
         }

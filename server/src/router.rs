@@ -96,6 +96,14 @@ pub(crate) fn build(state: AppState) -> Router {
         .route("/v1/metrics", post(routes::otlp::metrics))
         .layer(DefaultBodyLimit::max(state.max_body_bytes))
         .layer(RequestDecompressionLayer::new());
+    // Remote write is snappy-compressed without saying so in a Content-Encoding the
+    // decompression layer knows: its decoder reads the decompressed size first and bounds it.
+    let remote_write = Router::new()
+        .route(
+            "/api/v1/prom/remote/write",
+            post(routes::remote_write::write),
+        )
+        .layer(DefaultBodyLimit::max(state.max_body_bytes));
     let api = Router::new()
         .route("/healthz", get(routes::health::healthz))
         .route("/api/v1/streams", get(routes::streams::list))
@@ -117,6 +125,7 @@ pub(crate) fn build(state: AppState) -> Router {
         .route("/api/v1/live", get(routes::live::upgrade))
         .route("/api/v1/engine", get(routes::engine::describe))
         .merge(ingest)
+        .merge(remote_write)
         .merge(dashboards())
         .merge(alerts());
     // The web app: its pages (rendered here, with the backend as context), its server

@@ -88,21 +88,34 @@ fn ensure_wasm_target() -> Result<()> {
     run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))
 }
 
-/// Installs Debian's Chromium and ChromeDriver for the browser tests when they are missing.
-fn ensure_browser() -> Result<()> {
+/// Installs the Debian packages the tests drive when they are missing: Chromium and ChromeDriver
+/// (browser tests), Prometheus (remote write) and Alertmanager (notifications).
+fn ensure_debian_packages() -> Result<()> {
     let have = |tool: &str| {
         Command::new("sh")
             .args(["-c", &format!("command -v {tool}")])
             .output()
             .is_ok_and(|o| o.status.success())
     };
-    if have("chromium") && have("chromedriver") {
+    let packages = [
+        ("chromium", "chromium"),
+        ("chromedriver", "chromium-driver"),
+        ("prometheus", "prometheus"),
+        ("prometheus-alertmanager", "prometheus-alertmanager"),
+    ];
+    let missing: Vec<&str> = packages
+        .iter()
+        .filter(|(tool, _)| !have(tool))
+        .map(|(_, package)| *package)
+        .collect();
+    if missing.is_empty() {
         return Ok(());
     }
-    eprintln!("xtask: chromium or chromedriver missing: installing Debian's packages");
+    eprintln!("xtask: installing Debian's {}", missing.join(", "));
     run(Command::new("apt-get").arg("update").arg("-qq"))?;
     run(Command::new("apt-get")
-        .args(["install", "-y", "-qq", "chromium", "chromium-driver"])
+        .args(["install", "-y", "-qq"])
+        .args(&missing)
         .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 
@@ -208,7 +221,7 @@ fn serve(release: bool, extra: &[String]) -> Result<()> {
 }
 
 fn test() -> Result<()> {
-    ensure_browser()?;
+    ensure_debian_packages()?;
     ensure_python_packages()?;
     // Tidy first: it takes seconds (and builds nothing new), so a habit broken fails fast.
     cargo(&["test", "--locked", "-p", "xtask"])?;

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //!  body ─► ndjson::parse_body ─► events::build (typed as the stream types them) ─► Store::append
-//!  body ─► otlp::decode (logs, spans, metric data points) ─┘
+//!  body ─► otlp::decode (logs, spans, metric data points) ─┤
+//!  body ─► remote_write::decode (Prometheus samples) ───────┘
 //!          (one module per protocol)
 //! ```
 //!
@@ -12,6 +13,7 @@
 pub(crate) mod events;
 pub(crate) mod ndjson;
 pub(crate) mod otlp;
+pub(crate) mod remote_write;
 
 use serde::Serialize;
 use storage::{Offset, Store, StreamName, now_micros};
@@ -44,6 +46,9 @@ pub(crate) enum Error {
     /// An OTLP body that is not an export request of its signal, or expands too far.
     #[error(transparent)]
     Otlp(#[from] otlp::DecodeError),
+    /// A Prometheus remote-write body that is not a snappy `WriteRequest`, or inflates too far.
+    #[error(transparent)]
+    RemoteWrite(#[from] remote_write::DecodeError),
     #[error(transparent)]
     Store(#[from] storage::Error),
     /// A bug: Arrow refused the batch built from the events.
@@ -75,6 +80,18 @@ pub(crate) fn append_otlp(
 ) -> Result<Outcome, Error> {
     let decoded = otlp::decode(signal, encoding, body, now_micros())?;
     append_events(store, stream, decoded.events, decoded.rejected)
+}
+
+/// Decodes a Prometheus remote-write request (at most `limit` bytes once decompressed) and
+/// appends its samples to `stream`. Blocks on fsync, as [`append_json`].
+pub(crate) fn append_remote_write(
+    store: &Store,
+    stream: &StreamName,
+    body: &[u8],
+    limit: usize,
+) -> Result<Outcome, Error> {
+    let events = remote_write::decode(body, limit)?;
+    append_events(store, stream, events, Vec::new())
 }
 
 /// Appends decoded `events` to `stream` (created on first write); `rejected` are those the

@@ -9,6 +9,7 @@ pub(crate) mod ingest;
 pub(crate) mod live;
 pub(crate) mod otlp;
 pub(crate) mod query;
+pub(crate) mod remote_write;
 pub(crate) mod render;
 pub(crate) mod streams;
 pub(crate) mod web;

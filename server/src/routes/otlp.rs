@@ -86,16 +86,7 @@ async fn append(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Outcome, ApiError> {
-    let stream = match headers.get(STREAM_HEADER) {
-        Some(name) => name.to_str().map_err(|_| {
-            ApiError::new(
-                ErrorKind::BadRequest,
-                format!("{STREAM_HEADER} is not a valid stream name"),
-            )
-        })?,
-        None => signal.default_stream(),
-    };
-    let stream = StreamName::new(stream)?;
+    let stream = stream(headers, signal.default_stream())?;
     let body = body?;
     let Ok(_permit) = state.ingest_permits.try_acquire() else {
         return Err(ApiError::new(
@@ -110,6 +101,20 @@ async fn append(
     .await
     .map_err(|e| ApiError::new(ErrorKind::Internal, format!("ingest task: {e}")))??;
     Ok(outcome)
+}
+
+/// The stream `x-weir-stream` names, else `default`.
+pub(crate) fn stream(headers: &HeaderMap, default: &str) -> Result<StreamName, ApiError> {
+    let name = match headers.get(STREAM_HEADER) {
+        Some(name) => name.to_str().map_err(|_| {
+            ApiError::new(
+                ErrorKind::BadRequest,
+                format!("{STREAM_HEADER} is not a valid stream name"),
+            )
+        })?,
+        None => default,
+    };
+    Ok(StreamName::new(name)?)
 }
 
 fn encoding(headers: &HeaderMap) -> Option<Encoding> {

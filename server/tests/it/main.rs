@@ -15,6 +15,7 @@ mod live;
 mod otlp;
 mod query;
 mod query_limits;
+mod remote_write;
 mod render;
 mod restart;
 mod tail;
