@@ -8,6 +8,7 @@
 
 mod drill;
 pub(crate) mod format;
+mod functions;
 mod limits;
 mod partials;
 pub(crate) mod running;
@@ -169,6 +170,9 @@ impl QueryService {
         }
         let state = state.build();
         let ctx = SessionContext::new_with_state(state);
+        for function in functions::all() {
+            ctx.register_udf(function);
+        }
         let catalog = MemoryCatalogProvider::new();
         catalog
             .register_schema("public", store.schema_provider())

@@ -108,6 +108,15 @@ async fn the_python_sdks_exporters_send_a_trace_its_logs_and_metrics() {
     );
     assert_eq!((&orders[3], &orders[4]), (&true.into(), &3.0.into()));
     assert_eq!(orders[8], "eu");
+    // 12, 80 and 250 in the SDK's default buckets (…, 10, 25, 50, 75, 100, 250, …): the median
+    // is halfway through (75, 100].
+    let median = scalar(
+        &weir,
+        "SELECT histogram_quantile(0.5, bucket_bounds, bucket_counts) FROM otel_metrics \
+         WHERE metric = 'checkout.latency'",
+    )
+    .await;
+    assert_eq!(median, 87.5);
 }
 
 /// The specification's JSON example, gzip-compressed, to another stream by header.
