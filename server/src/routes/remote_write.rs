@@ -53,6 +53,17 @@ async fn append(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(), ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if content_type.contains("io.prometheus.write.v2.Request") {
+        // Read as 1.0, a 2.0 body would decode to nothing and be acknowledged: refuse it.
+        return Err(ApiError::new(
+            ErrorKind::BadRequest,
+            "remote write 2.0 is not accepted yet: send prometheus.WriteRequest (1.0)",
+        ));
+    }
     let stream = super::otlp::stream(headers, DEFAULT_STREAM)?;
     let body = body?;
     let Ok(_permit) = state.ingest_permits.try_acquire() else {

@@ -131,6 +131,19 @@ async fn remote_write_answers_as_its_sender_expects() {
     let (status, reply) = post(&weir, path, "application/x-protobuf", snappy(&request)).await;
     assert_eq!((status, reply), (204, Value::String(String::new())));
 
+    // Remote write 2.0 is refused, not read as an empty 1.0 request.
+    let response = reqwest::Client::new()
+        .post(weir.url(path))
+        .header(
+            "content-type",
+            "application/x-protobuf;proto=io.prometheus.write.v2.Request",
+        )
+        .body(snappy(&request))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+
     // Overload: 503 with Retry-After, which Prometheus retries.
     let busy = start("remote_write_busy", &["--max-concurrent-ingest", "0"]).await;
     let response = reqwest::Client::new()
