@@ -91,6 +91,14 @@ pub(crate) fn build(state: AppState) -> Router {
             "/api/v1/streams/{stream}/events",
             post(routes::ingest::ingest),
         )
+        .route(
+            "/api/v1/es/_bulk",
+            post(routes::es::bulk).put(routes::es::bulk),
+        )
+        .route(
+            "/api/v1/es/{index}/_bulk",
+            post(routes::es::bulk_into).put(routes::es::bulk_into),
+        )
         .route("/v1/logs", post(routes::otlp::logs))
         .route("/v1/traces", post(routes::otlp::traces))
         .route("/v1/metrics", post(routes::otlp::metrics))
@@ -123,6 +131,11 @@ pub(crate) fn build(state: AppState) -> Router {
             post(routes::query::drill).layer(DefaultBodyLimit::max(MAX_QUERY_BODY_BYTES)),
         )
         .route("/api/v1/live", get(routes::live::upgrade))
+        .route("/api/v1/es", get(routes::es::info).head(routes::es::info))
+        .route("/api/v1/es/", get(routes::es::info).head(routes::es::info))
+        .route("/api/v1/es/_license", get(routes::es::license))
+        .route("/api/v1/es/_xpack", get(routes::es::xpack))
+        .route("/api/v1/es/_cluster/health", get(routes::es::health))
         .route("/api/v1/engine", get(routes::engine::describe))
         .merge(ingest)
         .merge(remote_write)

@@ -125,7 +125,7 @@ fn ensure_python_packages() -> Result<()> {
     let present = Command::new("python3")
         .args([
             "-c",
-            "import deltalake, duckdb, pyarrow, opentelemetry.exporter.otlp.proto.http",
+            "import deltalake, duckdb, pyarrow, opentelemetry.exporter.otlp.proto.http, elasticsearch",
         ])
         .output()
         .is_ok_and(|o| o.status.success());

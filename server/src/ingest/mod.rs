@@ -3,13 +3,15 @@
 //! ```text
 //!  body ─► ndjson::parse_body ─► events::build (typed as the stream types them) ─► Store::append
 //!  body ─► otlp::decode (logs, spans, metric data points) ─┤
-//!  body ─► remote_write::decode (Prometheus samples) ───────┘
+//!  body ─► remote_write::decode (Prometheus samples) ───────┤
+//!  body ─► es_bulk::decode (documents, by index) ───────────┘
 //!          (one module per protocol)
 //! ```
 //!
 //! Decoding runs before any lock is taken, on the request's blocking thread; the store then fits
 //! the batch's columns to the stream's schema, assigns offsets and makes it durable.
 
+pub(crate) mod es_bulk;
 pub(crate) mod events;
 pub(crate) mod ndjson;
 pub(crate) mod otlp;

@@ -83,6 +83,22 @@ pub(crate) fn parse_body(
     Ok((events, rejected))
 }
 
+/// An object's time (µs; `None` when it has none of the time keys) and flattened fields.
+pub(crate) type Object = (Option<i64>, Vec<(String, Scalar)>);
+
+/// One JSON object (a line of NDJSON) as an event's time and flattened fields, by the rules
+/// above.
+pub(crate) fn parse_object(line: &[u8]) -> Result<Object, String> {
+    // i64::MIN is no time an object can give (it is out of chrono's range).
+    let (time_us, fields) = line::parse_line(line, i64::MIN)?;
+    Ok(((time_us != i64::MIN).then_some(time_us), fields))
+}
+
+/// A time value (RFC 3339 or an epoch number) in µs, as `_time` is read.
+pub(crate) fn time_value(key: &str, value: &Value) -> Result<i64, String> {
+    parse_time(key, value)
+}
+
 /// serde_json says "… at line 1 column 7"; inside one NDJSON line only the column matters.
 fn json_error(err: serde_json::Error) -> String {
     let text = err.to_string();

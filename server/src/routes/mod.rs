@@ -1,9 +1,10 @@
 //! Every handler, one file per resource: `/api/v1`, `/healthz`, the OTLP receivers (`/v1/…`), the
-//! live socket and the web app's server side. `router.rs` says which path goes where.
+//! Elasticsearch bulk API (`/api/v1/es`), the live socket and the web app's server side. `router.rs` says which path goes where.
 
 pub(crate) mod alerts;
 pub(crate) mod dashboards;
 pub(crate) mod engine;
+pub(crate) mod es;
 pub(crate) mod health;
 pub(crate) mod ingest;
 pub(crate) mod live;

@@ -9,6 +9,7 @@ mod cli;
 mod crash;
 mod dashboards;
 mod disk_full;
+mod es_bulk;
 mod ingest;
 mod lake;
 mod live;

@@ -1,0 +1,255 @@
+//! The Elasticsearch API subset log shippers use, under `/api/v1/es`: `POST|PUT /_bulk` and
+//! `/{index}/_bulk` (documents into the streams their indices name), and the probes they make
+//! before sending (`GET /`, `/_license`, `/_xpack`, `/_cluster/health`). Every reply carries
+//! `X-Elastic-Product: Elasticsearch`, which Elastic's clients check.
+//!
+//! The bulk reply has Elasticsearch's shape: `took`, `errors`, and per item `status` (201, or
+//! the error's) with `error.type` and `error.reason`. Shippers retry the items answered 429 or
+//! 503 and drop the others.
+
+use std::time::Instant;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use protocol::ErrorKind;
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+use crate::ingest::es_bulk::{self, ItemError, ItemResult};
+use crate::ingest::{self, append_events};
+use crate::state::AppState;
+
+/// The Elasticsearch version Weir answers as: shippers pick their API by its major.
+const VERSION: &str = "8.17.0";
+
+fn product(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        HeaderName::from_static("x-elastic-product"),
+        HeaderValue::from_static("Elasticsearch"),
+    );
+    response
+}
+
+/// `GET /api/v1/es/`: who answers, and as which version.
+pub(crate) async fn info() -> Response {
+    product(
+        Json(json!({
+            "name": "weir",
+            "cluster_name": "weir",
+            "cluster_uuid": "weir",
+            "version": {
+                "number": VERSION,
+                "build_flavor": "default",
+                "build_type": "weir",
+                "lucene_version": "9.12.0",
+                "minimum_wire_compatibility_version": "7.17.0",
+                "minimum_index_compatibility_version": "7.0.0"
+            },
+            "tagline": "You Know, for Search"
+        }))
+        .into_response(),
+    )
+}
+
+/// `GET /api/v1/es/_license`: Beats check that a licence is active.
+pub(crate) async fn license() -> Response {
+    product(
+        Json(json!({
+            "license": {"status": "active", "uid": "weir", "type": "basic", "mode": "basic"}
+        }))
+        .into_response(),
+    )
+}
+
+/// `GET /api/v1/es/_xpack`: no X-Pack features.
+pub(crate) async fn xpack() -> Response {
+    product(
+        Json(json!({
+            "build": {},
+            "license": {"status": "active", "uid": "weir", "type": "basic", "mode": "basic"},
+            "features": {}
+        }))
+        .into_response(),
+    )
+}
+
+/// `GET /api/v1/es/_cluster/health`: Vector's health check.
+pub(crate) async fn health() -> Response {
+    product(
+        Json(json!({"cluster_name": "weir", "status": "green", "timed_out": false}))
+            .into_response(),
+    )
+}
+
+pub(crate) async fn bulk(state: State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
+    product(run(state, None, body).await)
+}
+
+pub(crate) async fn bulk_into(
+    state: State<AppState>,
+    Path(index): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    product(run(state, Some(index), body).await)
+}
+
+async fn run(
+    State(state): State<AppState>,
+    index: Option<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let started = Instant::now();
+    match append(&state, index, body).await {
+        Ok(items) => {
+            let errors = items.iter().any(|item| {
+                item.as_object()
+                    .and_then(|o| o.values().next())
+                    .is_some_and(|v| v.get("error").is_some())
+            });
+            Json(json!({
+                "took": started.elapsed().as_millis() as u64,
+                "errors": errors,
+                "items": items,
+            }))
+            .into_response()
+        }
+        Err(err) => {
+            // Elasticsearch's error shape, with Weir's message.
+            let status = err.status();
+            let retry = status == StatusCode::TOO_MANY_REQUESTS
+                || status == StatusCode::SERVICE_UNAVAILABLE;
+            let message = err.into_inner().message;
+            let mut response = (
+                status,
+                Json(json!({
+                    "error": {"type": error_type(status), "reason": message},
+                    "status": status.as_u16(),
+                })),
+            )
+                .into_response();
+            if retry {
+                response
+                    .headers_mut()
+                    .insert("retry-after", HeaderValue::from_static("1"));
+            }
+            response
+        }
+    }
+}
+
+fn error_type(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::TOO_MANY_REQUESTS => "es_rejected_execution_exception",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable_shards_exception",
+        StatusCode::PAYLOAD_TOO_LARGE => "content_too_long_exception",
+        s if s.is_server_error() => "exception",
+        _ => "illegal_argument_exception",
+    }
+}
+
+/// Decodes the body and appends each stream's documents; the per-item replies, in order.
+async fn append(
+    state: &AppState,
+    index: Option<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Vec<Value>, ApiError> {
+    let body = body?;
+    let Ok(_permit) = state.ingest_permits.try_acquire() else {
+        return Err(ApiError::new(
+            ErrorKind::Overloaded,
+            "too many ingest requests in flight: retry shortly",
+        ));
+    };
+    let store = std::sync::Arc::clone(&state.store);
+    tokio::task::spawn_blocking(move || {
+        let mut bulk = es_bulk::decode(&body, index.as_deref(), storage::now_micros())
+            .map_err(|e| ApiError::new(ErrorKind::BadRequest, e.to_string()))?;
+        for (at, (stream, events)) in std::mem::take(&mut bulk.streams).into_iter().enumerate() {
+            let lines: Vec<usize> = events.iter().map(|e| e.line).collect();
+            let outcome = append_events(&store, &stream, events, Vec::new());
+            resolve(&mut bulk.items, at, &stream, &lines, outcome);
+        }
+        Ok(bulk.items.iter().map(reply).collect())
+    })
+    .await
+    .map_err(|e| ApiError::new(ErrorKind::Internal, format!("ingest task: {e}")))?
+}
+
+/// Settles the items of one stream's append: created (with the offset as id when the request
+/// gave none), refused with the store's reason, or failed with the append's error.
+fn resolve(
+    items: &mut [es_bulk::Item],
+    at: usize,
+    stream: &storage::StreamName,
+    lines: &[usize],
+    outcome: Result<ingest::Outcome, ingest::Error>,
+) {
+    match outcome {
+        Ok(outcome) => {
+            let mut rejected = outcome.rejected.iter().peekable();
+            let mut offset = outcome.offsets.map(|(first, _)| first.0);
+            for &line in lines {
+                let item = &mut items[line - 1];
+                debug_assert!(matches!(item.result, ItemResult::Pending(p) if p == at));
+                if rejected.peek().is_some_and(|r| r.line == line) {
+                    let reason = rejected.next().map(|r| r.error.clone()).unwrap_or_default();
+                    item.result = ItemResult::Failed(ItemError::new(
+                        400,
+                        "document_parsing_exception",
+                        reason,
+                    ));
+                    continue;
+                }
+                let id = item.id.clone().unwrap_or_else(|| match offset {
+                    Some(o) => format!("{stream}-{o}"),
+                    None => stream.to_string(),
+                });
+                offset = offset.map(|o| o + 1);
+                item.result = ItemResult::Created { id };
+            }
+        }
+        Err(err) => {
+            let err = ApiError::from(err);
+            let status = err.status();
+            let reason = err.into_inner().message;
+            for &line in lines {
+                items[line - 1].result = ItemResult::Failed(ItemError::new(
+                    status.as_u16(),
+                    error_type(status),
+                    &reason,
+                ));
+            }
+        }
+    }
+}
+
+/// One item's entry in the reply: `{"index": {"_index", "_id", "status", …}}`.
+fn reply(item: &es_bulk::Item) -> Value {
+    let body = match &item.result {
+        ItemResult::Created { id } => json!({
+            "_index": item.index,
+            "_id": id,
+            "_version": 1,
+            "result": "created",
+            "_shards": {"total": 1, "successful": 1, "failed": 0},
+            "status": 201,
+        }),
+        ItemResult::Failed(error) => json!({
+            "_index": item.index,
+            "_id": item.id,
+            "status": error.status,
+            "error": error,
+        }),
+        // Every stream's append settles its items; this is not reached.
+        ItemResult::Pending(_) => json!({
+            "_index": item.index,
+            "status": 500,
+            "error": {"type": "exception", "reason": "not written"},
+        }),
+    };
+    json!({ item.action.as_str(): body })
+}
