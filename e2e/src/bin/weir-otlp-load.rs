@@ -4,14 +4,15 @@
 //! concurrent clients, each waiting for its acknowledgement (durable) before sending the next.
 //!
 //! ```text
-//! weir-otlp-load URL FILE --protocol json|otlp-logs|otlp-traces|remote-write
+//! weir-otlp-load URL FILE --protocol json|otlp-logs|otlp-traces|remote-write|es-bulk
 //!                [--events N] [--batch EVENTS] [--clients N]
 //! ```
 //!
 //! The mapping: OTLP logs, one record per event (the event's fields as attributes, grouped by
 //! `service` into resources); OTLP traces, one span per event (`route` its name, `latency_ms` its
 //! duration); remote write, one series per event with one sample (`latency_ms`, the string
-//! fields as labels). Prints one JSON line with the rate.
+//! fields as labels); Elasticsearch bulk, an `index` action line before each event. Prints one
+//! JSON line with the rate.
 
 use std::io::{BufRead, BufReader};
 use std::sync::Arc;
@@ -34,7 +35,7 @@ async fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [url, file, ..] = &args[..] else {
         bail!(
-            "usage: weir-otlp-load URL FILE --protocol json|otlp-logs|otlp-traces|remote-write [--events N] [--batch EVENTS] [--clients N]"
+            "usage: weir-otlp-load URL FILE --protocol json|otlp-logs|otlp-traces|remote-write|es-bulk [--events N] [--batch EVENTS] [--clients N]"
         );
     };
     let option = |name: &str| args.iter().position(|a| a == name).map(|i| &args[i + 1]);
@@ -72,6 +73,20 @@ async fn main() -> Result<()> {
             "/api/v1/prom/remote/write",
             "application/x-protobuf",
             encode(&lines, batch, samples)?,
+        ),
+        "es-bulk" => (
+            "/api/v1/es/bench_es/_bulk",
+            "application/x-ndjson",
+            lines
+                .chunks(batch)
+                .map(|c| {
+                    let body: String = c
+                        .iter()
+                        .map(|l| format!("{{\"index\":{{}}}}\n{l}\n"))
+                        .collect();
+                    (body.into_bytes(), c.len())
+                })
+                .collect(),
         ),
         other => bail!("unknown protocol {other}"),
     };

@@ -2,6 +2,7 @@
 //! its version probe, gzip-compressed bulk requests, per-item errors in the shape it reads; and
 //! the probes Beats and Vector make.
 
+use std::io::Write;
 use std::path::Path;
 
 use serde_json::Value;
@@ -98,6 +99,41 @@ async fn shippers_probes_and_bulk_replies() {
     assert_eq!(reply["items"][1]["create"]["_id"], "fluent_bit-1");
     let (_, rows) = query(&weir, "SELECT msg FROM fluent_bit ORDER BY _offset").await;
     assert_eq!(rows["rows"], serde_json::json!([["one"], ["two"]]));
+    // Bodies as Fluent Bit's `es` output (`create`, `_type` unless suppressed, `@timestamp`)
+    // and Vector's `elasticsearch` sink (`index`, `timestamp`) write them, gzip-compressed.
+    let shipped = concat!(
+        "{\"create\":{\"_index\":\"fluent-bit\",\"_type\":\"_doc\"}}\n",
+        "{\"@timestamp\":\"2026-12-01T10:00:00.123Z\",\"log\":\"GET /health 200\",",
+        "\"stream\":\"stdout\",\"kubernetes\":{\"pod_name\":\"web-1\"}}\n",
+        "{\"index\":{\"_index\":\"vector-2026.12.01\"}}\n",
+        "{\"host\":\"web-1\",\"message\":\"started\",\"source_type\":\"file\",",
+        "\"timestamp\":\"2026-12-01T10:00:01.5Z\"}\n",
+    );
+    let response = client
+        .post(weir.url("/api/v1/es/_bulk"))
+        .header("content-type", "application/x-ndjson")
+        .header("content-encoding", "gzip")
+        .body(gzip(shipped.as_bytes()))
+        .send()
+        .await
+        .unwrap();
+    let reply: Value = response.json().await.unwrap();
+    assert_eq!(reply["errors"], false, "{reply}");
+    let (_, rows) = query(
+        &weir,
+        "SELECT _time, log, kubernetes_pod_name FROM fluent_bit WHERE stream = 'stdout'",
+    )
+    .await;
+    assert_eq!(
+        rows["rows"],
+        serde_json::json!([["2026-12-01T10:00:00.123000Z", "GET /health 200", "web-1"]])
+    );
+    let (_, rows) = query(&weir, "SELECT _time, message FROM vector_2026_12_01").await;
+    assert_eq!(
+        rows["rows"],
+        serde_json::json!([["2026-12-01T10:00:01.500000Z", "started"]])
+    );
+
     // A malformed action line: the whole request, 400, with its line.
     let response = client
         .post(weir.url("/api/v1/es/_bulk"))
@@ -111,4 +147,10 @@ async fn shippers_probes_and_bulk_replies() {
         reply["error"]["reason"], "line 3: unknown action `nope`",
         "{reply}"
     );
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
 }

@@ -79,6 +79,66 @@ async fn a_real_prometheus_remote_writes_its_samples_with_their_labels() {
     let row = &reply["rows"][0];
     assert!(row[0].as_i64().unwrap() > 50, "{reply}");
     assert!(row[1].as_i64().unwrap() > 0, "{reply}");
+
+    // Exactly once: every `up` sample Prometheus holds (five scrapes or more) is in Weir, none
+    // twice, and Prometheus counted no failed send.
+    let api = format!("http://127.0.0.1:{port}/api/v1/query");
+    let client = reqwest::Client::new();
+    let prom = |query: &'static str| {
+        let (client, api) = (client.clone(), api.clone());
+        async move {
+            let reply: Value = client
+                .get(&api)
+                .query(&[("query", query)])
+                .send()
+                .await?
+                .json()
+                .await?;
+            anyhow::Ok(reply["data"]["result"].clone())
+        }
+    };
+    let held: Vec<i64> = wait_until(Duration::from_secs(30), "five `up` samples", || async {
+        let result = prom("up[1h]").await?;
+        let times: Vec<i64> = result[0]["values"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v[0].as_f64())
+            .map(|t| (t * 1000.0).round() as i64)
+            .collect();
+        Ok((times.len() >= 5).then_some(times))
+    })
+    .await
+    .unwrap();
+    wait_until(Duration::from_secs(30), "each of them in Weir", || async {
+        let (_, reply) = query(
+            &weir,
+            "SELECT CAST(_time AS BIGINT) / 1000 FROM prom_metrics WHERE metric = 'up'",
+        )
+        .await;
+        let got: Vec<i64> = reply["rows"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r[0].as_i64())
+            .collect();
+        Ok(held.iter().all(|t| got.contains(t)).then_some(()))
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e:#}\n{}", weir.log_tail()));
+    let (_, reply) = query(
+        &weir,
+        "SELECT count(*) - count(DISTINCT _time) FROM prom_metrics WHERE metric = 'up'",
+    )
+    .await;
+    assert_eq!(reply["rows"][0][0], 0, "no sample twice: {reply}");
+    let failed = prom("prometheus_remote_storage_samples_failed_total")
+        .await
+        .unwrap();
+    assert_eq!(
+        failed[0]["value"][1], "0",
+        "Prometheus counted failed sends: {failed}"
+    );
     prometheus.kill().await.unwrap();
 }
 
