@@ -25,8 +25,16 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl WeirProcess {
     /// Starts `bin serve --data-dir DATA_DIR --listen 127.0.0.1:0 ARGS` and waits until it listens.
+    /// Weir's scrape of itself is off unless ARGS set `--self-metrics-every-secs`: a test sees
+    /// only the streams and dashboards it makes (the tests of Weir's own metrics turn it on).
     pub async fn start(bin: &Path, data_dir: &Path, args: &[&str]) -> Result<WeirProcess> {
-        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        if !args
+            .iter()
+            .any(|a| a.starts_with("--self-metrics-every-secs"))
+        {
+            args.extend(["--self-metrics-every-secs".to_owned(), "0".to_owned()]);
+        }
         let log = Arc::new(Mutex::new(String::new()));
         let (child, addr) = spawn(bin, data_dir, &args, &log).await?;
         Ok(WeirProcess {

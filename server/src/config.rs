@@ -36,6 +36,9 @@ pub struct Config {
     pub engine: EngineConfig,
     /// Limits of queries run once.
     pub queries: QueryLimits,
+    /// How often Weir scrapes its own metrics into the stream `_weir_metrics` (and provisions
+    /// the "Weir" dashboard that draws them); `None` does neither.
+    pub self_metrics_every: Option<std::time::Duration>,
 }
 
 impl Config {
@@ -55,6 +58,7 @@ impl Config {
             store: StoreConfig::default(),
             engine: EngineConfig::default(),
             queries: QueryLimits::default(),
+            self_metrics_every: Some(std::time::Duration::from_secs(15)),
         }
     }
 }

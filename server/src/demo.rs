@@ -24,6 +24,7 @@ use crate::ingest::{self, BodyFormat};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::DemoConfig;
+use crate::metrics::{Metrics, Protocol};
 
 pub(crate) const STREAM: &str = "demo_http";
 pub(crate) const INCIDENTS: &str = "demo_incidents";
@@ -210,14 +211,27 @@ impl Incidents {
     }
 }
 
+/// Where the demo's events go: the store, counted in Weir's metrics.
+#[derive(Clone)]
+pub(crate) struct Sink {
+    pub(crate) store: Arc<Store>,
+    pub(crate) metrics: Metrics,
+}
+
 /// Appends NDJSON to a stream, logging (not failing on) what goes wrong: the demo goes on.
-async fn append(store: &Arc<Store>, stream: &StreamName, body: String) {
-    let (store, stream) = (Arc::clone(store), stream.clone());
+async fn append(sink: &Sink, stream: &StreamName, body: String) {
+    let (store, stream) = (Arc::clone(&sink.store), stream.clone());
+    let bytes = body.len();
     let appended = tokio::task::spawn_blocking(move || {
-        ingest::append_json(&store, &stream, body.as_bytes(), BodyFormat::Ndjson)
+        let outcome = ingest::append_json(&store, &stream, body.as_bytes(), BodyFormat::Ndjson);
+        (stream, outcome)
     })
     .await;
-    match appended {
+    if let Ok((stream, Ok(outcome))) = &appended {
+        sink.metrics
+            .ingested(Protocol::Demo, stream, bytes, outcome);
+    }
+    match appended.map(|(_, outcome)| outcome) {
         Ok(Ok(outcome)) if outcome.rejected.is_empty() => {}
         Ok(Ok(outcome)) => tracing::warn!(rejected = ?outcome.rejected, "demo events rejected"),
         Ok(Err(err)) => tracing::warn!(%err, "demo append failed"),
@@ -239,12 +253,7 @@ fn announcements(origin_us: i64, from: u64, to: u64) -> String {
 }
 
 /// Writes [`HISTORY`] of traffic ending at `end_us`, a minute per append, at `events_per_sec`.
-async fn backfill(
-    store: Arc<Store>,
-    events_per_sec: f64,
-    end_us: i64,
-    stopping: CancellationToken,
-) {
+async fn backfill(sink: Sink, events_per_sec: f64, end_us: i64, stopping: CancellationToken) {
     let stream = StreamName::new(STREAM).expect("the demo stream name is valid");
     let incidents = StreamName::new(INCIDENTS).expect("the incidents stream name is valid");
     let origin = end_us - HISTORY.as_micros() as i64;
@@ -264,10 +273,10 @@ async fn backfill(
             generator.write(&mut body, n, from, 1_000_000, Incidents::at(second));
             written += n;
         }
-        append(&store, &stream, body).await;
+        append(&sink, &stream, body).await;
         let announced = announcements(origin, minute, (minute + 60).min(seconds));
         if !announced.is_empty() {
-            append(&store, &incidents, announced).await;
+            append(&sink, &incidents, announced).await;
         }
     }
     tracing::info!(
@@ -440,14 +449,15 @@ impl Generator {
 }
 
 /// Writes demo traffic until `stopping` is cancelled.
-pub(crate) async fn run(store: Arc<Store>, config: DemoConfig, stopping: CancellationToken) {
+pub(crate) async fn run(sink: Sink, config: DemoConfig, stopping: CancellationToken) {
+    let store = &sink.store;
     let stream = StreamName::new(STREAM).expect("the demo stream name is valid");
     let incidents_stream = StreamName::new(INCIDENTS).expect("the incidents stream name is valid");
     let started = now_micros();
     let first_start = store.streams().iter().all(|s| s.name != STREAM);
     let history = first_start.then(|| {
         tokio::spawn(backfill(
-            Arc::clone(&store),
+            sink.clone(),
             f64::from(config.events_per_sec) / 10.0,
             started,
             stopping.clone(),
@@ -477,7 +487,7 @@ pub(crate) async fn run(store: Arc<Store>, config: DemoConfig, stopping: Cancell
             let body = announcements(started, announced_until, elapsed + 1);
             announced_until = elapsed + 1;
             if !body.is_empty() {
-                append(&store, &incidents_stream, body).await;
+                append(&sink, &incidents_stream, body).await;
             }
         }
         if incidents != last_incidents {
@@ -489,7 +499,7 @@ pub(crate) async fn run(store: Arc<Store>, config: DemoConfig, stopping: Cancell
         let mut body = String::with_capacity(n * 260);
         let span = TICK.as_micros() as i64;
         generator.write(&mut body, n, now - span, span, incidents);
-        append(&store, &stream, body).await;
+        append(&sink, &stream, body).await;
     }
     if let Some(history) = history {
         let _ = history.await;

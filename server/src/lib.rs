@@ -16,6 +16,7 @@ mod engine;
 mod error;
 mod ingest;
 mod meta;
+mod metrics;
 mod query;
 mod router;
 mod routes;
@@ -45,7 +46,10 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    let store = Arc::new(Store::open(&config.data_dir, config.store.clone()).await?);
+    let metrics = metrics::Metrics::new();
+    let mut store_config = config.store.clone();
+    store_config.observer = Arc::new(metrics.clone());
+    let store = Arc::new(Store::open(&config.data_dir, store_config).await?);
     let stopping = CancellationToken::new();
     let maintenance = {
         let (store, stop) = (Arc::clone(&store), stopping.clone());
@@ -64,6 +68,12 @@ pub async fn serve(
         ))
     });
     let dashboards = dashboards::Dashboards::new(meta.clone(), provisioned);
+    if config.self_metrics_every.is_some() {
+        match dashboards.create_if_absent(metrics::DASHBOARD).await {
+            Ok(uid) => tracing::info!("Weir's own dashboard at /dashboards/{uid}"),
+            Err(err) => tracing::warn!(%err, "Weir's own dashboard not made"),
+        }
+    }
     if config.demo.is_some() {
         match dashboards.create_if_absent(demo::DASHBOARD).await {
             Ok(uid) => tracing::info!("demo dashboard at /dashboards/{uid}"),
@@ -75,7 +85,8 @@ pub async fn serve(
         config.queries.clone(),
         config.data_dir.join("spill"),
     )
-    .map_err(Error::QueryRuntime)?;
+    .map_err(Error::QueryRuntime)?
+    .with_metrics(metrics.clone());
     let engine = engine::Engine::new(
         Arc::clone(&store),
         queries.clone(),
@@ -110,18 +121,35 @@ pub async fn serve(
         }
         None => None,
     };
-    let state = state::AppState::new(
-        Arc::clone(&store),
+    let services = state::Services {
+        store: Arc::clone(&store),
         queries,
         engine,
         dashboards,
         alerts,
-        &config,
-        stopping.clone(),
-    );
+        metrics: metrics.clone(),
+    };
+    let state = state::AppState::new(services, &config, stopping.clone());
+    metrics.collect_from(metrics::Sources {
+        store: Arc::clone(&state.store),
+        engine: state.engine.clone(),
+        live_sockets: state.live_sockets.clone(),
+        alerts: state.alerts.clone(),
+    });
+    let self_scrape = config.self_metrics_every.map(|every| {
+        tokio::spawn(metrics::scrape::run(
+            metrics.clone(),
+            Arc::clone(&store),
+            every,
+            stopping.clone(),
+        ))
+    });
     let demo = config.demo.as_ref().map(|demo| {
         tokio::spawn(demo::run(
-            Arc::clone(&store),
+            demo::Sink {
+                store: Arc::clone(&store),
+                metrics: metrics.clone(),
+            },
             demo.clone(),
             stopping.clone(),
         ))
@@ -152,6 +180,9 @@ pub async fn serve(
     }
     if let Some(demo) = demo {
         let _ = demo.await;
+    }
+    if let Some(self_scrape) = self_scrape {
+        let _ = self_scrape.await;
     }
     if let Some(provisioning) = provisioning {
         let _ = provisioning.await;

@@ -92,6 +92,10 @@ struct ServeArgs {
     /// refuses all ingest.
     #[arg(long, default_value_t = DEFAULTS.max_concurrent_ingest)]
     max_concurrent_ingest: usize,
+    /// Scrape Weir's own metrics (those of GET /metrics) into the stream `_weir_metrics` every
+    /// this many seconds, for the "Weir" dashboard; 0 turns it off.
+    #[arg(long, default_value_t = DEFAULTS.self_metrics_every.map_or(0.0, |d| d.as_secs_f64()))]
+    self_metrics_every_secs: f64,
     /// Move a stream's hot tier to its lake table once it holds this many bytes...
     #[arg(long, default_value_t = DEFAULTS.store.tier_bytes)]
     tier_max_bytes: usize,
@@ -200,6 +204,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.alerts_dir = args.alerts;
     config.max_body_bytes = args.max_body_bytes;
     config.max_concurrent_ingest = args.max_concurrent_ingest;
+    config.self_metrics_every =
+        (args.self_metrics_every_secs > 0.0).then(|| seconds(args.self_metrics_every_secs));
     config.store.tier_bytes = args.tier_max_bytes;
     config.store.tier_age = seconds(args.tier_max_age_secs);
     config.store.compact_every = seconds(args.compact_every_secs);

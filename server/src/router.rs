@@ -114,6 +114,7 @@ pub(crate) fn build(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(state.max_body_bytes));
     let api = Router::new()
         .route("/healthz", get(routes::health::healthz))
+        .route("/metrics", get(routes::metrics::metrics))
         .route("/api/v1/streams", get(routes::streams::list))
         .route("/api/v1/streams/{stream}", get(routes::streams::show))
         .route(

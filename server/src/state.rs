@@ -15,6 +15,7 @@ use crate::alerts::Alerts;
 use crate::config::Config;
 use crate::dashboards::Dashboards;
 use crate::engine::Engine;
+use crate::metrics::Metrics;
 use crate::query::QueryService;
 
 /// PNG pictures drawn at once (one per core of the machines Weir is measured on).
@@ -30,6 +31,8 @@ pub(crate) struct AppState {
     pub(crate) dashboards: Dashboards,
     /// Alert rules, their instances, and notifications.
     pub(crate) alerts: Alerts,
+    /// Weir's own metrics (`GET /metrics`).
+    pub(crate) metrics: Metrics,
     pub(crate) ingest_permits: Arc<Semaphore>,
     /// Pictures (PNG) drawn at once: each holds its queries' results and a bitmap of up to
     /// 4096 × 4096 pixels (48 MiB), so more are refused rather than queued.
@@ -44,22 +47,37 @@ pub(crate) struct AppState {
     pub(crate) live_sockets: TaskTracker,
 }
 
+/// The services a server's handlers share, started by `serve`.
+pub(crate) struct Services {
+    pub(crate) store: Arc<Store>,
+    pub(crate) queries: QueryService,
+    pub(crate) engine: Engine,
+    pub(crate) dashboards: Dashboards,
+    pub(crate) alerts: Alerts,
+    pub(crate) metrics: Metrics,
+}
+
 impl AppState {
     pub(crate) fn new(
-        store: Arc<Store>,
-        queries: QueryService,
-        engine: Engine,
-        dashboards: Dashboards,
-        alerts: Alerts,
+        services: Services,
         config: &Config,
         stopping: CancellationToken,
     ) -> AppState {
+        let Services {
+            store,
+            queries,
+            engine,
+            dashboards,
+            alerts,
+            metrics,
+        } = services;
         AppState {
             engine,
             alerts,
             queries,
             store,
             dashboards,
+            metrics,
             ingest_permits: Arc::new(Semaphore::new(config.max_concurrent_ingest)),
             render_permits: Arc::new(Semaphore::new(MAX_CONCURRENT_RENDERS)),
             max_result_rows: config.max_result_rows,

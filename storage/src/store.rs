@@ -25,6 +25,7 @@ use tokio::sync::watch;
 
 use crate::error::Result;
 use crate::lake::{LakeState, LakeTable, hour_partition};
+use crate::observe::{NoObserver, Observer};
 use crate::snapshot::StoreSchema;
 use crate::stream::Stream;
 use crate::{Error, Offset, Snapshot, StreamName, Subscription, now_micros};
@@ -52,6 +53,8 @@ pub struct StoreConfig {
     /// everything. Per-stream values in `stream_retention` take precedence.
     pub retention: Option<Duration>,
     pub stream_retention: BTreeMap<StreamName, Duration>,
+    /// Told of every fsync, append and lake commit (the server's metrics).
+    pub observer: Arc<dyn Observer>,
 }
 
 impl Default for StoreConfig {
@@ -66,6 +69,7 @@ impl Default for StoreConfig {
             vacuum_grace: Duration::from_secs(3600),
             retention: None,
             stream_retention: BTreeMap::new(),
+            observer: Arc::new(NoObserver),
         }
     }
 }
@@ -105,6 +109,8 @@ pub struct StreamInfo {
     pub events_per_sec: f64,
     pub hot_rows: u64,
     pub hot_bytes: u64,
+    /// How long the oldest event not yet in the lake has waited: the tiering lag.
+    pub hot_age_secs: f64,
     pub wal_bytes: u64,
     pub lake_bytes: u64,
     pub lake_files: u64,
@@ -166,7 +172,13 @@ impl Store {
             let lake_table = LakeTable::open(&dir.join("lake").join(name.as_str())).await?;
             let lake = lake_table.state().await?;
             let wal_dir = dir.join("wal").join(name.as_str());
-            let stream = Stream::recover(&wal_dir, name.clone(), lake_table, lake)?;
+            let stream = Stream::recover(
+                &wal_dir,
+                name.clone(),
+                lake_table,
+                lake,
+                Arc::clone(&config.observer),
+            )?;
             streams.insert(name, Arc::new(stream));
         }
         Ok(Store {
@@ -398,6 +410,7 @@ impl Store {
             name.clone(),
             lake_table,
             LakeState::default(),
+            Arc::clone(&self.config.observer),
         )?);
         streams.insert(name.clone(), Arc::clone(&stream));
         tracing::info!(stream = %name, "created stream");

@@ -27,6 +27,7 @@
 
 use std::collections::VecDeque;
 use std::path::Path;
+use std::time::Instant;
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
@@ -40,7 +41,7 @@ use crate::rate::RateMeter;
 use crate::schema::StreamSchema;
 use crate::store::StreamInfo;
 use crate::wal::{self, Log};
-use crate::{Error, Offset, RowRejection, Snapshot, StreamName, now_micros};
+use crate::{Error, LakeCommit, Observer, Offset, RowRejection, Snapshot, StreamName, now_micros};
 
 /// A log segment is closed once it holds this many bytes (tiering closes it sooner).
 const SEGMENT_BYTES: u64 = 64 << 20;
@@ -59,6 +60,7 @@ pub(crate) struct Stream {
     schema: Mutex<SchemaRef>,
     /// The stream's Delta table; its lock serializes tiering, compaction and retention.
     lake: tokio::sync::Mutex<LakeTable>,
+    observer: std::sync::Arc<dyn Observer>,
 }
 
 #[derive(Debug)]
@@ -84,6 +86,7 @@ impl Stream {
         name: StreamName,
         lake_table: LakeTable,
         lake: LakeState,
+        observer: std::sync::Arc<dyn Observer>,
     ) -> Result<Stream> {
         let from = lake.end;
         let (mut log, recovered) = Log::open(dir, from)?;
@@ -123,6 +126,7 @@ impl Stream {
             meter: Mutex::new(RateMeter::default()),
             schema: Mutex::new(arrow_schema),
             lake: tokio::sync::Mutex::new(lake_table),
+            observer,
         })
     }
 
@@ -130,6 +134,7 @@ impl Stream {
     /// the new lake end, or `None` when there was nothing to move.
     pub(crate) async fn tier(&self) -> Result<Option<u64>> {
         let mut lake_table = self.lake.lock().await;
+        let started = Instant::now();
         let (batches, schema, end, current) = {
             let mut state = self.state.lock();
             let state = &mut *state;
@@ -149,6 +154,9 @@ impl Stream {
         state.lake = lake;
         state.hot.drop_below(end);
         state.log.remove_below(end)?;
+        drop(state);
+        self.observer
+            .lake_commit(&self.name, LakeCommit::Tiering, started.elapsed());
         Ok(Some(end))
     }
 
@@ -165,7 +173,10 @@ impl Stream {
         let mut hours = crate::lake::hours_to_compact(&current, target_bytes, now_hour);
         hours.truncate(max_hours);
         for hour in &hours {
+            let started = Instant::now();
             let lake = lake_table.compact(hour, target_bytes).await?;
+            self.observer
+                .lake_commit(&self.name, LakeCommit::Compaction, started.elapsed());
             // Same events, other files: readers switch to the new version at once.
             self.state.lock().lake = lake;
         }
@@ -182,7 +193,10 @@ impl Stream {
             .iter()
             .any(|p| p.hour.as_str() < first_kept);
         if expired {
+            let started = Instant::now();
             let lake = lake_table.expire_before(first_kept).await?;
+            self.observer
+                .lake_commit(&self.name, LakeCommit::Retention, started.elapsed());
             self.state.lock().lake = lake;
         }
         Ok(expired)
@@ -213,6 +227,7 @@ impl Stream {
         rejected: &mut Vec<RowRejection>,
         max_columns: usize,
     ) -> Result<Option<(Offset, Offset)>> {
+        let started = Instant::now();
         let (first, end) = {
             let mut state = self.state.lock();
             let state = &mut *state;
@@ -245,6 +260,8 @@ impl Stream {
             (first, state.next_offset)
         };
         self.make_durable(end)?;
+        self.observer
+            .append(&self.name, end - first, started.elapsed());
         let now_secs = (now_micros() / 1_000_000) as u64;
         self.meter.lock().record(now_secs, end - first);
         Ok(Some((Offset(first), Offset(end - 1))))
@@ -272,6 +289,7 @@ impl Stream {
             let (file, path) = state.log.sync_handle();
             (file, path, state.next_offset)
         };
+        let started = Instant::now();
         if let Err(err) = file.sync_data() {
             let mut state = self.state.lock();
             state.poisoned = Some(format!("fsync of {} failed: {err}", path.display()));
@@ -289,6 +307,8 @@ impl Stream {
                 state.hot.push(batch, state.schema.arrow())?;
             }
         }
+        self.observer
+            .fsync(&self.name, target - *durable, started.elapsed());
         *durable = target;
         self.published.send_replace(target);
         Ok(())
@@ -334,6 +354,7 @@ impl Stream {
             events_per_sec,
             hot_rows: state.hot.n_rows() as u64,
             hot_bytes: state.hot.n_bytes() as u64,
+            hot_age_secs: state.hot.age().as_secs_f64(),
             wal_bytes: state.log.len(),
             lake_bytes: state.lake.files.total_bytes(),
             lake_files: state.lake.files.len() as u64,

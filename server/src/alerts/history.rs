@@ -5,6 +5,7 @@
 //! waits on the stream's fsync; the state itself is in the metadata database first.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use protocol::alert::Transition;
 use protocol::dashboard::time::rfc3339;
@@ -23,6 +24,19 @@ pub(crate) const NOTIFICATIONS_STREAM: &str = "_notifications";
 #[derive(Clone)]
 pub(crate) struct History {
     events: mpsc::UnboundedSender<(&'static str, Value)>,
+    activity: Arc<Activity>,
+}
+
+/// What alerting did since the server started, for Weir's metrics.
+#[derive(Debug, Default)]
+pub(crate) struct Activity {
+    /// Rule evaluations: each new result or change of a rule's query.
+    pub(crate) evaluations: AtomicU64,
+    pub(crate) transitions: AtomicU64,
+    /// Notification attempts, by outcome.
+    pub(crate) delivered: AtomicU64,
+    pub(crate) failed: AtomicU64,
+    pub(crate) refused: AtomicU64,
 }
 
 impl History {
@@ -57,10 +71,21 @@ impl History {
                 }
             }
         });
-        (History { events }, task)
+        let activity = Arc::default();
+        (History { events, activity }, task)
+    }
+
+    pub(crate) fn activity(&self) -> &Arc<Activity> {
+        &self.activity
+    }
+
+    /// One evaluation of a rule (its query's new result or change applied).
+    pub(crate) fn evaluated(&self) {
+        self.activity.evaluations.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn transition(&self, t: &Transition) {
+        self.activity.transitions.fetch_add(1, Ordering::Relaxed);
         let _ = self.events.send((
             ALERTS_STREAM,
             json!({
@@ -79,6 +104,12 @@ impl History {
 
     /// One notification attempt (stamped now).
     pub(crate) fn notification(&self, mut event: Value) {
+        let counter = match event["status"].as_str() {
+            Some("delivered") => &self.activity.delivered,
+            Some("refused") => &self.activity.refused,
+            _ => &self.activity.failed,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
         event["_time"] = json!(rfc3339(storage::now_micros()));
         let _ = self.events.send((NOTIFICATIONS_STREAM, event));
     }

@@ -398,6 +398,11 @@ impl Alerts {
     }
 
     /// Every instance (of one rule, when given), with the silences muting it.
+    /// What alerting did since the server started.
+    pub(crate) fn activity(&self) -> Arc<history::Activity> {
+        Arc::clone(self.inner.history.activity())
+    }
+
     pub(crate) fn instances(&self, rule_uid: Option<&str>) -> Vec<Instance> {
         let routing = self.inner.notifier.routing();
         let now = now_micros();

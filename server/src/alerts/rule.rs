@@ -66,6 +66,7 @@ pub(crate) async fn run(
             s.mode = Some(start.mode.clone());
             s.error = None;
             s.evaluations += 1;
+            inner.history.evaluated();
             s.last_evaluation = now_micros();
         }
         record(&inner, &eval, moved).await;
@@ -101,6 +102,7 @@ pub(crate) async fn run(
                     let mut s = lock(&status);
                     s.evaluations += 1;
                     s.last_evaluation = now;
+                    inner.history.evaluated();
                     moved
                 }
             };

@@ -123,6 +123,37 @@ impl Drop for Shared {
     }
 }
 
+/// Totals over the running queries, for Weir's metrics.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Totals {
+    pub(crate) queries: usize,
+    pub(crate) failed: usize,
+    pub(crate) viewers: usize,
+    pub(crate) state_bytes: usize,
+    pub(crate) groups: usize,
+    /// Counters of the queries running now (a query that stops takes its counts with it).
+    pub(crate) events: u64,
+    pub(crate) late_events: u64,
+    pub(crate) overflow_events: u64,
+}
+
+impl EngineInfo {
+    pub(crate) fn totals(&self) -> Totals {
+        let mut t = Totals::default();
+        for q in &self.queries {
+            t.queries += 1;
+            t.failed += usize::from(q.failed.is_some());
+            t.viewers += q.viewers;
+            t.state_bytes += q.state_bytes;
+            t.groups += q.groups;
+            t.events += q.metrics.events;
+            t.late_events += q.metrics.late_events;
+            t.overflow_events += q.metrics.overflow_events;
+        }
+        t
+    }
+}
+
 /// What `GET /api/v1/engine` tells.
 #[derive(Debug, serde::Serialize)]
 pub(crate) struct EngineInfo {

@@ -25,7 +25,7 @@ pub(crate) enum DecodeError {
 /// One item of the request: what it asked, and, once known, what became of it.
 #[derive(Debug)]
 pub(crate) struct Item {
-    pub(crate) action: String,
+    pub(crate) action: &'static str,
     /// The index as the request named it.
     pub(crate) index: String,
     pub(crate) id: Option<String>,
@@ -98,32 +98,45 @@ pub(crate) fn decode(
         .split(|&b| b == b'\n')
         .enumerate()
         .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace));
+    // Shippers repeat one action line (`{"index":{"_index":"logs"}}`) before every document:
+    // the last one read, and the last index's stream, are kept rather than parsed again.
+    let mut previous: Option<(&[u8], &'static str, String, Option<String>)> = None;
+    let mut previous_stream: Option<(String, Option<StreamName>)> = None;
     while let Some((n, line)) = lines.next() {
-        let (action, meta) = action(line).map_err(|reason| DecodeError::Action {
-            line: n + 1,
-            reason,
-        })?;
-        let index = meta
-            .get("_index")
-            .and_then(Value::as_str)
-            .or(default_index)
-            .unwrap_or_default()
-            .to_owned();
-        let id = meta.get("_id").map(|v| match v {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        });
+        let (action, index, id) = match &previous {
+            Some((bytes, action, index, id)) if *bytes == line => {
+                (*action, index.clone(), id.clone())
+            }
+            _ => {
+                let (action, meta) = action(line).map_err(|reason| DecodeError::Action {
+                    line: n + 1,
+                    reason,
+                })?;
+                let index = meta
+                    .get("_index")
+                    .and_then(Value::as_str)
+                    .or(default_index)
+                    .unwrap_or_default()
+                    .to_owned();
+                let id = meta.get("_id").map(|v| match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                });
+                previous = Some((line, action, index.clone(), id.clone()));
+                (action, index, id)
+            }
+        };
         let position = bulk.items.len() + 1;
-        let source = match action.as_str() {
+        let source = match action {
             "index" | "create" | "update" => lines.next().map(|(_, l)| l),
             _ => None,
         };
-        let result = match (action.as_str(), source) {
+        let result = match (action, source) {
             ("index" | "create", Some(source)) => match document(source, arrival_us) {
                 Err(reason) => {
                     ItemResult::Failed(ItemError::new(400, "document_parsing_exception", reason))
                 }
-                Ok((time_us, fields)) => match stream_of(&index) {
+                Ok((time_us, fields)) => match stream_cached(&mut previous_stream, &index) {
                     None => ItemResult::Failed(ItemError::new(
                         400,
                         "invalid_index_name_exception",
@@ -168,8 +181,23 @@ pub(crate) fn decode(
     Ok(bulk)
 }
 
+/// The stream of `index`, from `cache` when it holds the same index.
+fn stream_cached(
+    cache: &mut Option<(String, Option<StreamName>)>,
+    index: &str,
+) -> Option<StreamName> {
+    match cache {
+        Some((name, stream)) if name == index => stream.clone(),
+        _ => {
+            let stream = stream_of(index);
+            *cache = Some((index.to_owned(), stream.clone()));
+            stream
+        }
+    }
+}
+
 /// An action line: its one key (the action) and its metadata object.
-fn action(line: &[u8]) -> Result<(String, Map<String, Value>), String> {
+fn action(line: &[u8]) -> Result<(&'static str, Map<String, Value>), String> {
     let value: Value =
         serde_json::from_slice(line).map_err(|e| format!("malformed action line: {e}"))?;
     let Value::Object(object) = value else {
@@ -178,7 +206,10 @@ fn action(line: &[u8]) -> Result<(String, Map<String, Value>), String> {
     let mut entries = object.into_iter();
     match (entries.next(), entries.next()) {
         (Some((action, Value::Object(meta))), None) => match action.as_str() {
-            "index" | "create" | "update" | "delete" => Ok((action, meta)),
+            "index" => Ok(("index", meta)),
+            "create" => Ok(("create", meta)),
+            "update" => Ok(("update", meta)),
+            "delete" => Ok(("delete", meta)),
             _ => Err(format!("unknown action `{action}`")),
         },
         _ => Err("an action line must have exactly one action, with an object".to_owned()),
@@ -250,6 +281,44 @@ not json
                 other => panic!("item {i}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn repeated_action_lines_each_pair_with_their_own_document() {
+        let body = br#"{"index":{"_index":"a"}}
+{"n":1}
+{"index":{"_index":"a"}}
+{"n":2}
+{"create":{"_index":"b","_id":"x"}}
+{"n":3}
+{"index":{"_index":"a"}}
+{"n":4}
+{"index":{"_index":"a"}}
+not json
+"#;
+        let bulk = decode(body, None, ARRIVAL).unwrap();
+        let items: Vec<(&str, &str, Option<&str>)> = bulk
+            .items
+            .iter()
+            .map(|i| (i.action, i.index.as_str(), i.id.as_deref()))
+            .collect();
+        assert_eq!(
+            items,
+            [
+                ("index", "a", None),
+                ("index", "a", None),
+                ("create", "b", Some("x")),
+                ("index", "a", None),
+                ("index", "a", None),
+            ]
+        );
+        assert!(matches!(bulk.items[4].result, ItemResult::Failed(_)));
+        let counts: Vec<(&str, Vec<usize>)> = bulk
+            .streams
+            .iter()
+            .map(|(s, events)| (s.as_str(), events.iter().map(|e| e.line).collect()))
+            .collect();
+        assert_eq!(counts, [("a", vec![1, 2, 4]), ("b", vec![3])]);
     }
 
     #[test]

@@ -38,6 +38,8 @@ use tokio_util::task::AbortOnDropHandle;
 
 pub(crate) use drill::drill;
 pub use limits::QueryLimits;
+
+use crate::metrics::{Metrics, QueryKind};
 use limits::{QueryPool, QueryRuntime, mib, out_of_memory, yielding};
 
 /// Runs SQL against the store.
@@ -52,6 +54,8 @@ pub(crate) struct QueryService {
     turns: Arc<Semaphore>,
     /// Queries running under an id ([`QueryService::run_as`]).
     pub(crate) running: running::Running,
+    /// Where each query's duration and failure are counted.
+    metrics: Metrics,
     /// Lake files' partial aggregates, kept between queries (the rule holds them; tests look).
     #[cfg(test)]
     pub(crate) partials: Arc<partials::PartialCache>,
@@ -100,6 +104,32 @@ pub(crate) enum Error {
 }
 
 impl Error {
+    /// Every [`Error::reason`].
+    pub(crate) const REASONS: [&'static str; 8] = [
+        "query",
+        "time_limit",
+        "memory_limit",
+        "busy",
+        "drill",
+        "cancelled",
+        "id_in_use",
+        "panicked",
+    ];
+
+    /// A word for why the query failed, as Weir's metrics label it (one of [`Error::REASONS`]).
+    pub(crate) fn reason(&self) -> &'static str {
+        match self {
+            Error::DataFusion(_) | Error::KeywordName { .. } => "query",
+            Error::TimeLimit(_) => "time_limit",
+            Error::MemoryLimit { .. } => "memory_limit",
+            Error::Busy(..) => "busy",
+            Error::Drill(_) => "drill",
+            Error::Cancelled => "cancelled",
+            Error::IdInUse(_) => "id_in_use",
+            Error::Panicked(_) => "panicked",
+        }
+    }
+
     /// The limit a query met, if that is why it failed.
     fn exceeded_memory(err: DataFusionError, pool: &QueryPool, limit: usize) -> Error {
         if pool.refused() && out_of_memory(&err) {
@@ -187,10 +217,23 @@ impl QueryService {
             memory,
             turns: Arc::new(Semaphore::new(limits.max_concurrent)),
             running: running::Running::default(),
+            metrics: Metrics::default(),
             #[cfg(test)]
             partials: cache,
             limits,
         })
+    }
+
+    /// The service, counting its queries in `metrics`.
+    pub(crate) fn with_metrics(mut self, metrics: Metrics) -> QueryService {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Counts a query of `kind` that started at `started` and came to `result`.
+    fn count<T>(&self, kind: QueryKind, started: std::time::Instant, result: &Result<T, Error>) {
+        let reason = result.as_ref().err().map(Error::reason);
+        self.metrics.query(kind, started.elapsed(), reason);
     }
 
     /// Whether a stream (or a system table) of that name is there to query.
@@ -214,6 +257,18 @@ impl QueryService {
     /// [`QueryService::run`], under `id` when given: its progress can be asked for and it
     /// can be cancelled ([`running::Running`]) until it ends.
     pub(crate) async fn run_as(
+        &self,
+        sql: &str,
+        max_rows: usize,
+        id: Option<&str>,
+    ) -> Result<QueryOutput, Error> {
+        let started = std::time::Instant::now();
+        let result = self.run_registered(sql, max_rows, id).await;
+        self.count(QueryKind::History, started, &result);
+        result
+    }
+
+    async fn run_registered(
         &self,
         sql: &str,
         max_rows: usize,
@@ -249,7 +304,10 @@ impl QueryService {
     /// Runs `sql` as [`QueryService::run`] does, without waiting for a turn: for the engine's
     /// re-queried continuous queries, which are few and must not queue behind history.
     pub(crate) async fn run_live(&self, sql: &str, max_rows: usize) -> Result<QueryOutput, Error> {
-        self.execute(sql, max_rows, self.limits.timeout, None).await
+        let started = std::time::Instant::now();
+        let result = self.execute(sql, max_rows, self.limits.timeout, None).await;
+        self.count(QueryKind::Live, started, &result);
+        result
     }
 
     /// Runs `sql` on the query runtime, in a session whose memory is its own [`QueryPool`],

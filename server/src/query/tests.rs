@@ -521,3 +521,28 @@ async fn a_top_k_has_one_heap_and_a_needle_opens_only_the_files_that_may_hold_it
     let all = plan("SELECT i FROM web WHERE upper(trace) = 'T250'".into()).await;
     assert_eq!(all.matches(".parquet").count(), 3, "{all}");
 }
+
+#[test]
+fn every_error_reason_is_listed_for_the_metrics() {
+    use std::time::Duration;
+    let errors = [
+        Error::DataFusion(datafusion::error::DataFusionError::Plan("x".to_owned())),
+        Error::TimeLimit(Duration::ZERO),
+        Error::MemoryLimit {
+            limit: 0,
+            detail: String::new(),
+        },
+        Error::Busy(1, Duration::ZERO),
+        Error::KeywordName {
+            name: String::new(),
+            parse: String::new(),
+        },
+        Error::Drill(String::new()),
+        Error::Cancelled,
+        Error::IdInUse(String::new()),
+        Error::Panicked(String::new()),
+    ];
+    let reasons: std::collections::BTreeSet<&str> = errors.iter().map(Error::reason).collect();
+    let listed: std::collections::BTreeSet<&str> = Error::REASONS.into_iter().collect();
+    assert_eq!(reasons, listed);
+}

@@ -16,11 +16,14 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use protocol::ErrorKind;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde::ser::SerializeMap;
+use serde_json::json;
 
 use crate::error::ApiError;
 use crate::ingest::es_bulk::{self, ItemError, ItemResult};
 use crate::ingest::{self, append_events};
+use crate::metrics::Protocol;
 use crate::state::AppState;
 
 /// The Elasticsearch version Weir answers as: shippers pick their API by its major.
@@ -86,7 +89,7 @@ pub(crate) async fn health() -> Response {
 }
 
 pub(crate) async fn bulk(state: State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
-    product(run(state, None, body).await)
+    run(state, None, body).await
 }
 
 pub(crate) async fn bulk_into(
@@ -94,7 +97,7 @@ pub(crate) async fn bulk_into(
     Path(index): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    product(run(state, Some(index), body).await)
+    run(state, Some(index), body).await
 }
 
 async fn run(
@@ -103,20 +106,23 @@ async fn run(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let started = Instant::now();
-    match append(&state, index, body).await {
-        Ok(items) => {
-            let errors = items.iter().any(|item| {
-                item.as_object()
-                    .and_then(|o| o.values().next())
-                    .is_some_and(|v| v.get("error").is_some())
-            });
-            Json(json!({
-                "took": started.elapsed().as_millis() as u64,
-                "errors": errors,
-                "items": items,
-            }))
-            .into_response()
-        }
+    let response = product(reply(append(&state, index, body).await, started));
+    state
+        .metrics
+        .request(Protocol::EsBulk, response.status().as_u16());
+    response
+}
+
+fn reply(appended: Result<Vec<es_bulk::Item>, ApiError>, started: Instant) -> Response {
+    match appended {
+        Ok(items) => Json(Reply {
+            took: started.elapsed().as_millis() as u64,
+            errors: items
+                .iter()
+                .any(|item| matches!(item.result, ItemResult::Failed(_))),
+            items: items.iter().map(ItemReply).collect(),
+        })
+        .into_response(),
         Err(err) => {
             // Elasticsearch's error shape, with Weir's message.
             let status = err.status();
@@ -151,32 +157,38 @@ fn error_type(status: StatusCode) -> &'static str {
     }
 }
 
-/// Decodes the body and appends each stream's documents; the per-item replies, in order.
+/// Decodes the body and appends each stream's documents; the items, settled, in order.
 async fn append(
     state: &AppState,
     index: Option<String>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Vec<Value>, ApiError> {
+) -> Result<Vec<es_bulk::Item>, ApiError> {
     let body = body?;
-    let Ok(_permit) = state.ingest_permits.try_acquire() else {
-        return Err(ApiError::new(
-            ErrorKind::Overloaded,
-            "too many ingest requests in flight: retry shortly",
-        ));
-    };
-    let store = std::sync::Arc::clone(&state.store);
-    tokio::task::spawn_blocking(move || {
+    let bytes = body.len();
+    let (items, appended) = super::ingest::blocking(state, move |store| {
         let mut bulk = es_bulk::decode(&body, index.as_deref(), storage::now_micros())
             .map_err(|e| ApiError::new(ErrorKind::BadRequest, e.to_string()))?;
+        let n_items = bulk.items.len().max(1);
+        let mut appended = Vec::new();
         for (at, (stream, events)) in std::mem::take(&mut bulk.streams).into_iter().enumerate() {
             let lines: Vec<usize> = events.iter().map(|e| e.line).collect();
-            let outcome = append_events(&store, &stream, events, Vec::new());
+            // The body's bytes, shared among its streams by their documents.
+            let share = bytes * lines.len() / n_items;
+            let outcome = append_events(store, &stream, events, Vec::new());
+            if let Ok(outcome) = &outcome {
+                appended.push((stream.clone(), share, outcome.clone()));
+            }
             resolve(&mut bulk.items, at, &stream, &lines, outcome);
         }
-        Ok(bulk.items.iter().map(reply).collect())
+        Ok::<_, ApiError>((bulk.items, appended))
     })
-    .await
-    .map_err(|e| ApiError::new(ErrorKind::Internal, format!("ingest task: {e}")))?
+    .await?;
+    for (stream, share, outcome) in &appended {
+        state
+            .metrics
+            .ingested(Protocol::EsBulk, stream, *share, outcome);
+    }
+    Ok(items)
 }
 
 /// Settles the items of one stream's append: created (with the offset as id when the request
@@ -227,29 +239,75 @@ fn resolve(
     }
 }
 
+/// The bulk reply. Typed rather than built as `serde_json::Value`s: a reply has an entry per
+/// document, and building a map for each cost more than the documents' decoding.
+#[derive(Serialize)]
+struct Reply<'a> {
+    took: u64,
+    errors: bool,
+    items: Vec<ItemReply<'a>>,
+}
+
 /// One item's entry in the reply: `{"index": {"_index", "_id", "status", …}}`.
-fn reply(item: &es_bulk::Item) -> Value {
-    let body = match &item.result {
-        ItemResult::Created { id } => json!({
-            "_index": item.index,
-            "_id": id,
-            "_version": 1,
-            "result": "created",
-            "_shards": {"total": 1, "successful": 1, "failed": 0},
-            "status": 201,
-        }),
-        ItemResult::Failed(error) => json!({
-            "_index": item.index,
-            "_id": item.id,
-            "status": error.status,
-            "error": error,
-        }),
-        // Every stream's append settles its items; this is not reached.
-        ItemResult::Pending(_) => json!({
-            "_index": item.index,
-            "status": 500,
-            "error": {"type": "exception", "reason": "not written"},
-        }),
-    };
-    json!({ item.action.as_str(): body })
+struct ItemReply<'a>(&'a es_bulk::Item);
+
+#[derive(Serialize)]
+struct ItemBody<'a> {
+    _index: &'a str,
+    _id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    _version: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    result: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    _shards: Option<Shards>,
+    status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a ItemError>,
+}
+
+#[derive(Serialize)]
+struct Shards {
+    total: u32,
+    successful: u32,
+    failed: u32,
+}
+
+/// Every stream's append settles its items: a pending one is not reached.
+static NOT_WRITTEN: std::sync::LazyLock<ItemError> =
+    std::sync::LazyLock::new(|| ItemError::new(500, "exception", "not written"));
+
+impl<'a> Serialize for ItemReply<'a> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let item = self.0;
+        let failed = |error: &'a ItemError| ItemBody {
+            _index: &item.index,
+            _id: item.id.as_deref(),
+            _version: None,
+            result: None,
+            _shards: None,
+            status: error.status,
+            error: Some(error),
+        };
+        let body = match &item.result {
+            ItemResult::Created { id } => ItemBody {
+                _index: &item.index,
+                _id: Some(id),
+                _version: Some(1),
+                result: Some("created"),
+                _shards: Some(Shards {
+                    total: 1,
+                    successful: 1,
+                    failed: 0,
+                }),
+                status: 201,
+                error: None,
+            },
+            ItemResult::Failed(error) => failed(error),
+            ItemResult::Pending(_) => failed(&NOT_WRITTEN),
+        };
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry(item.action, &body)?;
+        map.end()
+    }
 }

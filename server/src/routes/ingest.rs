@@ -1,5 +1,10 @@
 //! `POST /api/v1/streams/{stream}/events`: NDJSON or a JSON array of events, optionally gzip or
 //! zstd compressed. Good events are stored even when others in the body are rejected.
+//!
+//! Also the step every ingest route shares ([`blocking`]): a permit, then decoding and the
+//! append on a blocking thread.
+
+use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -9,10 +14,11 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use protocol::ErrorKind;
 use serde_json::json;
-use storage::StreamName;
+use storage::{Store, StreamName};
 
 use crate::error::{ApiError, ingest_status};
 use crate::ingest::{self, BodyFormat};
+use crate::metrics::Protocol;
 use crate::state::AppState;
 
 pub(crate) async fn ingest(
@@ -20,21 +26,34 @@ pub(crate) async fn ingest(
     Path(stream): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
-    let stream = StreamName::new(&stream)?;
-    let body = body?;
-    // Overload is refused at once rather than queued, so clients back off instead of timing out.
-    let Ok(_permit) = state.ingest_permits.try_acquire() else {
-        return Err(ApiError::new(
-            ErrorKind::Overloaded,
-            "too many ingest requests in flight: retry shortly",
-        ));
+) -> Response {
+    let response = match append(&state, &stream, &headers, body).await {
+        Ok(response) => response,
+        Err(err) => err.into_response(),
     };
-    let format = body_format(&headers);
-    let store = std::sync::Arc::clone(&state.store);
-    let outcome =
-        tokio::task::spawn_blocking(move || ingest::append_json(&store, &stream, &body, format))
-            .await??;
+    state
+        .metrics
+        .request(Protocol::Json, response.status().as_u16());
+    response
+}
+
+async fn append(
+    state: &AppState,
+    stream: &str,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let stream = StreamName::new(stream)?;
+    let body = body?;
+    let format = body_format(headers);
+    let bytes = body.len();
+    let (stream, outcome) = blocking(state, move |store| {
+        ingest::append_json(store, &stream, &body, format).map(|outcome| (stream, outcome))
+    })
+    .await?;
+    state
+        .metrics
+        .ingested(Protocol::Json, &stream, bytes, &outcome);
     let status = ingest_status(outcome.accepted, outcome.rejected.len());
     let offsets = outcome
         .offsets
@@ -45,6 +64,30 @@ pub(crate) async fn ingest(
         "offsets": offsets,
     });
     Ok((status, Json(reply)).into_response())
+}
+
+/// Runs `work` (decoding and appending, which blocks on fsync) on a blocking thread, under one
+/// of the ingest permits. Without a free permit the request is refused at once (429) rather
+/// than queued, so that clients back off instead of timing out.
+pub(crate) async fn blocking<T, E>(
+    state: &AppState,
+    work: impl FnOnce(&Store) -> Result<T, E> + Send + 'static,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    E: Into<ApiError> + Send + 'static,
+{
+    let Ok(_permit) = state.ingest_permits.try_acquire() else {
+        return Err(ApiError::new(
+            ErrorKind::Overloaded,
+            "too many ingest requests in flight: retry shortly",
+        ));
+    };
+    let store = Arc::clone(&state.store);
+    tokio::task::spawn_blocking(move || work(&store))
+        .await
+        .map_err(|e| ApiError::new(ErrorKind::Internal, format!("ingest task: {e}")))?
+        .map_err(Into::into)
 }
 
 fn body_format(headers: &HeaderMap) -> BodyFormat {

@@ -1,4 +1,4 @@
-//! Every handler, one file per resource: `/api/v1`, `/healthz`, the OTLP receivers (`/v1/…`), the
+//! Every handler, one file per resource: `/api/v1`, `/healthz`, `/metrics`, the OTLP receivers (`/v1/…`), the
 //! Elasticsearch bulk API (`/api/v1/es`), the live socket and the web app's server side. `router.rs` says which path goes where.
 
 pub(crate) mod alerts;
@@ -8,6 +8,7 @@ pub(crate) mod es;
 pub(crate) mod health;
 pub(crate) mod ingest;
 pub(crate) mod live;
+pub(crate) mod metrics;
 pub(crate) mod otlp;
 pub(crate) mod query;
 pub(crate) mod remote_write;

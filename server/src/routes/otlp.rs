@@ -26,6 +26,7 @@ use storage::StreamName;
 use crate::error::ApiError;
 use crate::ingest::otlp::{Encoding, Signal};
 use crate::ingest::{self, Outcome};
+use crate::metrics::Protocol;
 use crate::state::AppState;
 
 /// The header that names the stream a request goes to.
@@ -64,19 +65,26 @@ async fn export(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let Some(encoding) = encoding(&headers) else {
+    let response = match encoding(&headers) {
         // The specification's answer to a content type it does not define.
-        let message = "Content-Type must be application/x-protobuf or application/json";
-        return status_reply(Encoding::Json, StatusCode::UNSUPPORTED_MEDIA_TYPE, message);
+        None => status_reply(
+            Encoding::Json,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Type must be application/x-protobuf or application/json",
+        ),
+        Some(encoding) => match append(signal, encoding, &state, &headers, body).await {
+            Ok(outcome) => success(signal, encoding, &outcome),
+            Err(err) => {
+                let status = err.status();
+                let message = err.into_inner().message;
+                status_reply(encoding, status, &message)
+            }
+        },
     };
-    match append(signal, encoding, &state, &headers, body).await {
-        Ok(outcome) => success(signal, encoding, &outcome),
-        Err(err) => {
-            let status = err.status();
-            let message = err.into_inner().message;
-            status_reply(encoding, status, &message)
-        }
-    }
+    state
+        .metrics
+        .request(Protocol::Otlp, response.status().as_u16());
+    response
 }
 
 async fn append(
@@ -88,18 +96,14 @@ async fn append(
 ) -> Result<Outcome, ApiError> {
     let stream = stream(headers, signal.default_stream())?;
     let body = body?;
-    let Ok(_permit) = state.ingest_permits.try_acquire() else {
-        return Err(ApiError::new(
-            ErrorKind::Overloaded,
-            "too many ingest requests in flight: retry shortly",
-        ));
-    };
-    let store = std::sync::Arc::clone(&state.store);
-    let outcome = tokio::task::spawn_blocking(move || {
-        ingest::append_otlp(&store, &stream, signal, encoding, &body)
+    let bytes = body.len();
+    let (stream, outcome) = super::ingest::blocking(state, move |store| {
+        ingest::append_otlp(store, &stream, signal, encoding, &body).map(|o| (stream, o))
     })
-    .await
-    .map_err(|e| ApiError::new(ErrorKind::Internal, format!("ingest task: {e}")))??;
+    .await?;
+    state
+        .metrics
+        .ingested(Protocol::Otlp, &stream, bytes, &outcome);
     Ok(outcome)
 }
 

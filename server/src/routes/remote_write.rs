@@ -15,6 +15,7 @@ use protocol::ErrorKind;
 
 use crate::error::ApiError;
 use crate::ingest;
+use crate::metrics::Protocol;
 use crate::state::AppState;
 
 /// The stream samples go to unless the request names another.
@@ -25,7 +26,15 @@ pub(crate) async fn write(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match append(&state, &headers, body).await {
+    let response = reply(append(&state, &headers, body).await);
+    state
+        .metrics
+        .request(Protocol::RemoteWrite, response.status().as_u16());
+    response
+}
+
+fn reply(appended: Result<(), ApiError>) -> Response {
+    match appended {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(err) if err.status() == StatusCode::TOO_MANY_REQUESTS => {
             let mut response =
@@ -66,19 +75,15 @@ async fn append(
     }
     let stream = super::otlp::stream(headers, DEFAULT_STREAM)?;
     let body = body?;
-    let Ok(_permit) = state.ingest_permits.try_acquire() else {
-        return Err(ApiError::new(
-            ErrorKind::Overloaded,
-            "too many ingest requests in flight: retry shortly",
-        ));
-    };
-    let store = std::sync::Arc::clone(&state.store);
+    let bytes = body.len();
     let limit = state.max_body_bytes;
-    let outcome = tokio::task::spawn_blocking(move || {
-        ingest::append_remote_write(&store, &stream, &body, limit)
+    let (stream, outcome) = super::ingest::blocking(state, move |store| {
+        ingest::append_remote_write(store, &stream, &body, limit).map(|o| (stream, o))
     })
-    .await
-    .map_err(|e| ApiError::new(ErrorKind::Internal, format!("ingest task: {e}")))??;
+    .await?;
+    state
+        .metrics
+        .ingested(Protocol::RemoteWrite, &stream, bytes, &outcome);
     if outcome.rejected.is_empty() {
         return Ok(());
     }

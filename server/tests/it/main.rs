@@ -13,6 +13,7 @@ mod es_bulk;
 mod ingest;
 mod lake;
 mod live;
+mod metrics;
 mod otlp;
 mod query;
 mod query_limits;
@@ -55,6 +56,19 @@ pub(crate) async fn post(
     let text = response.text().await.expect("body");
     let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
     (status, json)
+}
+
+/// A GET: its status, content type and body.
+pub(crate) async fn get(weir: &WeirProcess, path: &str) -> (u16, String, String) {
+    let response = reqwest::get(weir.url(path)).await.expect("request");
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (status, content_type, response.text().await.expect("body"))
 }
 
 pub(crate) async fn ingest(weir: &WeirProcess, stream: &str, ndjson: &str) -> (u16, Value) {

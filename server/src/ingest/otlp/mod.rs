@@ -94,6 +94,7 @@ pub(crate) fn decode(
     let mut out = Out {
         decoded: Decoded::default(),
         budget: field_budget(body.len()),
+        limit: field_budget(body.len()),
         arrival_us,
     };
     match signal {
@@ -125,6 +126,8 @@ fn parse<T: Message + Default + DeserializeOwned>(
 struct Out {
     decoded: Decoded,
     budget: usize,
+    /// The request's whole budget, for the error.
+    limit: usize,
     arrival_us: i64,
 }
 
@@ -134,16 +137,9 @@ impl Out {
     /// its resource) keeps its first value: the item's own columns, then its attributes, then
     /// the scope's and the resource's.
     fn push(&mut self, time_ns: u64, mut fields: Vec<(String, Scalar)>) -> Result<(), DecodeError> {
-        let mut seen: HashSet<&str, foldhash::fast::RandomState> = HashSet::default();
-        let keep: Vec<bool> = fields.iter().map(|(name, _)| seen.insert(name)).collect();
-        if keep.contains(&false) {
-            let mut keep = keep.into_iter();
-            fields.retain(|_| keep.next().unwrap_or(true));
-        }
+        dedup_names(&mut fields);
         if fields.len() > self.budget {
-            return Err(DecodeError::TooManyFields {
-                budget: field_budget(0),
-            });
+            return Err(DecodeError::TooManyFields { budget: self.limit });
         }
         self.budget -= fields.len();
         let line = self.decoded.events.len() + self.decoded.rejected.len() + 1;
@@ -159,6 +155,24 @@ impl Out {
             fields,
         });
         Ok(())
+    }
+}
+
+/// Drops each field whose name an earlier field has. Items have a few dozen fields: comparing
+/// pairs costs less than hashing every name, and allocates nothing.
+fn dedup_names(fields: &mut Vec<(String, Scalar)>) {
+    if fields.len() > 64 {
+        let mut seen: HashSet<String, foldhash::fast::RandomState> = HashSet::default();
+        fields.retain(|(name, _)| seen.insert(name.clone()));
+        return;
+    }
+    let mut i = 1;
+    while i < fields.len() {
+        if fields[..i].iter().any(|(name, _)| *name == fields[i].0) {
+            fields.remove(i);
+        } else {
+            i += 1;
+        }
     }
 }
 

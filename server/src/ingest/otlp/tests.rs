@@ -460,3 +460,24 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// Both ways of dropping repeated names (pairwise for few fields, hashed for many) keep
+    /// the first field of each name, in order.
+    #[test]
+    fn dedup_names_keeps_first_of_each(names in prop::collection::vec("[a-e]{1,2}", 0..150)) {
+        let mut fields: Vec<(String, Scalar)> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), Scalar::Int(i as i64)))
+            .collect();
+        let mut expected = Vec::new();
+        for (name, value) in &fields {
+            if !expected.iter().any(|(n, _): &(String, Scalar)| n == name) {
+                expected.push((name.clone(), value.clone()));
+            }
+        }
+        super::dedup_names(&mut fields);
+        prop_assert_eq!(fields, expected);
+    }
+}
