@@ -57,6 +57,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/streams/:name") view=pages::stream::StreamPage/>
                     <Route path=path!("/explore/:stream") view=pages::explore::ExplorePage/>
                     <Route path=path!("/sql") view=pages::sql::SqlPage/>
+                    <Route path=path!("/trace/:id") view=pages::trace::TracePage/>
                     <Route path=path!("/dashboards") view=pages::dashboards::DashboardsPage/>
                     <Route path=path!("/alerts") view=pages::alerts::AlertsPage/>
                     <Route path=path!("/alerts/new") view=pages::alerts::editor::RuleEditorPage/>

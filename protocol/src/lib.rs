@@ -23,6 +23,7 @@ mod error;
 pub mod explore;
 pub mod live;
 mod result;
+pub mod trace;
 
 pub use error::{Error, ErrorKind};
 pub use result::{Column, Progress, QueryResult, Row, compare_values};

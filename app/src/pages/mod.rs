@@ -7,6 +7,7 @@ pub(crate) mod explore;
 pub(crate) mod home;
 pub(crate) mod sql;
 pub(crate) mod stream;
+pub(crate) mod trace;
 pub(crate) mod zoom;
 
 use leptos::prelude::*;

@@ -495,6 +495,12 @@ pub fn age(micros: i64) -> String {
     }
 }
 
+/// The trace view's address for a value of a column named `trace_id` that is a trace id.
+pub fn trace_link(column: &str, value: &Value) -> Option<String> {
+    let id = value.as_str()?;
+    (column == "trace_id" && protocol::trace::is_trace_id(id)).then(|| format!("/trace/{id}"))
+}
+
 /// A table cell: floats to at most three decimals, everything else as it is.
 pub fn cell(value: &Value) -> String {
     match value.as_f64() {

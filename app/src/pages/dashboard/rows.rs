@@ -36,15 +36,22 @@ pub(crate) fn Table(
                 <tbody>
                     {move || {
                         let (start, len) = window.get();
-                        result.with_value(|r| r.rows.iter().enumerate().skip(start).take(len).map(|(i, row)| view! {
+                        result.with_value(|r| r.rows.iter().enumerate().skip(start).take(len).map(|(i, row)| {
+                            let names = r.columns.iter().map(|c| c.name.as_str());
+                            view! {
                             <tr class:drillable=on_row.is_some() data-test="row"
                                 title=on_row.map(|_| "Click for the events behind this row")
                                 on:click=move |ev| if let Some(on_row) = on_row { on_row.run((i, ev.client_x(), ev.client_y())) }>
-                                {row.iter().map(|v| {
+                                {row.iter().zip(names).map(|(v, name)| {
                                 let numeric = v.is_number();
-                                view! { <td class:num=numeric>{viz::cell(v)}</td> }
+                                match viz::trace_link(name, v) {
+                                    // A trace id opens its trace, not the row's drill-down.
+                                    Some(href) => view! { <td><a href=href data-test="trace-link" title="Open this trace"
+                                        on:click=|ev| ev.stop_propagation()>{viz::cell(v)}</a></td> }.into_any(),
+                                    None => view! { <td class:num=numeric>{viz::cell(v)}</td> }.into_any(),
+                                }
                             }).collect_view()}</tr>
-                        }).collect_view())
+                        }}).collect_view())
                     }}
                 </tbody>
             </table>
@@ -95,13 +102,17 @@ pub(crate) fn Logs(
                         Some(s) if s >= 400.0 => "log-warn",
                         _ => "",
                     };
+                    let trace = names.with_value(|n| n.iter().position(|c| c == "trace_id"))
+                        .and_then(|i| viz::trace_link("trace_id", &row[i]));
                     let fields: String = names.with_value(|names| names.iter().enumerate()
                         .filter(|(i, n)| Some(*i) != time && !n.starts_with('_'))
                         .map(|(i, n)| format!("{n}={}", viz::text(&row[i])))
                         .collect::<Vec<_>>()
                         .join("  "));
                     view! {
-                        <div class=format!("log-line {level}")><span class="log-time">{when}</span>" "{fields}</div>
+                        <div class=format!("log-line {level}")><span class="log-time">{when}</span>" "{fields}
+                            {trace.map(|href| view! { " " <a class="log-trace" href=href data-test="trace-link" title="Open this trace">"trace ↗"</a> })}
+                        </div>
                     }
                 }).collect_view())
             }}

@@ -67,6 +67,7 @@ fn event_list(result: &QueryResult, pick: Callback<Filter>) -> impl IntoView + u
                     {columns.iter().zip(row).filter(|(name, v)| !v.is_null() && !name.starts_with('_')).map(|(name, v)| {
                         let keep = Filter::new(name.clone(), Op::Eq, text(v));
                         let leave = Filter::new(name.clone(), Op::Ne, text(v));
+                        let trace = crate::viz::trace_link(name, v);
                         view! {
                             <tr data-test="event-field" data-field=name.clone()>
                                 <td class="name"><code>{name.clone()}</code></td>
@@ -74,6 +75,9 @@ fn event_list(result: &QueryResult, pick: Callback<Filter>) -> impl IntoView + u
                                 <td class="actions">
                                     <button class="button small" data-test="keep" title="Only events with this value" on:click=move |_| pick.run(keep.clone())>"+"</button>
                                     <button class="button small" data-test="leave" title="Leave out events with this value" on:click=move |_| pick.run(leave.clone())>"−"</button>
+                                    {trace.map(|href| view! {
+                                        <a class="button small" data-test="open-trace" href=href title="Open this trace: its spans and logs">"Trace"</a>
+                                    })}
                                 </td>
                             </tr>
                         }
