@@ -9,17 +9,9 @@ use serde_json::{Value, json};
 use tokio::process::Command;
 
 use super::alerts::{Receiver, events, latency_rule, post_json, put};
-use super::{ingest, start};
+use super::{free_port, ingest, start};
 
 const ALERTMANAGER: &str = "/usr/bin/prometheus-alertmanager";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 #[tokio::test]
 async fn alerts_reach_a_real_alertmanager_and_resolve_there() {

@@ -58,6 +58,15 @@ pub(crate) async fn post(
     (status, json)
 }
 
+/// A port free to listen on (for a helper process such as Prometheus).
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A GET: its status, content type and body.
 pub(crate) async fn get(weir: &WeirProcess, path: &str) -> (u16, String, String) {
     let response = reqwest::get(weir.url(path)).await.expect("request");

@@ -11,7 +11,7 @@ use protocol::dashboard::{Scope, TimeRange, substitute};
 use serde_json::Value;
 use tokio::process::Command;
 
-use super::{get, ingest, query, start};
+use super::{free_port, get, ingest, query, start};
 
 const PROMETHEUS: &str = "/usr/bin/prometheus";
 
@@ -127,14 +127,6 @@ async fn metrics_count_ingest_and_weir_scrapes_itself_for_its_dashboard() {
         .filter_map(|r| r[1].as_str())
         .collect();
     assert!(streams.contains(&"_weir_metrics"), "{reply}");
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test]

@@ -10,17 +10,9 @@ use e2e::wait_until;
 use serde_json::Value;
 use tokio::process::Command;
 
-use super::{ingest, post, query, start};
+use super::{free_port, ingest, post, query, start};
 
 const PROMETHEUS: &str = "/usr/bin/prometheus";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 #[tokio::test]
 async fn a_real_prometheus_remote_writes_its_samples_with_their_labels() {
