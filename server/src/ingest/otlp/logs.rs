@@ -6,13 +6,15 @@
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 
-use super::{DecodeError, Out, Scalar, context, flatten, hex_id, json};
+use super::{DecodeError, Out, Scalar, context, flatten_owned, hex_id, json};
 
 pub(super) fn decode(request: ExportLogsServiceRequest, out: &mut Out) -> Result<(), DecodeError> {
-    for resource_logs in &request.resource_logs {
-        for scope_logs in &resource_logs.scope_logs {
-            let shared = context(resource_logs.resource.as_ref(), scope_logs.scope.as_ref());
-            for record in &scope_logs.log_records {
+    // The request is consumed: its strings move into the events.
+    for resource_logs in request.resource_logs {
+        let resource = resource_logs.resource;
+        for scope_logs in resource_logs.scope_logs {
+            let shared = context(resource.as_ref(), scope_logs.scope.as_ref());
+            for record in scope_logs.log_records {
                 let mut fields = Vec::with_capacity(10 + record.attributes.len() + shared.len());
                 if record.observed_time_unix_nano != 0 {
                     fields.push((
@@ -29,14 +31,14 @@ pub(super) fn decode(request: ExportLogsServiceRequest, out: &mut Out) -> Result
                 if !record.severity_text.is_empty() {
                     fields.push((
                         "severity_text".to_owned(),
-                        Scalar::Str(record.severity_text.clone()),
+                        Scalar::Str(record.severity_text),
                     ));
                 }
-                if let Some(body) = record.body.as_ref().and_then(|b| b.value.as_ref()) {
+                if let Some(body) = record.body.and_then(|b| b.value) {
                     // Always text, so that records with bodies of different kinds share a column.
                     let text = match body {
-                        Value::StringValue(s) => s.clone(),
-                        other => json(other).to_string(),
+                        Value::StringValue(s) => s,
+                        other => json(&other).to_string(),
                     };
                     fields.push(("body".to_owned(), Scalar::Str(text)));
                 }
@@ -50,12 +52,9 @@ pub(super) fn decode(request: ExportLogsServiceRequest, out: &mut Out) -> Result
                     fields.push(("flags".to_owned(), Scalar::Int(i64::from(record.flags))));
                 }
                 if !record.event_name.is_empty() {
-                    fields.push((
-                        "event_name".to_owned(),
-                        Scalar::Str(record.event_name.clone()),
-                    ));
+                    fields.push(("event_name".to_owned(), Scalar::Str(record.event_name)));
                 }
-                flatten(&record.attributes, "", &mut fields);
+                flatten_owned(record.attributes, &mut fields);
                 fields.extend(shared.iter().cloned());
                 let time = if record.time_unix_nano != 0 {
                     record.time_unix_nano

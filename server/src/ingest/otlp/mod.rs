@@ -184,6 +184,38 @@ fn column_name(key: &str) -> String {
         .collect()
 }
 
+/// [`column_name`] of an owned key: the key itself when it is one already (no allocation).
+fn column_name_owned(key: String) -> String {
+    if key.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        key
+    } else {
+        column_name(&key)
+    }
+}
+
+/// [`flatten`], consuming the attributes: names and string values move into `fields` rather
+/// than being copied (an item's own attributes are most of what a request allocates).
+fn flatten_owned(attributes: Vec<KeyValue>, fields: &mut Vec<(String, Scalar)>) {
+    for kv in attributes {
+        let name = column_name_owned(kv.key);
+        if reserved(&name) {
+            continue;
+        }
+        let Some(value) = kv.value.and_then(|v| v.value) else {
+            continue;
+        };
+        match value {
+            Value::StringValue(s) => fields.push((name, Scalar::Str(s))),
+            Value::KvlistValue(list) => flatten(&list.values, &name, fields),
+            other => {
+                if let Some(scalar) = scalar(&other) {
+                    fields.push((name, scalar));
+                }
+            }
+        }
+    }
+}
+
 /// The names Weir keeps for itself: an attribute of such a name is dropped.
 fn reserved(name: &str) -> bool {
     name == TIME_COLUMN || name == OFFSET_COLUMN || name == HOUR_COLUMN

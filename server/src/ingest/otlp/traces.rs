@@ -7,16 +7,18 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use serde_json::json as j;
 
-use super::{DecodeError, Out, Scalar, context, flatten, hex_id, json_map};
+use super::{DecodeError, Out, Scalar, context, flatten_owned, hex_id, json_map};
 
 pub(super) fn decode(request: ExportTraceServiceRequest, out: &mut Out) -> Result<(), DecodeError> {
-    for resource_spans in &request.resource_spans {
-        for scope_spans in &resource_spans.scope_spans {
-            let shared = context(resource_spans.resource.as_ref(), scope_spans.scope.as_ref());
-            for span in &scope_spans.spans {
+    // The request is consumed: its strings move into the events.
+    for resource_spans in request.resource_spans {
+        let resource = resource_spans.resource;
+        for scope_spans in resource_spans.scope_spans {
+            let shared = context(resource.as_ref(), scope_spans.scope.as_ref());
+            for mut span in scope_spans.spans {
                 let mut fields = Vec::with_capacity(16 + span.attributes.len() + shared.len());
-                columns(span, &mut fields);
-                flatten(&span.attributes, "", &mut fields);
+                columns(&mut span, &mut fields);
+                flatten_owned(std::mem::take(&mut span.attributes), &mut fields);
                 fields.extend(shared.iter().cloned());
                 out.push(span.start_time_unix_nano, fields)?;
             }
@@ -25,8 +27,8 @@ pub(super) fn decode(request: ExportTraceServiceRequest, out: &mut Out) -> Resul
     Ok(())
 }
 
-/// The span's own columns.
-fn columns(span: &Span, fields: &mut Vec<(String, Scalar)>) {
+/// The span's own columns (its strings moved out).
+fn columns(span: &mut Span, fields: &mut Vec<(String, Scalar)>) {
     let mut push = |name: &str, value: Scalar| fields.push((name.to_owned(), value));
     if let Some(id) = hex_id(&span.trace_id) {
         push("trace_id", id);
@@ -38,9 +40,9 @@ fn columns(span: &Span, fields: &mut Vec<(String, Scalar)>) {
         push("parent_span_id", id);
     }
     if !span.trace_state.is_empty() {
-        push("trace_state", Scalar::Str(span.trace_state.clone()));
+        push("trace_state", Scalar::Str(std::mem::take(&mut span.trace_state)));
     }
-    push("name", Scalar::Str(span.name.clone()));
+    push("name", Scalar::Str(std::mem::take(&mut span.name)));
     push("kind", Scalar::Str(kind(span.kind).to_owned()));
     push(
         "start_time_unix_nano",
