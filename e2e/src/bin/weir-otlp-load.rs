@@ -11,8 +11,9 @@
 //! The mapping: OTLP logs, one record per event (the event's fields as attributes, grouped by
 //! `service` into resources); OTLP traces, one span per event (`route` its name, `latency_ms` its
 //! duration); remote write, one series per event with one sample (`latency_ms`, the string
-//! fields as labels); Elasticsearch bulk, an `index` action line before each event. Prints one
-//! JSON line with the rate.
+//! fields as labels); Elasticsearch bulk, an `index` action line before each event. `json-logs`
+//! and `json-spans` post, as NDJSON, the rows that the OTLP log records and spans become (the
+//! same columns and values): JSON ingest of comparable rows. Prints one JSON line with the rate.
 
 use std::io::{BufRead, BufReader};
 use std::sync::Arc;
@@ -35,7 +36,7 @@ async fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [url, file, ..] = &args[..] else {
         bail!(
-            "usage: weir-otlp-load URL FILE --protocol json|otlp-logs|otlp-traces|remote-write|es-bulk [--events N] [--batch EVENTS] [--clients N]"
+            "usage: weir-otlp-load URL FILE --protocol json|json-logs|json-spans|otlp-logs|otlp-traces|remote-write|es-bulk [--events N] [--batch EVENTS] [--clients N]"
         );
     };
     let option = |name: &str| args.iter().position(|a| a == name).map(|i| &args[i + 1]);
@@ -58,6 +59,16 @@ async fn main() -> Result<()> {
                 .chunks(batch)
                 .map(|c| (c.join("\n").into_bytes(), c.len()))
                 .collect(),
+        ),
+        "json-logs" => (
+            "/api/v1/streams/bench_json_logs/events",
+            "application/x-ndjson",
+            encode(&lines, batch, |events| rows(events, log_row))?,
+        ),
+        "json-spans" => (
+            "/api/v1/streams/bench_json_spans/events",
+            "application/x-ndjson",
+            encode(&lines, batch, |events| rows(events, span_row))?,
         ),
         "otlp-logs" => (
             "/v1/logs",
@@ -155,6 +166,69 @@ fn encode(
             Ok((make(&events), events.len()))
         })
         .collect()
+}
+
+/// An NDJSON body of `row` of each event.
+fn rows(events: &[Value], row: fn(usize, &Value) -> Value) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (i, event) in events.iter().enumerate() {
+        serde_json::to_writer(&mut body, &row(i, event)).expect("a JSON value serializes");
+        body.push(b'\n');
+    }
+    body
+}
+
+/// The row an OTLP log record of `event` becomes (docs/otlp.md), as JSON.
+fn log_row(_: usize, event: &Value) -> Value {
+    let status = event["status"].as_i64().unwrap_or(0);
+    let mut row = serde_json::json!({
+        "_time": event["_time"],
+        "severity_number": if status >= 500 { 17 } else { 9 },
+        "body": format!(
+            "{} {} {status}",
+            event["method"].as_str().unwrap_or(""),
+            event["route"].as_str().unwrap_or("")
+        ),
+        "trace_id": event["trace_id"],
+    });
+    add_attributes(&mut row, event);
+    row
+}
+
+/// The row an OTLP span of `event` becomes (docs/otlp.md), as JSON.
+fn span_row(i: usize, event: &Value) -> Value {
+    let start = time_ns(event);
+    let latency = event["latency_ms"].as_f64().unwrap_or(0.0);
+    let end = start + (latency * 1e6) as u64;
+    let status = event["status"].as_i64().unwrap_or(0);
+    let mut row = serde_json::json!({
+        "_time": event["_time"],
+        "trace_id": event["trace_id"],
+        "span_id": hex::encode((start ^ i as u64).to_le_bytes()),
+        "name": event["route"],
+        "kind": "server",
+        "start_time_unix_nano": start,
+        "end_time_unix_nano": end,
+        "duration_ns": end - start,
+        "status_code": if status >= 500 { "error" } else { "unset" },
+    });
+    add_attributes(&mut row, event);
+    row
+}
+
+/// The event's attributes and its service, as the columns OTLP makes of them.
+fn add_attributes(row: &mut Value, event: &Value) {
+    for kv in attributes(event) {
+        let value = match kv.value.and_then(|v| v.value) {
+            Some(Any::StringValue(s)) => Value::from(s),
+            Some(Any::BoolValue(b)) => Value::from(b),
+            Some(Any::IntValue(i)) => Value::from(i),
+            Some(Any::DoubleValue(f)) => Value::from(f),
+            _ => continue,
+        };
+        row[kv.key] = value;
+    }
+    row["service_name"] = Value::from(service(event));
 }
 
 fn time_ns(event: &Value) -> u64 {

@@ -21,16 +21,17 @@ use storage::{ColumnType, OFFSET_COLUMN, TIME_COLUMN, evolve};
 
 use super::Rejection;
 
-/// A field's value, flattened.
+/// A field's value, flattened. Its text is owned (`String`) or, for a decoder that borrows from
+/// the request (OTLP), a `Cow` into it: the batch copies the bytes either way.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Scalar {
+pub(crate) enum Scalar<S = String> {
     Bool(bool),
     Int(i64),
     Float(f64),
-    Str(String),
+    Str(S),
 }
 
-impl Scalar {
+impl<S> Scalar<S> {
     fn column_type(&self) -> ColumnType {
         match self {
             Scalar::Bool(_) => ColumnType::Bool,
@@ -42,12 +43,12 @@ impl Scalar {
 }
 
 /// One decoded event: where it came from (a line, or a position in an array), its event time,
-/// and its flattened fields.
+/// and its flattened fields (names and text owned, or borrowed as [`Scalar`] says).
 #[derive(Debug)]
-pub(crate) struct Event {
+pub(crate) struct Event<N = String, S = String> {
     pub(crate) line: usize,
     pub(crate) time_us: i64,
-    pub(crate) fields: Vec<(String, Scalar)>,
+    pub(crate) fields: Vec<(N, Scalar<S>)>,
 }
 
 /// Events as one batch: `_time`, then a column per field in order of first appearance; and the
@@ -60,14 +61,14 @@ pub(crate) struct Batch {
 
 /// Types `events` against `stream` (the stream's schema, `None` for a new stream), rejecting
 /// into `rejected` those the stream would reject, and builds the batch of the others.
-pub(crate) fn build(
-    events: Vec<Event>,
+pub(crate) fn build<N: AsRef<str>, S: AsRef<str>>(
+    events: Vec<Event<N, S>>,
     stream: Option<&Schema>,
     max_columns: usize,
     rejected: &mut Vec<Rejection>,
 ) -> Result<Batch, ArrowError> {
     let mut columns = Columns::new(stream, max_columns);
-    let mut admitted: Vec<(Event, Vec<usize>)> = Vec::with_capacity(events.len());
+    let mut admitted: Vec<(Event<N, S>, Vec<usize>)> = Vec::with_capacity(events.len());
     for event in events {
         // Events mostly share one shape: reuse the previous event's columns when the names
         // match and the values fit as they are (no hashing, no change of type).
@@ -154,12 +155,17 @@ impl<'a> Columns<'a> {
 
     /// The columns of `event` if the previous event had the same fields and its values fit
     /// their columns as they are.
-    fn same_shape(&self, previous: &Event, indices: &[usize], event: &Event) -> Option<Vec<usize>> {
+    fn same_shape<N: AsRef<str>, S>(
+        &self,
+        previous: &Event<N, S>,
+        indices: &[usize],
+        event: &Event<N, S>,
+    ) -> Option<Vec<usize>> {
         let same = previous.fields.len() == event.fields.len()
             && previous.fields.iter().zip(&event.fields).zip(indices).all(
                 |(((a, _), (b, value)), &column)| {
                     let (column_type, value_type) = (self.columns[column].1, value.column_type());
-                    a == b
+                    a.as_ref() == b.as_ref()
                         && (column_type == value_type
                             || (column_type == ColumnType::Float && value_type == ColumnType::Int))
                 },
@@ -169,15 +175,16 @@ impl<'a> Columns<'a> {
 
     /// The column of each field of an event whose values the columns take (evolving them), or
     /// why it is rejected. A rejected event changes nothing.
-    fn admit(&mut self, fields: &[(String, Scalar)]) -> Result<Vec<usize>, String> {
+    fn admit<N: AsRef<str>, S>(&mut self, fields: &[(N, Scalar<S>)]) -> Result<Vec<usize>, String> {
         let mut n_new = 0;
         for (name, value) in fields {
+            let name = name.as_ref();
             let value = value.column_type();
             match self.index.get(name) {
                 Some(&idx) => {
                     evolve(name, self.columns[idx].1, value)?;
                 }
-                None => match self.stream.get(name.as_str()) {
+                None => match self.stream.get(name) {
                     Some(&column) => {
                         evolve(name, column, value)?;
                     }
@@ -193,6 +200,7 @@ impl<'a> Columns<'a> {
         }
         let mut indices = Vec::with_capacity(fields.len());
         for (name, value) in fields {
+            let name = name.as_ref();
             let value = value.column_type();
             let idx = match self.index.get(name) {
                 Some(&idx) => {
@@ -203,15 +211,15 @@ impl<'a> Columns<'a> {
                     idx
                 }
                 None => {
-                    let column = match self.stream.get(name.as_str()) {
+                    let column = match self.stream.get(name) {
                         Some(&column) => evolve(name, column, value).unwrap_or(column),
                         None => {
                             self.n_new += 1;
                             value
                         }
                     };
-                    self.columns.push((name.clone(), column));
-                    self.index.insert(name.clone(), self.columns.len() - 1);
+                    self.columns.push((name.to_owned(), column));
+                    self.index.insert(name.to_owned(), self.columns.len() - 1);
                     self.columns.len() - 1
                 }
             };
@@ -258,15 +266,15 @@ impl ColumnBuilder {
     }
 
     /// The column admitted the value, so its type fits (an integer may go into a float column).
-    fn append(&mut self, value: Scalar) {
+    fn append<S: AsRef<str>>(&mut self, value: Scalar<S>) {
         match (self, value) {
             (ColumnBuilder::Bool(b), Scalar::Bool(v)) => b.append_value(v),
             (ColumnBuilder::Int(b), Scalar::Int(v)) => b.append_value(v),
             (ColumnBuilder::Float(b), Scalar::Float(v)) => b.append_value(v),
             (ColumnBuilder::Float(b), Scalar::Int(v)) => b.append_value(v as f64),
-            (ColumnBuilder::Str(b), Scalar::Str(v)) => b.append_value(v),
+            (ColumnBuilder::Str(b), Scalar::Str(v)) => b.append_value(v.as_ref()),
             (builder, value) => {
-                debug_assert!(false, "a column admitted {value:?} of another type");
+                debug_assert!(false, "a column admitted a {:?} value", value.column_type());
                 let len = builder.len();
                 builder.pad_to(len + 1);
             }

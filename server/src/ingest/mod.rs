@@ -2,7 +2,7 @@
 //!
 //! ```text
 //!  body ─► ndjson::parse_body ─► events::build (typed as the stream types them) ─► Store::append
-//!  body ─► otlp::decode (logs, spans, metric data points) ─┤
+//!  body ─► otlp::with_decoded (logs, spans, data points) ──┤
 //!  body ─► remote_write::decode (Prometheus samples) ───────┤
 //!  body ─► es_bulk::decode (documents, by index) ───────────┘
 //!          (one module per protocol)
@@ -80,8 +80,9 @@ pub(crate) fn append_otlp(
     encoding: otlp::Encoding,
     body: &[u8],
 ) -> Result<Outcome, Error> {
-    let decoded = otlp::decode(signal, encoding, body, now_micros())?;
-    append_events(store, stream, decoded.events, decoded.rejected)
+    otlp::with_decoded(signal, encoding, body, now_micros(), |decoded| {
+        append_events(store, stream, decoded.events, decoded.rejected)
+    })?
 }
 
 /// Decodes a Prometheus remote-write request (at most `limit` bytes once decompressed) and
@@ -99,10 +100,10 @@ pub(crate) fn append_remote_write(
 /// Appends decoded `events` to `stream` (created on first write); `rejected` are those the
 /// decoder already refused. The outcome lists every rejection by line, in order. When this
 /// returns `Ok`, the accepted events are fsync'd and visible to snapshots. Blocks on fsync.
-pub(crate) fn append_events(
+pub(crate) fn append_events<N: AsRef<str>, S: AsRef<str>>(
     store: &Store,
     stream: &StreamName,
-    events: Vec<events::Event>,
+    events: Vec<events::Event<N, S>>,
     mut rejected: Vec<Rejection>,
 ) -> Result<Outcome, Error> {
     if events.is_empty() {

@@ -17,21 +17,32 @@ use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_proto::tonic::metrics::v1::number_data_point;
 use opentelemetry_proto::tonic::metrics::v1::{ExponentialHistogramDataPoint, Metric};
 
-use super::{DecodeError, Out, Scalar, context, count, flatten};
+use super::{
+    DecodeError, Field, Out, Scalar, context, count, flatten, made, name, shared, text,
+};
 
-pub(super) fn decode(
-    request: ExportMetricsServiceRequest,
-    out: &mut Out,
+/// The columns of each scope of the request, in order.
+pub(super) fn contexts(request: &ExportMetricsServiceRequest) -> Vec<Vec<Field<'_>>> {
+    request
+        .resource_metrics
+        .iter()
+        .flat_map(|r| {
+            r.scope_metrics
+                .iter()
+                .map(|s| context(r.resource.as_ref(), s.scope.as_ref()))
+        })
+        .collect()
+}
+
+pub(super) fn decode<'a>(
+    request: &'a ExportMetricsServiceRequest,
+    contexts: &'a [Vec<Field<'a>>],
+    out: &mut Out<'a>,
 ) -> Result<(), DecodeError> {
-    for resource_metrics in &request.resource_metrics {
-        for scope_metrics in &resource_metrics.scope_metrics {
-            let shared = context(
-                resource_metrics.resource.as_ref(),
-                scope_metrics.scope.as_ref(),
-            );
-            for metric in &scope_metrics.metrics {
-                points(metric, &shared, out)?;
-            }
+    let scopes = request.resource_metrics.iter().flat_map(|r| &r.scope_metrics);
+    for (scope_metrics, context) in scopes.zip(contexts) {
+        for metric in &scope_metrics.metrics {
+            points(metric, context, out)?;
         }
     }
     Ok(())
@@ -40,20 +51,20 @@ pub(super) fn decode(
 /// One point being built: the metric's columns first, then the point's, then its attributes.
 struct Point<'a> {
     metric: &'a Metric,
-    shared: &'a [(String, Scalar)],
+    shared: &'a [Field<'a>],
 }
 
-impl Point<'_> {
-    fn start(&self, kind: &str, temporality: Option<i32>, start_ns: u64) -> Vec<(String, Scalar)> {
+impl<'a> Point<'a> {
+    fn start(&self, kind: &'static str, temporality: Option<i32>, start_ns: u64) -> Vec<Field<'a>> {
         let mut fields = Vec::with_capacity(16 + self.shared.len());
-        let mut push = |name: &str, value: Scalar| fields.push((name.to_owned(), value));
-        push("metric", Scalar::Str(self.metric.name.clone()));
-        push("type", Scalar::Str(kind.to_owned()));
+        let mut push = |column: &'static str, value: Scalar<_>| fields.push((name(column), value));
+        push("metric", text(&self.metric.name));
+        push("type", text(kind));
         if !self.metric.unit.is_empty() {
-            push("unit", Scalar::Str(self.metric.unit.clone()));
+            push("unit", text(&self.metric.unit));
         }
         if !self.metric.description.is_empty() {
-            push("description", Scalar::Str(self.metric.description.clone()));
+            push("description", text(&self.metric.description));
         }
         if let Some(t) = temporality {
             let word = match t {
@@ -61,7 +72,7 @@ impl Point<'_> {
                 2 => "cumulative",
                 _ => "unspecified",
             };
-            push("temporality", Scalar::Str(word.to_owned()));
+            push("temporality", text(word));
         }
         if start_ns != 0 {
             push("start_time_unix_nano", count(start_ns));
@@ -69,18 +80,18 @@ impl Point<'_> {
         fields
     }
 
-    fn finish(
-        &self,
-        mut fields: Vec<(String, Scalar)>,
-        attributes: &[KeyValue],
-    ) -> Vec<(String, Scalar)> {
+    fn finish(&self, mut fields: Vec<Field<'a>>, attributes: &'a [KeyValue]) -> Vec<Field<'a>> {
         flatten(attributes, "", &mut fields);
-        fields.extend(self.shared.iter().cloned());
+        shared(self.shared, &mut fields);
         fields
     }
 }
 
-fn points(metric: &Metric, shared: &[(String, Scalar)], out: &mut Out) -> Result<(), DecodeError> {
+fn points<'a>(
+    metric: &'a Metric,
+    shared: &'a [Field<'a>],
+    out: &mut Out<'a>,
+) -> Result<(), DecodeError> {
     let point = Point { metric, shared };
     let Some(data) = &metric.data else {
         return Ok(());
@@ -100,7 +111,7 @@ fn points(metric: &Metric, shared: &[(String, Scalar)], out: &mut Out) -> Result
                     Some(sum.aggregation_temporality),
                     p.start_time_unix_nano,
                 );
-                fields.push(("monotonic".to_owned(), Scalar::Bool(sum.is_monotonic)));
+                fields.push((name("monotonic"), Scalar::Bool(sum.is_monotonic)));
                 push_value(&mut fields, p.value);
                 out.push(p.time_unix_nano, point.finish(fields, &p.attributes))?;
             }
@@ -127,7 +138,7 @@ fn points(metric: &Metric, shared: &[(String, Scalar)], out: &mut Out) -> Result
                 summary_columns(&mut fields, p.count, p.sum, p.min, p.max);
                 let (bounds, counts) = explicit(p);
                 buckets(&mut fields, &bounds, &counts);
-                fields.push(("scale".to_owned(), Scalar::Int(i64::from(p.scale))));
+                fields.push((name("scale"), Scalar::Int(i64::from(p.scale))));
                 out.push(p.time_unix_nano, point.finish(fields, &p.attributes))?;
             }
         }
@@ -141,8 +152,8 @@ fn points(metric: &Metric, shared: &[(String, Scalar)], out: &mut Out) -> Result
                     .map(|q| serde_json::json!({ "quantile": q.quantile, "value": q.value }))
                     .collect();
                 fields.push((
-                    "quantiles".to_owned(),
-                    Scalar::Str(serde_json::Value::from(quantiles).to_string()),
+                    name("quantiles"),
+                    made(serde_json::Value::from(quantiles).to_string()),
                 ));
                 out.push(p.time_unix_nano, point.finish(fields, &p.attributes))?;
             }
@@ -152,36 +163,36 @@ fn points(metric: &Metric, shared: &[(String, Scalar)], out: &mut Out) -> Result
 }
 
 /// `value`, always a float, so that integer and double points of a metric share the column.
-fn push_value(fields: &mut Vec<(String, Scalar)>, value: Option<number_data_point::Value>) {
+fn push_value(fields: &mut Vec<Field<'_>>, value: Option<number_data_point::Value>) {
     let value = match value {
         Some(number_data_point::Value::AsDouble(v)) => v,
         Some(number_data_point::Value::AsInt(v)) => v as f64,
         None => return,
     };
-    fields.push(("value".to_owned(), Scalar::Float(value)));
+    fields.push((name("value"), Scalar::Float(value)));
 }
 
 fn summary_columns(
-    fields: &mut Vec<(String, Scalar)>,
+    fields: &mut Vec<Field<'_>>,
     n: u64,
     sum: Option<f64>,
     min: Option<f64>,
     max: Option<f64>,
 ) {
-    fields.push(("count".to_owned(), count(n)));
-    for (name, value) in [("sum", sum), ("min", min), ("max", max)] {
+    fields.push((name("count"), count(n)));
+    for (column, value) in [("sum", sum), ("min", min), ("max", max)] {
         if let Some(v) = value {
-            fields.push((name.to_owned(), Scalar::Float(v)));
+            fields.push((name(column), Scalar::Float(v)));
         }
     }
 }
 
-fn buckets(fields: &mut Vec<(String, Scalar)>, bounds: &[f64], counts: &[u64]) {
+fn buckets(fields: &mut Vec<Field<'_>>, bounds: &[f64], counts: &[u64]) {
     // serde_json writes a non-finite float as null: bounds are made finite before.
     let bounds = serde_json::Value::from(bounds.to_vec()).to_string();
     let counts = serde_json::Value::from(counts.to_vec()).to_string();
-    fields.push(("bucket_bounds".to_owned(), Scalar::Str(bounds)));
-    fields.push(("bucket_counts".to_owned(), Scalar::Str(counts)));
+    fields.push((name("bucket_bounds"), made(bounds)));
+    fields.push((name("bucket_counts"), made(counts)));
 }
 
 /// An exponential histogram's buckets in the explicit form, from the most negative to the most

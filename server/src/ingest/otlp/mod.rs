@@ -5,15 +5,23 @@
 //! The protobuf types and their JSON form (hex ids, 64-bit integers as strings, camelCase) come
 //! from `opentelemetry-proto`; prost bounds message nesting and serde_json bounds JSON nesting,
 //! so a hostile body is an error, never a stack overflow.
+//!
+//! Events borrow from the parsed request: a column name that is an attribute key as it is, and
+//! every string value, point into it rather than being copied (at a few dozen fields per item,
+//! copies were most of what decoding cost); the batch then copies each once, into its column.
 
 mod logs;
 mod metrics;
 mod traces;
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use base64::Engine as _;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
@@ -71,10 +79,17 @@ pub(crate) enum DecodeError {
     TooManyFields { budget: usize },
 }
 
-/// A request's events and the items refused while decoding, by their position in the request.
+/// Text of an event: borrowed from the request where it is there as it is, else made.
+pub(crate) type Text<'a> = Cow<'a, str>;
+
+/// One column of an item's event.
+type Field<'a> = (Text<'a>, Scalar<Text<'a>>);
+
+/// A request's events (borrowing from it) and the items refused while decoding, by their
+/// position in the request.
 #[derive(Debug, Default)]
-pub(crate) struct Decoded {
-    pub(crate) events: Vec<Event>,
+pub(crate) struct Decoded<'a> {
+    pub(crate) events: Vec<Event<Text<'a>, Text<'a>>>,
     pub(crate) rejected: Vec<Rejection>,
 }
 
@@ -84,25 +99,45 @@ fn field_budget(body_len: usize) -> usize {
     body_len.max(1 << 20)
 }
 
-/// Decodes an export request of `signal`. `arrival_us` times items that carry no time.
-pub(crate) fn decode(
+/// Decodes an export request of `signal` and hands its events, which borrow from the parsed
+/// request, to `then`. `arrival_us` times items that carry no time.
+pub(crate) fn with_decoded<R>(
     signal: Signal,
     encoding: Encoding,
     body: &[u8],
     arrival_us: i64,
-) -> Result<Decoded, DecodeError> {
-    let mut out = Out {
+    then: impl FnOnce(Decoded<'_>) -> R,
+) -> Result<R, DecodeError> {
+    // The request outlives the events that borrow from it.
+    let out = || Out {
         decoded: Decoded::default(),
         budget: field_budget(body.len()),
         limit: field_budget(body.len()),
         arrival_us,
     };
     match signal {
-        Signal::Logs => logs::decode(parse(signal, encoding, body)?, &mut out)?,
-        Signal::Traces => traces::decode(parse(signal, encoding, body)?, &mut out)?,
-        Signal::Metrics => metrics::decode(parse(signal, encoding, body)?, &mut out)?,
+        Signal::Logs => {
+            let request: ExportLogsServiceRequest = parse(signal, encoding, body)?;
+            let contexts = logs::contexts(&request);
+            let mut out = out();
+            logs::decode(&request, &contexts, &mut out)?;
+            Ok(then(out.decoded))
+        }
+        Signal::Traces => {
+            let request: ExportTraceServiceRequest = parse(signal, encoding, body)?;
+            let contexts = traces::contexts(&request);
+            let mut out = out();
+            traces::decode(&request, &contexts, &mut out)?;
+            Ok(then(out.decoded))
+        }
+        Signal::Metrics => {
+            let request: ExportMetricsServiceRequest = parse(signal, encoding, body)?;
+            let contexts = metrics::contexts(&request);
+            let mut out = out();
+            metrics::decode(&request, &contexts, &mut out)?;
+            Ok(then(out.decoded))
+        }
     }
-    Ok(out.decoded)
 }
 
 fn parse<T: Message + Default + DeserializeOwned>(
@@ -123,20 +158,20 @@ fn parse<T: Message + Default + DeserializeOwned>(
 }
 
 /// Events being decoded, and what is left of the field budget.
-struct Out {
-    decoded: Decoded,
+struct Out<'a> {
+    decoded: Decoded<'a>,
     budget: usize,
     /// The request's whole budget, for the error.
     limit: usize,
     arrival_us: i64,
 }
 
-impl Out {
+impl<'a> Out<'a> {
     /// Adds one item's event; its line is its 1-based position in the request.
     /// A name that occurs twice (an attribute named like a column, or on both the record and
     /// its resource) keeps its first value: the item's own columns, then its attributes, then
     /// the scope's and the resource's.
-    fn push(&mut self, time_ns: u64, mut fields: Vec<(String, Scalar)>) -> Result<(), DecodeError> {
+    fn push(&mut self, time_ns: u64, mut fields: Vec<Field<'a>>) -> Result<(), DecodeError> {
         dedup_names(&mut fields);
         if fields.len() > self.budget {
             return Err(DecodeError::TooManyFields { budget: self.limit });
@@ -160,15 +195,20 @@ impl Out {
 
 /// Drops each field whose name an earlier field has. Items have a few dozen fields: comparing
 /// pairs costs less than hashing every name, and allocates nothing.
-fn dedup_names(fields: &mut Vec<(String, Scalar)>) {
+fn dedup_names<N: AsRef<str>, S>(fields: &mut Vec<(N, Scalar<S>)>) {
     if fields.len() > 64 {
-        let mut seen: HashSet<String, foldhash::fast::RandomState> = HashSet::default();
-        fields.retain(|(name, _)| seen.insert(name.clone()));
+        let mut seen: HashSet<&str, foldhash::fast::RandomState> = HashSet::default();
+        let keep: Vec<bool> = fields.iter().map(|(n, _)| seen.insert(n.as_ref())).collect();
+        let mut keep = keep.into_iter();
+        fields.retain(|_| keep.next().unwrap_or(true));
         return;
     }
     let mut i = 1;
     while i < fields.len() {
-        if fields[..i].iter().any(|(name, _)| *name == fields[i].0) {
+        if fields[..i]
+            .iter()
+            .any(|(name, _)| name.as_ref() == fields[i].0.as_ref())
+        {
             fields.remove(i);
         } else {
             i += 1;
@@ -177,42 +217,17 @@ fn dedup_names(fields: &mut Vec<(String, Scalar)>) {
 }
 
 /// A column name for an attribute key: `service.name` → `service_name` (any character other
-/// than a letter, digit or `_` becomes `_`), so SQL names it without quotes.
-fn column_name(key: &str) -> String {
-    key.chars()
-        .map(|c| if c.is_alphanumeric() { c } else { '_' })
-        .collect()
-}
-
-/// [`column_name`] of an owned key: the key itself when it is one already (no allocation).
-fn column_name_owned(key: String) -> String {
+/// than a letter, digit or `_` becomes `_`), so SQL names it without quotes. Borrowed when the
+/// key is one already.
+fn column_name(key: &str) -> Text<'_> {
     if key.chars().all(|c| c.is_alphanumeric() || c == '_') {
-        key
+        Cow::Borrowed(key)
     } else {
-        column_name(&key)
-    }
-}
-
-/// [`flatten`], consuming the attributes: names and string values move into `fields` rather
-/// than being copied (an item's own attributes are most of what a request allocates).
-fn flatten_owned(attributes: Vec<KeyValue>, fields: &mut Vec<(String, Scalar)>) {
-    for kv in attributes {
-        let name = column_name_owned(kv.key);
-        if reserved(&name) {
-            continue;
-        }
-        let Some(value) = kv.value.and_then(|v| v.value) else {
-            continue;
-        };
-        match value {
-            Value::StringValue(s) => fields.push((name, Scalar::Str(s))),
-            Value::KvlistValue(list) => flatten(&list.values, &name, fields),
-            other => {
-                if let Some(scalar) = scalar(&other) {
-                    fields.push((name, scalar));
-                }
-            }
-        }
+        Cow::Owned(
+            key.chars()
+                .map(|c| if c.is_alphanumeric() { c } else { '_' })
+                .collect(),
+        )
     }
 }
 
@@ -223,12 +238,12 @@ fn reserved(name: &str) -> bool {
 
 /// Flattens attributes into `fields`: scalars as they are, nested key-value lists as
 /// `outer_inner`, arrays and bytes as text (JSON, base64).
-fn flatten(attributes: &[KeyValue], prefix: &str, fields: &mut Vec<(String, Scalar)>) {
+fn flatten<'a>(attributes: &'a [KeyValue], prefix: &str, fields: &mut Vec<Field<'a>>) {
     for kv in attributes {
         let name = if prefix.is_empty() {
             column_name(&kv.key)
         } else {
-            format!("{prefix}_{}", column_name(&kv.key))
+            Cow::Owned(format!("{prefix}_{}", column_name(&kv.key)))
         };
         if reserved(&name) {
             continue;
@@ -248,14 +263,18 @@ fn flatten(attributes: &[KeyValue], prefix: &str, fields: &mut Vec<(String, Scal
 }
 
 /// One attribute value as a column value (key-value lists are flattened by the caller).
-fn scalar(value: &Value) -> Option<Scalar> {
+fn scalar(value: &Value) -> Option<Scalar<Text<'_>>> {
     Some(match value {
-        Value::StringValue(s) => Scalar::Str(s.clone()),
+        Value::StringValue(s) => Scalar::Str(Cow::Borrowed(s)),
         Value::BoolValue(b) => Scalar::Bool(*b),
         Value::IntValue(i) => Scalar::Int(*i),
         Value::DoubleValue(f) => Scalar::Float(*f),
-        Value::BytesValue(b) => Scalar::Str(base64::engine::general_purpose::STANDARD.encode(b)),
-        Value::ArrayValue(_) | Value::KvlistValue(_) => Scalar::Str(json(value).to_string()),
+        Value::BytesValue(b) => Scalar::Str(Cow::Owned(
+            base64::engine::general_purpose::STANDARD.encode(b),
+        )),
+        Value::ArrayValue(_) | Value::KvlistValue(_) => {
+            Scalar::Str(Cow::Owned(json(value).to_string()))
+        }
         // A profiles-only reference: ignored for other signals, as the specification says.
         Value::StringValueStrindex(_) => return None,
     })
@@ -294,20 +313,24 @@ fn json_map(attributes: &[KeyValue]) -> serde_json::Map<String, serde_json::Valu
 }
 
 /// A resource's and a scope's columns, shared by their items: `scope_name`, `scope_version`, the
-/// scope's attributes, then the resource's (`service_name` among them).
-fn context(
-    resource: Option<&Resource>,
-    scope: Option<&InstrumentationScope>,
-) -> Vec<(String, Scalar)> {
+/// scope's attributes, then the resource's (`service_name` among them). Computed once per scope
+/// and borrowed by each item ([`shared`]).
+fn context<'a>(
+    resource: Option<&'a Resource>,
+    scope: Option<&'a InstrumentationScope>,
+) -> Vec<Field<'a>> {
     let mut fields = Vec::new();
     if let Some(scope) = scope {
         if !scope.name.is_empty() {
-            fields.push(("scope_name".to_owned(), Scalar::Str(scope.name.clone())));
+            fields.push((
+                Cow::Borrowed("scope_name"),
+                Scalar::Str(Cow::Borrowed(scope.name.as_str())),
+            ));
         }
         if !scope.version.is_empty() {
             fields.push((
-                "scope_version".to_owned(),
-                Scalar::Str(scope.version.clone()),
+                Cow::Borrowed("scope_version"),
+                Scalar::Str(Cow::Borrowed(scope.version.as_str())),
             ));
         }
         flatten(&scope.attributes, "", &mut fields);
@@ -318,13 +341,41 @@ fn context(
     fields
 }
 
+/// Appends a scope's columns to an item's, borrowing them (no copy of a name or value).
+fn shared<'a>(context: &'a [Field<'_>], fields: &mut Vec<Field<'a>>) {
+    fields.extend(context.iter().map(|(name, value)| {
+        let value = match value {
+            Scalar::Str(s) => Scalar::Str(Cow::Borrowed(s.as_ref())),
+            Scalar::Bool(b) => Scalar::Bool(*b),
+            Scalar::Int(i) => Scalar::Int(*i),
+            Scalar::Float(f) => Scalar::Float(*f),
+        };
+        (Cow::Borrowed(name.as_ref()), value)
+    }));
+}
+
+/// A constant column name.
+fn name(name: &'static str) -> Text<'static> {
+    Cow::Borrowed(name)
+}
+
+/// Text made while decoding (an id in hex, JSON).
+fn made<'a>(text: String) -> Scalar<Text<'a>> {
+    Scalar::Str(Cow::Owned(text))
+}
+
+/// Text as it is in the request.
+fn text(text: &str) -> Scalar<Text<'_>> {
+    Scalar::Str(Cow::Borrowed(text))
+}
+
 /// An id (trace, span) as lowercase hex, or `None` when empty.
-fn hex_id(id: &[u8]) -> Option<Scalar> {
-    (!id.is_empty()).then(|| Scalar::Str(hex::encode(id)))
+fn hex_id<'a>(id: &[u8]) -> Option<Scalar<Text<'a>>> {
+    (!id.is_empty()).then(|| made(hex::encode(id)))
 }
 
 /// A u64 count as a column integer (saturating: no count comes near 2^63).
-fn count(n: u64) -> Scalar {
+fn count<'a>(n: u64) -> Scalar<Text<'a>> {
     Scalar::Int(i64::try_from(n).unwrap_or(i64::MAX))
 }
 

@@ -19,10 +19,47 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Sta
 use proptest::prelude::*;
 use prost::Message;
 
-use super::{DecodeError, Decoded, Encoding, Signal, decode};
-use crate::ingest::events::Scalar;
+use super::{DecodeError, Encoding, Signal, with_decoded};
+use crate::ingest::events::{Event, Scalar};
 
 const ARRIVAL: i64 = 1_700_000_000_000_000;
+
+/// A request's events, their text copied out of the request.
+#[derive(Debug)]
+struct Decoded {
+    events: Vec<Event>,
+}
+
+fn decode(
+    signal: Signal,
+    encoding: Encoding,
+    body: &[u8],
+    arrival_us: i64,
+) -> Result<Decoded, DecodeError> {
+    with_decoded(signal, encoding, body, arrival_us, |decoded| Decoded {
+        events: decoded
+            .events
+            .into_iter()
+            .map(|e| Event {
+                line: e.line,
+                time_us: e.time_us,
+                fields: e
+                    .fields
+                    .into_iter()
+                    .map(|(name, value)| {
+                        let value = match value {
+                            Scalar::Str(s) => Scalar::Str(s.into_owned()),
+                            Scalar::Bool(b) => Scalar::Bool(b),
+                            Scalar::Int(i) => Scalar::Int(i),
+                            Scalar::Float(f) => Scalar::Float(f),
+                        };
+                        (name.into_owned(), value)
+                    })
+                    .collect(),
+            })
+            .collect(),
+    })
+}
 
 fn kv(key: &str, value: Value) -> KeyValue {
     KeyValue {

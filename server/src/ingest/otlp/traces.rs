@@ -7,29 +7,45 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use serde_json::json as j;
 
-use super::{DecodeError, Out, Scalar, context, flatten_owned, hex_id, json_map};
+use super::{
+    DecodeError, Field, Out, Scalar, context, count, flatten, hex_id, json_map, made, name, shared,
+    text,
+};
 
-pub(super) fn decode(request: ExportTraceServiceRequest, out: &mut Out) -> Result<(), DecodeError> {
-    // The request is consumed: its strings move into the events.
-    for resource_spans in request.resource_spans {
-        let resource = resource_spans.resource;
-        for scope_spans in resource_spans.scope_spans {
-            let shared = context(resource.as_ref(), scope_spans.scope.as_ref());
-            for mut span in scope_spans.spans {
-                let mut fields = Vec::with_capacity(16 + span.attributes.len() + shared.len());
-                columns(&mut span, &mut fields);
-                flatten_owned(std::mem::take(&mut span.attributes), &mut fields);
-                fields.extend(shared.iter().cloned());
-                out.push(span.start_time_unix_nano, fields)?;
-            }
+/// The columns of each scope of the request, in order.
+pub(super) fn contexts(request: &ExportTraceServiceRequest) -> Vec<Vec<Field<'_>>> {
+    request
+        .resource_spans
+        .iter()
+        .flat_map(|r| {
+            r.scope_spans
+                .iter()
+                .map(|s| context(r.resource.as_ref(), s.scope.as_ref()))
+        })
+        .collect()
+}
+
+pub(super) fn decode<'a>(
+    request: &'a ExportTraceServiceRequest,
+    contexts: &'a [Vec<Field<'a>>],
+    out: &mut Out<'a>,
+) -> Result<(), DecodeError> {
+    let scopes = request.resource_spans.iter().flat_map(|r| &r.scope_spans);
+    for (scope_spans, context) in scopes.zip(contexts) {
+        for span in &scope_spans.spans {
+            let mut fields = Vec::with_capacity(16 + span.attributes.len() + context.len());
+            columns(span, &mut fields);
+            flatten(&span.attributes, "", &mut fields);
+            shared(context, &mut fields);
+            out.push(span.start_time_unix_nano, fields)?;
         }
     }
     Ok(())
 }
 
-/// The span's own columns (its strings moved out).
-fn columns(span: &mut Span, fields: &mut Vec<(String, Scalar)>) {
-    let mut push = |name: &str, value: Scalar| fields.push((name.to_owned(), value));
+/// The span's own columns.
+fn columns<'a>(span: &'a Span, fields: &mut Vec<Field<'a>>) {
+    let mut push = |column: &'static str, value: Scalar<_>| fields.push((name(column), value));
     if let Some(id) = hex_id(&span.trace_id) {
         push("trace_id", id);
     }
@@ -40,26 +56,23 @@ fn columns(span: &mut Span, fields: &mut Vec<(String, Scalar)>) {
         push("parent_span_id", id);
     }
     if !span.trace_state.is_empty() {
-        push("trace_state", Scalar::Str(std::mem::take(&mut span.trace_state)));
+        push("trace_state", text(&span.trace_state));
     }
-    push("name", Scalar::Str(std::mem::take(&mut span.name)));
-    push("kind", Scalar::Str(kind(span.kind).to_owned()));
-    push(
-        "start_time_unix_nano",
-        super::count(span.start_time_unix_nano),
-    );
-    push("end_time_unix_nano", super::count(span.end_time_unix_nano));
+    push("name", text(&span.name));
+    push("kind", text(kind(span.kind)));
+    push("start_time_unix_nano", count(span.start_time_unix_nano));
+    push("end_time_unix_nano", count(span.end_time_unix_nano));
     let duration = span
         .end_time_unix_nano
         .saturating_sub(span.start_time_unix_nano);
-    push("duration_ns", super::count(duration));
+    push("duration_ns", count(duration));
     let status = span.status.as_ref();
     push(
         "status_code",
-        Scalar::Str(status_code(status.map_or(0, |s| s.code)).to_owned()),
+        text(status_code(status.map_or(0, |s| s.code))),
     );
     if let Some(message) = status.map(|s| &s.message).filter(|m| !m.is_empty()) {
-        push("status_message", Scalar::Str(message.clone()));
+        push("status_message", text(message));
     }
     if !span.events.is_empty() {
         let events: Vec<_> = span
@@ -73,10 +86,7 @@ fn columns(span: &mut Span, fields: &mut Vec<(String, Scalar)>) {
                 })
             })
             .collect();
-        push(
-            "events",
-            Scalar::Str(serde_json::Value::from(events).to_string()),
-        );
+        push("events", made(serde_json::Value::from(events).to_string()));
     }
     if !span.links.is_empty() {
         let links: Vec<_> = span
@@ -91,10 +101,7 @@ fn columns(span: &mut Span, fields: &mut Vec<(String, Scalar)>) {
                 })
             })
             .collect();
-        push(
-            "links",
-            Scalar::Str(serde_json::Value::from(links).to_string()),
-        );
+        push("links", made(serde_json::Value::from(links).to_string()));
     }
 }
 
