@@ -2,8 +2,10 @@
 # The same demo_http events through each ingest protocol (JSON, OTLP logs, OTLP traces,
 # Prometheus remote write, Elasticsearch bulk), pre-encoded by weir-otlp-load and posted by 4
 # clients to a fresh release server, each request acknowledged (fsync'd) before the next.
-# Rounds alternate the protocols' order. The server's CPU time per run (user + system, from
-# /proc) gives events per CPU-second, the rate per core.
+# json-logs and json-spans post, as NDJSON, the very rows OTLP logs and spans become (JSON of
+# comparable rows). PROTOCOLS="json otlp-logs" runs some only. Rounds alternate their order.
+# The server's CPU time per run (user + system, from /proc) gives events per CPU-second, the
+# rate per core.
 #   e2e/bench/protocols.sh FILE.ndjson [ROUNDS] [EVENTS] [BATCH]
 # Prints one JSON line per run, then the medians per protocol. Build first:
 #   cargo build --release -p weir && cargo build --release -p e2e --bin weir-otlp-load
@@ -14,7 +16,7 @@ bin=${BIN:-$root/target/release}
 data=$(mktemp -d)
 pid=
 trap 'kill $pid 2>/dev/null || true; rm -rf "$data"' EXIT
-protocols=(json otlp-logs otlp-traces remote-write es-bulk)
+read -r -a protocols <<< "${PROTOCOLS:-json json-logs json-spans otlp-logs otlp-traces remote-write es-bulk}"
 for round in $(seq "$rounds"); do
   order=("${protocols[@]}")
   if (( round % 2 == 0 )); then order=($(printf '%s\n' "${protocols[@]}" | tac)); fi

@@ -17,9 +17,7 @@ use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_proto::tonic::metrics::v1::number_data_point;
 use opentelemetry_proto::tonic::metrics::v1::{ExponentialHistogramDataPoint, Metric};
 
-use super::{
-    DecodeError, Field, Out, Scalar, context, count, flatten, made, name, shared, text,
-};
+use super::{DecodeError, Field, Out, Scalar, context, count, flatten, made, name, shared, text};
 
 /// The columns of each scope of the request, in order.
 pub(super) fn contexts(request: &ExportMetricsServiceRequest) -> Vec<Vec<Field<'_>>> {
@@ -39,7 +37,10 @@ pub(super) fn decode<'a>(
     contexts: &'a [Vec<Field<'a>>],
     out: &mut Out<'a>,
 ) -> Result<(), DecodeError> {
-    let scopes = request.resource_metrics.iter().flat_map(|r| &r.scope_metrics);
+    let scopes = request
+        .resource_metrics
+        .iter()
+        .flat_map(|r| &r.scope_metrics);
     for (scope_metrics, context) in scopes.zip(contexts) {
         for metric in &scope_metrics.metrics {
             points(metric, context, out)?;

@@ -18,10 +18,10 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 
 use base64::Engine as _;
-use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
@@ -198,7 +198,10 @@ impl<'a> Out<'a> {
 fn dedup_names<N: AsRef<str>, S>(fields: &mut Vec<(N, Scalar<S>)>) {
     if fields.len() > 64 {
         let mut seen: HashSet<&str, foldhash::fast::RandomState> = HashSet::default();
-        let keep: Vec<bool> = fields.iter().map(|(n, _)| seen.insert(n.as_ref())).collect();
+        let keep: Vec<bool> = fields
+            .iter()
+            .map(|(n, _)| seen.insert(n.as_ref()))
+            .collect();
         let mut keep = keep.into_iter();
         fields.retain(|_| keep.next().unwrap_or(true));
         return;
