@@ -9,6 +9,7 @@
 #![recursion_limit = "256"]
 
 mod alerts;
+mod auth;
 mod config;
 mod dashboards;
 mod demo;
@@ -29,6 +30,8 @@ use storage::Store;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+pub use auth::Role;
+pub use auth::users::{self as user, UserError, UserSummary};
 pub use config::{Config, DemoConfig, EngineConfig, QueryLimits, StoreConfig};
 pub use dashboards::transfer::{
     Imported, export as export_dashboards, import as import_dashboards,

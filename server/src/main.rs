@@ -31,6 +31,50 @@ enum Command {
     /// Copy stored dashboards to files and back.
     #[command(subcommand)]
     Dashboards(DashboardsCommand),
+    /// Manage users (the first admin, recovery): on the data directory, server running or not.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user; the password is read from standard input (its first line).
+    Add {
+        #[command(flatten)]
+        data: DataDirArg,
+        /// The user's name: letters, digits, `_`, `-`, `.`, `@`.
+        #[arg(long)]
+        name: String,
+        /// admin, editor or viewer.
+        #[arg(long)]
+        role: weir::Role,
+    },
+    /// List the users and their roles.
+    List {
+        #[command(flatten)]
+        data: DataDirArg,
+    },
+    /// Give a user a new password, read from standard input (its first line).
+    SetPassword {
+        #[command(flatten)]
+        data: DataDirArg,
+        #[arg(long)]
+        name: String,
+    },
+    /// Remove a user.
+    Remove {
+        #[command(flatten)]
+        data: DataDirArg,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(clap::Args)]
+struct DataDirArg {
+    /// The server's data directory (its metadata database is meta.db there).
+    #[arg(long, env = "WEIR_DATA_DIR", default_value = "./weir-data")]
+    data_dir: PathBuf,
 }
 
 #[derive(Subcommand)]
@@ -189,6 +233,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(*args),
         Command::Dashboards(command) => dashboards(command),
+        Command::User(command) => user(command),
     }
 }
 
@@ -272,6 +317,46 @@ fn dashboards(command: DashboardsCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn user(command: UserCommand) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async {
+        match command {
+            UserCommand::Add { data, name, role } => {
+                let password = read_password()?;
+                weir::user::add(&data.data_dir, &name, role, &password).await?;
+                println!("added {role} {name}");
+            }
+            UserCommand::List { data } => {
+                for user in weir::user::list(&data.data_dir).await? {
+                    println!("{}\t{}", user.name, user.role);
+                }
+            }
+            UserCommand::SetPassword { data, name } => {
+                let password = read_password()?;
+                weir::user::set_password(&data.data_dir, &name, &password).await?;
+                println!("set the password of {name}");
+            }
+            UserCommand::Remove { data, name } => {
+                weir::user::remove(&data.data_dir, &name).await?;
+                println!("removed {name}");
+            }
+        }
+        Ok(())
+    })
+}
+
+/// The first line of standard input, without its line ending (so that `echo pw |` works).
+fn read_password() -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        eprintln!("password (input is shown; pipe it to hide it):");
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_owned())
 }
 
 /// The built site is `target/site` for a binary in `target/<profile>/`.

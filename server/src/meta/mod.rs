@@ -1,5 +1,5 @@
-//! The metadata database: the control plane's documents (dashboards now; alert rules, contact
-//! points and users next), versioned, in `<data-dir>/meta.db`.
+//! The metadata database: the control plane's documents (dashboards, alert rules, contact points,
+//! users), in `<data-dir>/meta.db`.
 //!
 //! SQLite (rusqlite, the library bundled) in WAL mode with `synchronous = FULL`: a save returns
 //! once it is on disk. Schema changes are the numbered files in `server/migrations/`, applied in
@@ -9,6 +9,7 @@
 
 mod alerts;
 mod dashboards;
+mod users;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -26,6 +27,7 @@ pub(crate) const FILE_NAME: &str = "meta.db";
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/0001_dashboards.sql")),
     (2, include_str!("../../migrations/0002_alerts.sql")),
+    (3, include_str!("../../migrations/0003_users.sql")),
 ];
 
 /// How long a writer waits for another process's write (`weir dashboards import` beside a

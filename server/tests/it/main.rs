@@ -21,6 +21,7 @@ mod remote_write;
 mod render;
 mod restart;
 mod tail;
+mod users;
 
 use std::path::Path;
 
