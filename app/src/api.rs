@@ -111,11 +111,15 @@ impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
     /// Failures of the call itself (the network, encoding): the server is out of reach, or
-    /// answered something this app does not understand.
+    /// answered something this app does not understand, or (on the server) a call's arguments
+    /// do not decode.
     fn from_server_fn_error(value: ServerFnErrorErr) -> AppError {
         let kind = match value {
             ServerFnErrorErr::Request(_) | ServerFnErrorErr::Response(_) => ErrorKind::Unavailable,
             ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_) => ErrorKind::BadRequest,
+            // The server decodes requests; the browser, replies (a reply it cannot read is the
+            // server's fault).
+            ServerFnErrorErr::Deserialization(_) if cfg!(feature = "ssr") => ErrorKind::BadRequest,
             _ => ErrorKind::Internal,
         };
         AppError(protocol::Error::new(kind, value.to_string()))

@@ -54,6 +54,7 @@ pub fn App() -> impl IntoView {
             <main>
                 <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
                     <Route path=path!("/") view=pages::home::HomePage/>
+                    <Route path=path!("/login") view=pages::login::LoginPage/>
                     <Route path=path!("/streams/:name") view=pages::stream::StreamPage/>
                     <Route path=path!("/explore/:stream") view=pages::explore::ExplorePage/>
                     <Route path=path!("/sql") view=pages::sql::SqlPage/>

@@ -8,6 +8,7 @@
 //!   delta, keep ORDER BY order).
 //! - [`alert`]: alert rules, contact points, the notification policy, silences, instance
 //!   states, and the templates of annotations.
+//! - [`auth`]: roles, API token scopes, the current caller, tokens as asked for and listed.
 //! - [`dashboard`]: the dashboard document, time ranges, and the substitution of variables and
 //!   macros into panel SQL as typed literals.
 //! - [`explore`]: a stream's events narrowed by a range and filters, as SQL with typed literals.
@@ -18,6 +19,7 @@
 //! Nothing here reads the clock or does I/O.
 
 pub mod alert;
+pub mod auth;
 pub mod dashboard;
 mod error;
 pub mod explore;

@@ -24,6 +24,8 @@ pub struct Config {
     /// The URL users reach this server at, for links in notifications (default: the listening
     /// address).
     pub external_url: Option<String>,
+    /// Serve without users on an address beyond this machine (with users, they still log in).
+    pub insecure_no_auth: bool,
     /// Largest request body accepted, after decompression.
     pub max_body_bytes: usize,
     /// Ingest requests processed at once; more get 429.
@@ -52,6 +54,7 @@ impl Config {
             dashboards_dir: None,
             external_url: None,
             alerts_dir: None,
+            insecure_no_auth: false,
             max_body_bytes: 64 << 20,
             max_concurrent_ingest: 64,
             max_result_rows: 100_000,

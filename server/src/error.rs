@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use datafusion::error::DataFusionError;
 use protocol::ErrorKind;
 
-use crate::{alerts, dashboards, engine, ingest, meta, query};
+use crate::{alerts, auth, dashboards, engine, ingest, meta, query};
 
 /// Why the server could not start or keep serving.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +25,14 @@ pub enum Error {
     /// The metadata database could not be opened (its error type is internal).
     #[error(transparent)]
     Meta(Box<dyn std::error::Error + Send + Sync>),
+    /// Asked to listen beyond this machine with no one able to log in.
+    #[error(
+        "refusing to listen on {address} with no users: anyone who can reach it could read and \
+         change everything. Make the first admin with `weir user add --data-dir {data_dir} \
+         --name admin --role admin` (it reads the password from standard input), or pass \
+         --insecure-no-auth to run open anyway"
+    )]
+    NoUsers { address: String, data_dir: String },
 }
 
 impl From<meta::Error> for Error {
@@ -234,6 +242,19 @@ impl From<meta::Error> for ApiError {
             E::NotFound { .. } => ErrorKind::NotFound,
             E::Exists { .. } | E::Conflict { .. } => ErrorKind::Conflict,
             E::Database(_) | E::Corrupt(_) | E::Task(_) | E::TooNew { .. } => ErrorKind::Internal,
+        };
+        ApiError::new(kind, err.to_string())
+    }
+}
+
+impl From<auth::AuthError> for ApiError {
+    fn from(err: auth::AuthError) -> ApiError {
+        use auth::AuthError as E;
+        let kind = match err {
+            E::Meta(err) => return ApiError::from(err),
+            E::Invalid(_) => ErrorKind::BadRequest,
+            E::Unauthenticated(_) => ErrorKind::Unauthorized,
+            E::Throttled(_) => ErrorKind::Overloaded,
         };
         ApiError::new(kind, err.to_string())
     }

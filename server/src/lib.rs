@@ -59,6 +59,9 @@ pub async fn serve(
         tokio::spawn(async move { store.maintain(stop.cancelled_owned()).await })
     };
     let meta = meta::Meta::open(&config.data_dir)?;
+    let open = open_mode(&meta, &listener, &config).await?;
+    let auth = auth::Auth::new(meta.clone(), open);
+    let open_watch = open.then(|| tokio::spawn(auth.clone().watch_open(stopping.clone())));
     let provisioned = Arc::new(std::sync::RwLock::new(Default::default()));
     let provisioning = config.dashboards_dir.clone().map(|dir| {
         let loaded = dashboards::provision::load(&dir);
@@ -131,6 +134,7 @@ pub async fn serve(
         dashboards,
         alerts,
         metrics: metrics.clone(),
+        auth,
     };
     let state = state::AppState::new(services, &config, stopping.clone());
     metrics.collect_from(metrics::Sources {
@@ -162,14 +166,17 @@ pub async fn serve(
     let addr = listener.local_addr().map_err(Error::Listen)?;
     tracing::info!(data_dir = %config.data_dir.display(), "listening on http://{addr}");
     let on_shutdown = stopping.clone();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: finishing requests in flight");
-            on_shutdown.cancel();
-        })
-        .await
-        .map_err(Error::Listen)?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing requests in flight");
+        on_shutdown.cancel();
+    })
+    .await
+    .map_err(Error::Listen)?;
     stopping.cancel();
     live_sockets.close();
     if tokio::time::timeout(LIVE_CLOSE_GRACE, live_sockets.wait())
@@ -183,6 +190,9 @@ pub async fn serve(
     }
     if let Some(demo) = demo {
         let _ = demo.await;
+    }
+    if let Some(open_watch) = open_watch {
+        let _ = open_watch.await;
     }
     if let Some(self_scrape) = self_scrape {
         let _ = self_scrape.await;
@@ -198,4 +208,30 @@ pub async fn serve(
     let _ = maintenance.await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Whether the server runs open (no credentials needed): only with no users, and only on a
+/// loopback address unless `--insecure-no-auth` says otherwise. Off loopback with neither users
+/// nor tokens, it does not start.
+async fn open_mode(
+    meta: &meta::Meta,
+    listener: &TcpListener,
+    config: &Config,
+) -> Result<bool, Error> {
+    let address = listener.local_addr().map_err(Error::Listen)?;
+    let (users, tokens) = meta.credential_counts(storage::now_micros()).await?;
+    if users > 0 {
+        return Ok(false);
+    }
+    if address.ip().is_loopback() || config.insecure_no_auth {
+        tracing::info!("open: no users yet, so every request may do anything");
+        return Ok(true);
+    }
+    if tokens > 0 {
+        return Ok(false);
+    }
+    Err(Error::NoUsers {
+        address: address.to_string(),
+        data_dir: config.data_dir.display().to_string(),
+    })
 }

@@ -122,6 +122,11 @@ struct ServeArgs {
     /// listening address).
     #[arg(long, env = "WEIR_EXTERNAL_URL")]
     external_url: Option<String>,
+    /// Run without users on an address other than loopback (anyone who can reach it may do
+    /// anything). Without it, such a server does not start until a user or token exists. Once
+    /// users exist they log in, with or without it.
+    #[arg(long)]
+    insecure_no_auth: bool,
     /// Mean events per second of the demo generator.
     #[arg(long, default_value_t = DemoConfig::default().events_per_sec, requires = "demo")]
     demo_rate: u32,
@@ -246,6 +251,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut config = Config::new(args.data_dir, site_root);
     config.dashboards_dir = args.dashboards;
     config.external_url = args.external_url;
+    config.insecure_no_auth = args.insecure_no_auth;
     config.alerts_dir = args.alerts;
     config.max_body_bytes = args.max_body_bytes;
     config.max_concurrent_ingest = args.max_concurrent_ingest;

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::alerts::Alerts;
+use crate::auth::Auth;
 use crate::config::Config;
 use crate::dashboards::Dashboards;
 use crate::engine::Engine;
@@ -33,6 +34,13 @@ pub(crate) struct AppState {
     pub(crate) alerts: Alerts,
     /// Weir's own metrics (`GET /metrics`).
     pub(crate) metrics: Metrics,
+    /// Who the caller is and what it may do; logins, tokens, sessions.
+    pub(crate) auth: Auth,
+    /// The origin users reach the server at (`https://weir.example.com`), when it was given:
+    /// writes from it are not cross-origin even behind a proxy that rewrites `Host`.
+    pub(crate) external_origin: Option<String>,
+    /// Session cookies are `Secure` (served over TLS).
+    pub(crate) secure_cookies: bool,
     pub(crate) ingest_permits: Arc<Semaphore>,
     /// Pictures (PNG) drawn at once: each holds its queries' results and a bitmap of up to
     /// 4096 × 4096 pixels (48 MiB), so more are refused rather than queued.
@@ -55,6 +63,7 @@ pub(crate) struct Services {
     pub(crate) dashboards: Dashboards,
     pub(crate) alerts: Alerts,
     pub(crate) metrics: Metrics,
+    pub(crate) auth: Auth,
 }
 
 impl AppState {
@@ -70,6 +79,7 @@ impl AppState {
             dashboards,
             alerts,
             metrics,
+            auth,
         } = services;
         AppState {
             engine,
@@ -78,6 +88,9 @@ impl AppState {
             store,
             dashboards,
             metrics,
+            auth,
+            external_origin: config.external_url.as_deref().and_then(origin),
+            secure_cookies: false,
             ingest_permits: Arc::new(Semaphore::new(config.max_concurrent_ingest)),
             render_permits: Arc::new(Semaphore::new(MAX_CONCURRENT_RENDERS)),
             max_result_rows: config.max_result_rows,
@@ -93,6 +106,13 @@ impl FromRef<AppState> for LeptosOptions {
     fn from_ref(state: &AppState) -> LeptosOptions {
         state.leptos.clone()
     }
+}
+
+/// The origin (scheme, host and port) of a URL: `https://weir.example.com/x` → `https://weir.example.com`.
+fn origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let host = rest.split(['/', '?', '#']).next()?;
+    (!host.is_empty()).then(|| format!("{scheme}://{host}"))
 }
 
 /// Where the built web app is served from (`pkg/weir.js`, `pkg/weir_bg.wasm`, `pkg/weir.css`).

@@ -5,6 +5,7 @@ pub(crate) mod dashboard;
 pub(crate) mod dashboards;
 pub(crate) mod explore;
 pub(crate) mod home;
+pub(crate) mod login;
 pub(crate) mod sql;
 pub(crate) mod stream;
 pub(crate) mod trace;

@@ -1,56 +1,18 @@
-//! Who may do what. This step: users, their roles, and their passwords hashed with argon2id, kept
-//! in the metadata database and managed with `weir user` (issue 15 adds tokens, sessions and the
-//! one permission check on every route).
+//! Who may do what: users with roles and argon2id-hashed passwords (managed with `weir user`),
+//! API tokens with scopes, browser sessions, and the rules that say whether a caller holds the
+//! permission a route declares. The route layer (`router::guard`) applies them to every request.
 
+pub(crate) mod access;
+mod limiter;
 mod password;
+mod secret;
+mod service;
 pub mod users;
 
-use std::fmt;
-use std::str::FromStr;
+pub use protocol::auth::Role;
 
 pub(crate) use password::hash_password;
-
-/// What a user may do; each role may do what the ones below it may.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Role {
-    /// Read dashboards, query, watch live.
-    Viewer,
-    /// And change dashboards, alert rules, contact points and silences; ingest.
-    Editor,
-    /// And manage users, tokens and settings.
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Editor => "editor",
-            Role::Admin => "admin",
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Role {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Role, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "viewer" => Ok(Role::Viewer),
-            "editor" => Ok(Role::Editor),
-            "admin" => Ok(Role::Admin),
-            _ => Err(format!(
-                "unknown role `{s}`: a role is one of admin, editor, viewer"
-            )),
-        }
-    }
-}
+pub(crate) use service::{Auth, AuthError, Caller, Credential, LiveWatch, SESSION_LIFETIME};
 
 /// The longest user name.
 const MAX_NAME_CHARS: usize = 64;
@@ -60,7 +22,7 @@ pub(crate) const MIN_PASSWORD_CHARS: usize = 8;
 
 /// The longest password accepted: argon2 takes any length, but hashing a megabyte is a cost
 /// anyone could impose.
-const MAX_PASSWORD_BYTES: usize = 1024;
+pub(crate) const MAX_PASSWORD_BYTES: usize = 1024;
 
 /// A user name is 1–64 letters, digits, `_`, `-`, `.` or `@` (an e-mail address fits).
 pub(crate) fn check_name(name: &str) -> Result<(), String> {

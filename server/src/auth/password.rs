@@ -22,10 +22,6 @@ pub(crate) fn hash_password(password: &str) -> String {
 
 /// Whether `password` is the one `phc` was made from. A stored hash that does not parse
 /// verifies nothing. The comparison is constant-time (the crate's).
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "login, issue 15's next step, verifies with it")
-)]
 pub(crate) fn verify_password(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc)
         .is_ok_and(|hash| argon2().verify_password(password.as_bytes(), &hash).is_ok())

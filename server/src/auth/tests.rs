@@ -1,19 +1,8 @@
 //! Roles, names, password rules and argon2id hashes; users in the metadata database.
 
 use super::password::verify_password;
-use super::{Role, check_name, check_password, hash_password};
+use super::{check_name, check_password, hash_password};
 use crate::meta::{Error, Meta};
-
-#[test]
-fn roles_parse_and_print() {
-    for role in [Role::Viewer, Role::Editor, Role::Admin] {
-        assert_eq!(role.as_str().parse::<Role>(), Ok(role));
-    }
-    assert_eq!("Admin".parse::<Role>(), Ok(Role::Admin));
-    let err = "root".parse::<Role>().unwrap_err();
-    assert!(err.contains("one of admin, editor, viewer"), "{err}");
-    assert!(Role::Admin > Role::Editor && Role::Editor > Role::Viewer);
-}
 
 #[test]
 fn names_and_passwords_are_checked() {

@@ -1,5 +1,5 @@
 //! The metadata database: the control plane's documents (dashboards, alert rules, contact points,
-//! users), in `<data-dir>/meta.db`.
+//! users, tokens, sessions), in `<data-dir>/meta.db`.
 //!
 //! SQLite (rusqlite, the library bundled) in WAL mode with `synchronous = FULL`: a save returns
 //! once it is on disk. Schema changes are the numbered files in `server/migrations/`, applied in
@@ -9,6 +9,7 @@
 
 mod alerts;
 mod dashboards;
+mod tokens;
 mod users;
 
 use std::path::Path;
@@ -19,6 +20,7 @@ use rusqlite::Connection;
 
 pub(crate) use alerts::{InstanceRecord, Kind, LogEntry, Stored};
 pub(crate) use dashboards::VersionRecord;
+pub(crate) use tokens::TokenRecord;
 
 /// The database's file in the data directory.
 pub(crate) const FILE_NAME: &str = "meta.db";
@@ -28,6 +30,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/0001_dashboards.sql")),
     (2, include_str!("../../migrations/0002_alerts.sql")),
     (3, include_str!("../../migrations/0003_users.sql")),
+    (4, include_str!("../../migrations/0004_tokens_sessions.sql")),
 ];
 
 /// How long a writer waits for another process's write (`weir dashboards import` beside a

@@ -12,10 +12,6 @@ pub(crate) struct UserRecord {
     pub(crate) name: String,
     pub(crate) role: String,
     /// The argon2id PHC string.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "login, issue 15's next step, verifies against it")
-    )]
     pub(crate) password_hash: String,
     /// µs since the epoch.
     pub(crate) created_at: i64,
@@ -79,31 +75,58 @@ impl Meta {
         .await
     }
 
-    /// Replaces a user's password hash.
+    /// The user called `name`, if any.
+    pub(crate) async fn user(&self, name: String) -> Result<Option<UserRecord>, Error> {
+        self.with(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT name, role, password, created_at FROM users WHERE name = ?1",
+                    [&name],
+                    |row| {
+                        Ok(UserRecord {
+                            name: row.get(0)?,
+                            role: row.get(1)?,
+                            password_hash: row.get(2)?,
+                            created_at: row.get(3)?,
+                        })
+                    },
+                )
+                .optional()?)
+        })
+        .await
+    }
+
+    /// Replaces a user's password hash and ends the user's sessions.
     pub(crate) async fn set_user_password(
         &self,
         name: String,
         password_hash: String,
     ) -> Result<(), Error> {
         self.with(move |conn| {
-            let changed = conn.execute(
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let changed = tx.execute(
                 "UPDATE users SET password = ?2, updated_at = ?3 WHERE name = ?1",
                 (&name, &password_hash, storage::now_micros()),
             )?;
             if changed == 0 {
                 return Err(not_found(&name));
             }
+            tx.execute("DELETE FROM sessions WHERE user_name = ?1", [&name])?;
+            tx.commit()?;
             Ok(())
         })
         .await
     }
 
-    /// Removes a user.
+    /// Removes a user and the user's sessions.
     pub(crate) async fn remove_user(&self, name: String) -> Result<(), Error> {
         self.with(move |conn| {
-            if conn.execute("DELETE FROM users WHERE name = ?1", [&name])? == 0 {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if tx.execute("DELETE FROM users WHERE name = ?1", [&name])? == 0 {
                 return Err(not_found(&name));
             }
+            tx.execute("DELETE FROM sessions WHERE user_name = ?1", [&name])?;
+            tx.commit()?;
             Ok(())
         })
         .await

@@ -9,17 +9,18 @@
 
 use std::time::Instant;
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use protocol::ErrorKind;
 use serde::Serialize;
 use serde::ser::SerializeMap;
 use serde_json::json;
 
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::ingest::es_bulk::{self, ItemError, ItemResult};
 use crate::ingest::{self, append_events};
@@ -88,25 +89,31 @@ pub(crate) async fn health() -> Response {
     )
 }
 
-pub(crate) async fn bulk(state: State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
-    run(state, None, body).await
+pub(crate) async fn bulk(
+    state: State<AppState>,
+    caller: Extension<Caller>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    run(state, caller, None, body).await
 }
 
 pub(crate) async fn bulk_into(
     state: State<AppState>,
+    caller: Extension<Caller>,
     Path(index): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    run(state, Some(index), body).await
+    run(state, caller, Some(index), body).await
 }
 
 async fn run(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     index: Option<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let started = Instant::now();
-    let response = product(reply(append(&state, index, body).await, started));
+    let response = product(reply(append(&state, caller, index, body).await, started));
     state
         .metrics
         .request(Protocol::EsBulk, response.status().as_u16());
@@ -160,6 +167,7 @@ fn error_type(status: StatusCode) -> &'static str {
 /// Decodes the body and appends each stream's documents; the items, settled, in order.
 async fn append(
     state: &AppState,
+    caller: Caller,
     index: Option<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Vec<es_bulk::Item>, ApiError> {
@@ -172,6 +180,13 @@ async fn append(
         let mut appended = Vec::new();
         for (at, (stream, events)) in std::mem::take(&mut bulk.streams).into_iter().enumerate() {
             let lines: Vec<usize> = events.iter().map(|e| e.line).collect();
+            if let Err(reason) = caller.may_write(stream.as_str()) {
+                for &line in &lines {
+                    bulk.items[line - 1].result =
+                        ItemResult::Failed(ItemError::new(403, "security_exception", &reason));
+                }
+                continue;
+            }
             // The body's bytes, shared among its streams by their documents.
             let share = bytes * lines.len() / n_items;
             let outcome = append_events(store, &stream, events, Vec::new());

@@ -6,16 +6,17 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use protocol::ErrorKind;
 use serde_json::json;
 use storage::{Store, StreamName};
 
+use crate::auth::Caller;
 use crate::error::{ApiError, ingest_status};
 use crate::ingest::{self, BodyFormat};
 use crate::metrics::Protocol;
@@ -23,11 +24,12 @@ use crate::state::AppState;
 
 pub(crate) async fn ingest(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(stream): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let response = match append(&state, &stream, &headers, body).await {
+    let response = match append(&state, &caller, &stream, &headers, body).await {
         Ok(response) => response,
         Err(err) => err.into_response(),
     };
@@ -39,11 +41,13 @@ pub(crate) async fn ingest(
 
 async fn append(
     state: &AppState,
+    caller: &Caller,
     stream: &str,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let stream = StreamName::new(stream)?;
+    may_write(caller, &stream)?;
     let body = body?;
     let format = body_format(headers);
     let bytes = body.len();
@@ -64,6 +68,13 @@ async fn append(
         "offsets": offsets,
     });
     Ok((status, Json(reply)).into_response())
+}
+
+/// 403 unless `caller` may write to `stream`.
+pub(crate) fn may_write(caller: &Caller, stream: &StreamName) -> Result<(), ApiError> {
+    caller
+        .may_write(stream.as_str())
+        .map_err(|message| ApiError::new(ErrorKind::Forbidden, message))
 }
 
 /// Runs `work` (decoding and appending, which blocks on fsync) on a blocking thread, under one

@@ -1,7 +1,9 @@
-//! Every handler, one file per resource: `/api/v1`, `/healthz`, `/metrics`, the OTLP receivers (`/v1/…`), the
-//! Elasticsearch bulk API (`/api/v1/es`), the live socket and the web app's server side. `router.rs` says which path goes where.
+//! Every handler, one file per resource: `/api/v1`, `/healthz`, `/metrics`, the OTLP receivers
+//! (`/v1/…`), the Elasticsearch bulk API (`/api/v1/es`), logins and tokens, the live socket and
+//! the web app's server side. `router/mod.rs` says which path goes where and who may use it.
 
 pub(crate) mod alerts;
+pub(crate) mod auth;
 pub(crate) mod dashboards;
 pub(crate) mod engine;
 pub(crate) mod es;

@@ -5,6 +5,7 @@
 //! Overload is 429 and unavailability 503, both with `Retry-After`, which exporters honour; other
 //! errors are 4xx, which they do not retry. `x-weir-stream` sends a signal to another stream.
 
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
@@ -23,6 +24,7 @@ use prost::Message;
 use protocol::ErrorKind;
 use storage::StreamName;
 
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::ingest::otlp::{Encoding, Signal};
 use crate::ingest::{self, Outcome};
@@ -37,31 +39,35 @@ const RETRY_AFTER_SECONDS: &str = "1";
 
 pub(crate) async fn logs(
     state: State<AppState>,
+    caller: Extension<Caller>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    export(Signal::Logs, state, headers, body).await
+    export(Signal::Logs, state, caller, headers, body).await
 }
 
 pub(crate) async fn traces(
     state: State<AppState>,
+    caller: Extension<Caller>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    export(Signal::Traces, state, headers, body).await
+    export(Signal::Traces, state, caller, headers, body).await
 }
 
 pub(crate) async fn metrics(
     state: State<AppState>,
+    caller: Extension<Caller>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    export(Signal::Metrics, state, headers, body).await
+    export(Signal::Metrics, state, caller, headers, body).await
 }
 
 async fn export(
     signal: Signal,
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -72,7 +78,7 @@ async fn export(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "Content-Type must be application/x-protobuf or application/json",
         ),
-        Some(encoding) => match append(signal, encoding, &state, &headers, body).await {
+        Some(encoding) => match append(signal, encoding, &state, &caller, &headers, body).await {
             Ok(outcome) => success(signal, encoding, &outcome),
             Err(err) => {
                 let status = err.status();
@@ -91,10 +97,12 @@ async fn append(
     signal: Signal,
     encoding: Encoding,
     state: &AppState,
+    caller: &Caller,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Outcome, ApiError> {
     let stream = stream(headers, signal.default_stream())?;
+    super::ingest::may_write(caller, &stream)?;
     let body = body?;
     let bytes = body.len();
     let (stream, outcome) = super::ingest::blocking(state, move |store| {

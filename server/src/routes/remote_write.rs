@@ -6,6 +6,7 @@
 //! message says which); 413 for a body over the limit; 503 with `Retry-After` under overload,
 //! because Prometheus retries 5xx but, unless configured to, drops on 429.
 
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
@@ -13,6 +14,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use protocol::ErrorKind;
 
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::ingest;
 use crate::metrics::Protocol;
@@ -23,10 +25,11 @@ const DEFAULT_STREAM: &str = "prom_metrics";
 
 pub(crate) async fn write(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let response = reply(append(&state, &headers, body).await);
+    let response = reply(append(&state, &caller, &headers, body).await);
     state
         .metrics
         .request(Protocol::RemoteWrite, response.status().as_u16());
@@ -59,6 +62,7 @@ fn reply(appended: Result<(), ApiError>) -> Response {
 
 async fn append(
     state: &AppState,
+    caller: &Caller,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(), ApiError> {
@@ -74,6 +78,7 @@ async fn append(
         ));
     }
     let stream = super::otlp::stream(headers, DEFAULT_STREAM)?;
+    super::ingest::may_write(caller, &stream)?;
     let body = body?;
     let bytes = body.len();
     let limit = state.max_body_bytes;

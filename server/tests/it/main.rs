@@ -1,6 +1,7 @@
 //! Integration tests: the real `weir` binary on a free port with a temp data directory, driven
 //! over HTTP and WebSocket.
 
+mod access;
 mod alertmanager;
 mod alerts;
 mod alerts_files;

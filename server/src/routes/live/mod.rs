@@ -12,6 +12,7 @@ mod tail;
 use std::collections::HashMap;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::response::Response;
@@ -22,6 +23,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::auth::{Caller, LiveWatch};
 use crate::state::AppState;
 
 /// Largest client message.
@@ -36,20 +38,26 @@ const QUEUE_FRAMES: usize = 4;
 /// How long a socket closed for a message over the limit stays open for its close frame.
 const CLOSE_LINGER: Duration = Duration::from_secs(1);
 
-pub(crate) async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+pub(crate) async fn upgrade(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Response {
+    // Closed when the token or session the socket was opened with is revoked.
+    let watch = state.auth.live_watch(&caller);
     // A frame over the limit is refused from its header, before its payload is read.
     ws.max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| {
             let tracker = state.live_sockets.clone();
-            tracker.track_future(connection(socket, state))
+            tracker.track_future(connection(socket, state, watch))
         })
 }
 
 /// The frames queued for one socket's writer.
 type Frames = mpsc::Sender<Message>;
 
-async fn connection(socket: WebSocket, state: AppState) {
+async fn connection(socket: WebSocket, state: AppState, watch: LiveWatch) {
     let (mut sink, mut incoming) = socket.split();
     let (frames, mut outgoing) = mpsc::channel::<Message>(QUEUE_FRAMES);
     let writer = tokio::spawn(async move {
@@ -69,6 +77,10 @@ async fn connection(socket: WebSocket, state: AppState) {
         tokio::select! {
             () = state.stopping.cancelled() => {
                 close(&frames, close_code::AWAY, "server shutting down").await;
+                break;
+            }
+            () = watch.revoked.cancelled() => {
+                close(&frames, close_code::POLICY, "the credentials of this socket were revoked").await;
                 break;
             }
             _ = ping.tick() => {
