@@ -7,6 +7,7 @@ use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use protocol::alert::{
     Backtest, ContactPoint, Instance, Rule, RuleSummary, Silence, SilenceView, Transition,
 };
+use protocol::auth::{CreatedToken, Me, NewToken, NewUser, TokenInfo, UserChange, UserInfo};
 use protocol::dashboard::{Dashboard, Found, Listing};
 use protocol::explore::Drill;
 use protocol::{ErrorKind, Progress, QueryResult};
@@ -77,6 +78,15 @@ pub trait Backend: Send + Sync + 'static {
         rule: String,
         fingerprint: Option<String>,
     ) -> Result<Vec<Transition>, protocol::Error>;
+    /// Who the request comes from; `None` for no one (on a server that needs credentials).
+    fn me(&self) -> Option<Me>;
+    async fn tokens(&self) -> Result<Vec<TokenInfo>, protocol::Error>;
+    async fn create_token(&self, token: NewToken) -> Result<CreatedToken, protocol::Error>;
+    async fn revoke_token(&self, id: String) -> Result<(), protocol::Error>;
+    async fn users(&self) -> Result<Vec<UserInfo>, protocol::Error>;
+    async fn add_user(&self, user: NewUser) -> Result<(), protocol::Error>;
+    async fn change_user(&self, name: String, change: UserChange) -> Result<(), protocol::Error>;
+    async fn remove_user(&self, name: String) -> Result<(), protocol::Error>;
 }
 
 /// A server function's failure, with its kind: what the server said, or that it could not be
@@ -307,4 +317,52 @@ pub async fn alert_history(
         .alert_history(rule, fingerprint)
         .await
         .map_err(failed)
+}
+
+/// Who the browser is logged in as (`None`: no one); on an open server, `via: open`.
+#[server(prefix = "/app/fn")]
+pub async fn current_user() -> Result<Option<Me>, AppError> {
+    Ok(backend()?.me())
+}
+
+/// Every API token, without secrets (admins only).
+#[server(prefix = "/app/fn")]
+pub async fn list_tokens() -> Result<Vec<TokenInfo>, AppError> {
+    backend()?.tokens().await.map_err(failed)
+}
+
+/// Makes an API token; its text is in the answer, once (admins only).
+#[server(prefix = "/app/fn", input = Json)]
+pub async fn create_token(token: NewToken) -> Result<CreatedToken, AppError> {
+    backend()?.create_token(token).await.map_err(failed)
+}
+
+/// Revokes an API token (admins only).
+#[server(prefix = "/app/fn")]
+pub async fn revoke_token(id: String) -> Result<(), AppError> {
+    backend()?.revoke_token(id).await.map_err(failed)
+}
+
+/// Every user (admins only).
+#[server(prefix = "/app/fn")]
+pub async fn list_users() -> Result<Vec<UserInfo>, AppError> {
+    backend()?.users().await.map_err(failed)
+}
+
+/// Adds a user (admins only).
+#[server(prefix = "/app/fn", input = Json)]
+pub async fn add_user(user: NewUser) -> Result<(), AppError> {
+    backend()?.add_user(user).await.map_err(failed)
+}
+
+/// Gives a user another role or password (admins only).
+#[server(prefix = "/app/fn", input = Json)]
+pub async fn change_user(name: String, change: UserChange) -> Result<(), AppError> {
+    backend()?.change_user(name, change).await.map_err(failed)
+}
+
+/// Removes a user (admins only).
+#[server(prefix = "/app/fn")]
+pub async fn remove_user(name: String) -> Result<(), AppError> {
+    backend()?.remove_user(name).await.map_err(failed)
 }

@@ -15,6 +15,7 @@ pub mod live;
 mod pages;
 #[cfg(all(feature = "ssr", feature = "png"))]
 pub mod render;
+mod session;
 pub mod viz;
 
 use leptos::prelude::*;
@@ -47,6 +48,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    session::provide_current_user();
     view! {
         <Title text="Weir"/>
         <Router>
@@ -55,6 +57,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
                     <Route path=path!("/") view=pages::home::HomePage/>
                     <Route path=path!("/login") view=pages::login::LoginPage/>
+                    <Route path=path!("/admin") view=pages::admin::AdminPage/>
                     <Route path=path!("/streams/:name") view=pages::stream::StreamPage/>
                     <Route path=path!("/explore/:stream") view=pages::explore::ExplorePage/>
                     <Route path=path!("/sql") view=pages::sql::SqlPage/>
@@ -91,6 +94,7 @@ fn TopBar() -> impl IntoView {
                     <a href="/alerts">"Alerts"</a>
                     <a href="/sql">"SQL"</a>
                 </nav>
+                <session::UserMenu/>
             </header>
         </Show>
     }

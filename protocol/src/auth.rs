@@ -164,6 +164,34 @@ pub struct TokenInfo {
     pub state: TokenState,
 }
 
+/// A user as `GET /api/v1/users` lists it (never a password or its hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserInfo {
+    pub name: String,
+    pub role: Role,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+/// `POST /api/v1/users`: a user to add.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    pub name: String,
+    pub role: Role,
+    pub password: String,
+}
+
+/// `PUT /api/v1/users/{name}`: a new role, a new password, or both.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserChange {
+    #[serde(default)]
+    pub role: Option<Role>,
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

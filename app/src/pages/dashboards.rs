@@ -1,9 +1,11 @@
 //! The dashboards list: search, tags, which are provisioned from files, and the files that did
 //! not load (where and why).
 
+use crate::session::IfRole;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_query_map};
+use protocol::auth::Role;
 
 use protocol::dashboard::Listing;
 
@@ -33,7 +35,9 @@ pub(crate) fn DashboardsPage() -> impl IntoView {
                 <div class="actions">
                     <input class="search" type="search" placeholder="Search by title or tag"
                         data-test="dashboard-search" prop:value=move || search.get() on:change=on_search/>
-                    <a class="button primary" href="/dashboards/new" data-test="new-dashboard">"New dashboard"</a>
+                    <IfRole role=Role::Editor>
+                        <a class="button primary" href="/dashboards/new" data-test="new-dashboard">"New dashboard"</a>
+                    </IfRole>
                 </div>
             </div>
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>

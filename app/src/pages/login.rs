@@ -21,11 +21,11 @@ pub fn LoginPage() -> impl IntoView {
                 })}
                 <label>
                     <span>"User name"</span>
-                    <input type="text" name="name" autocomplete="username" required autofocus/>
+                    <input type="text" name="name" autocomplete="username" required autofocus data-test="login-name"/>
                 </label>
                 <label>
                     <span>"Password"</span>
-                    <input type="password" name="password" autocomplete="current-password" required/>
+                    <input type="password" name="password" autocomplete="current-password" required data-test="login-password"/>
                 </label>
                 <input type="hidden" name="next" value=next/>
                 <button type="submit" class="button primary" data-test="login-submit">"Log in"</button>

@@ -1,5 +1,6 @@
 //! The app's pages, one per route.
 
+pub(crate) mod admin;
 pub(crate) mod alerts;
 pub(crate) mod dashboard;
 pub(crate) mod dashboards;

@@ -4,6 +4,7 @@
 
 pub(crate) mod access;
 mod limiter;
+mod manage;
 mod password;
 mod secret;
 mod service;

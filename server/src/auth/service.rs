@@ -219,6 +219,18 @@ impl Auth {
         }
     }
 
+    /// The metadata database, for the rest of `auth`.
+    pub(super) fn meta(&self) -> &Meta {
+        &self.inner.meta
+    }
+
+    /// Needs credentials from now on (a user exists).
+    pub(super) fn close(&self) {
+        if self.inner.open.swap(false, Ordering::Relaxed) {
+            tracing::info!("a user exists now: every request needs credentials");
+        }
+    }
+
     pub(crate) fn is_open(&self) -> bool {
         self.inner.open.load(Ordering::Relaxed)
     }
@@ -231,10 +243,7 @@ impl Auth {
                 () = tokio::time::sleep(OPEN_RECHECK) => {}
             }
             match self.inner.meta.credential_counts(now_micros()).await {
-                Ok((users, _)) if users > 0 => {
-                    self.inner.open.store(false, Ordering::Relaxed);
-                    tracing::info!("a user exists now: every request needs credentials");
-                }
+                Ok((users, _)) if users > 0 => self.close(),
                 Ok(_) => {}
                 Err(err) => tracing::warn!(%err, "cannot count users"),
             }
@@ -547,7 +556,8 @@ impl Auth {
         }
     }
 
-    fn revoked(&self, key: &str) {
+    /// Closes the live sockets opened with the credential `key` names.
+    pub(super) fn revoked(&self, key: &str) {
         if let Some((token, _)) = self.lock_live().remove(key) {
             token.cancel();
         }
@@ -597,7 +607,7 @@ fn scopes(text: &str) -> Vec<Scope> {
     text.split(',').filter_map(|s| s.parse().ok()).collect()
 }
 
-fn rfc3339(micros: i64) -> String {
+pub(super) fn rfc3339(micros: i64) -> String {
     chrono::DateTime::from_timestamp_micros(micros)
         .unwrap_or_default()
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)

@@ -195,6 +195,16 @@ impl Meta {
         .await
     }
 
+    /// The ids of a user's sessions.
+    pub(crate) async fn user_sessions(&self, user_name: String) -> Result<Vec<String>, Error> {
+        self.with(move |conn| {
+            let mut stmt = conn.prepare("SELECT id FROM sessions WHERE user_name = ?1")?;
+            let rows = stmt.query_map([&user_name], |row| row.get(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
     /// How many users there are, and how many tokens can still be used at `now`.
     pub(crate) async fn credential_counts(&self, now: i64) -> Result<(u64, u64), Error> {
         self.with(move |conn| {

@@ -96,6 +96,25 @@ impl Meta {
         .await
     }
 
+    /// Gives a user another role.
+    pub(crate) async fn set_user_role(
+        &self,
+        name: String,
+        role: &'static str,
+    ) -> Result<(), Error> {
+        self.with(move |conn| {
+            let changed = conn.execute(
+                "UPDATE users SET role = ?2, updated_at = ?3 WHERE name = ?1",
+                (&name, role, storage::now_micros()),
+            )?;
+            if changed == 0 {
+                return Err(not_found(&name));
+            }
+            Ok(())
+        })
+        .await
+    }
+
     /// Replaces a user's password hash and ends the user's sessions.
     pub(crate) async fn set_user_password(
         &self,

@@ -78,6 +78,9 @@ pub(crate) async fn guard(
             }
             return unauthorized(caller.refusal(permission));
         }
+        if kind == Kind::Page {
+            return forbidden_page(&caller.refusal(permission));
+        }
         return ApiError::new(ErrorKind::Forbidden, caller.refusal(permission)).into_response();
     }
     request.extensions_mut().insert(caller);
@@ -99,6 +102,26 @@ async fn with_kind_status(response: Response) -> Response {
         parts.status = StatusCode::from_u16(error.kind.http_status()).unwrap_or(parts.status);
     }
     Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
+/// A page a logged-in user may not see: why, in the app's style, and the way home.
+fn forbidden_page(reason: &str) -> Response {
+    let reason = reason
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    let html = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Not allowed · \
+         Weir</title><link rel=\"stylesheet\" href=\"/pkg/weir.css\"></head><body><main>\
+         <h1>Not allowed</h1><p class=\"error\" data-test=\"forbidden\">{reason}.</p>\
+         <p><a href=\"/\">Home</a></p></main></body></html>"
+    );
+    (
+        StatusCode::FORBIDDEN,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        html,
+    )
+        .into_response()
 }
 
 /// The address the request came from (unspecified when the server was not told it).

@@ -174,6 +174,10 @@ fn access() -> Routes {
         .get("/api/v1/tokens", Admin, a::tokens)
         .post("/api/v1/tokens", Admin, a::create_token)
         .delete("/api/v1/tokens/{id}", Admin, a::revoke_token)
+        .get("/api/v1/users", Admin, a::users)
+        .post("/api/v1/users", Admin, a::add_user)
+        .put("/api/v1/users/{name}", Admin, a::change_user)
+        .delete("/api/v1/users/{name}", Admin, a::remove_user)
         .layer(DefaultBodyLimit::max(MAX_AUTH_BODY_BYTES))
 }
 
@@ -191,6 +195,7 @@ const PAGES: &[(&str, Permission)] = &[
     ("/alerts/new", Write),
     ("/alerts/{uid}", Read),
     ("/alerts/{uid}/edit", Write),
+    ("/admin", Admin),
 ];
 
 /// The web app's server functions: what each needs. One added to the app but not here is
@@ -218,6 +223,14 @@ fn server_fns() -> Vec<(&'static str, Permission)> {
         (CreateSilence::PATH, Write),
         (DeleteSilence::PATH, Write),
         (AlertHistory::PATH, Read),
+        (CurrentUser::PATH, Public),
+        (ListTokens::PATH, Admin),
+        (CreateToken::PATH, Admin),
+        (RevokeToken::PATH, Admin),
+        (ListUsers::PATH, Admin),
+        (AddUser::PATH, Admin),
+        (ChangeUser::PATH, Admin),
+        (RemoveUser::PATH, Admin),
     ]
 }
 

@@ -1,5 +1,6 @@
-//! `/api/v1/auth` and `/api/v1/tokens`: logging in and out (JSON for programs, a form for the
-//! login page), who the caller is, the route table's permissions, and API tokens.
+//! `/api/v1/auth`, `/api/v1/tokens` and `/api/v1/users`: logging in and out (JSON for programs,
+//! a form for the login page), who the caller is, the route table's permissions, API tokens and
+//! users.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Form, Json};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use protocol::ErrorKind;
-use protocol::auth::{CreatedToken, Me, NewToken, TokenInfo};
+use protocol::auth::{CreatedToken, Me, NewToken, NewUser, TokenInfo, UserChange, UserInfo};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -187,5 +188,49 @@ pub(crate) async fn revoke_token(
 ) -> Result<StatusCode, ApiError> {
     state.auth.revoke_token(&id).await?;
     tracing::info!(id, by = caller.name(), "API token revoked");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/v1/users`
+pub(crate) async fn users(State(state): State<AppState>) -> Result<Json<Vec<UserInfo>>, ApiError> {
+    Ok(Json(state.auth.users().await?))
+}
+
+/// `POST /api/v1/users`: `{"name", "role", "password"}`.
+pub(crate) async fn add_user(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    request: Result<Json<NewUser>, axum::extract::rejection::JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Json(user) = request?;
+    let (name, role) = (user.name.clone(), user.role);
+    state.auth.add_user(user).await?;
+    tracing::info!(name, %role, by = caller.name(), "user added");
+    Ok(StatusCode::CREATED)
+}
+
+/// `PUT /api/v1/users/{name}`: `{"role"}`, `{"password"}` or both.
+pub(crate) async fn change_user(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+    request: Result<Json<UserChange>, axum::extract::rejection::JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Json(change) = request?;
+    let role = change.role;
+    let password = change.password.is_some();
+    state.auth.change_user(&name, change).await?;
+    tracing::info!(name, ?role, password, by = caller.name(), "user changed");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /api/v1/users/{name}`
+pub(crate) async fn remove_user(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.auth.remove_user(&name).await?;
+    tracing::info!(name, by = caller.name(), "user removed");
     Ok(StatusCode::NO_CONTENT)
 }

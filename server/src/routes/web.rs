@@ -13,6 +13,7 @@ use futures::StreamExt;
 use protocol::alert::{
     Backtest, ContactPoint, Rule, RuleSummary, Silence, SilenceView, Transition,
 };
+use protocol::auth::{CreatedToken, Me, NewToken, NewUser, TokenInfo, UserChange, UserInfo};
 use protocol::dashboard::substitute::string_literal;
 use protocol::dashboard::{Dashboard, Found, Listing};
 use protocol::{Progress, QueryResult};
@@ -20,6 +21,7 @@ use storage::now_micros;
 use tokio_util::sync::CancellationToken;
 
 use crate::alerts::history::{self, ALERTS_STREAM};
+use crate::auth::{Auth, Caller};
 use crate::dashboards::{self, Dashboards};
 use crate::error::ApiError;
 use crate::query::running::MAX_ID_LEN;
@@ -33,7 +35,9 @@ pub(crate) fn backend(state: &AppState) -> AppBackend {
         max_rows: state.max_result_rows,
         dashboards: state.dashboards.clone(),
         alerts: state.alerts.clone(),
+        auth: state.auth.clone(),
         request: None,
+        caller: None,
     };
     app::api::install_backend(Arc::new(backend.clone()));
     backend
@@ -45,8 +49,11 @@ pub(crate) struct AppBackend {
     max_rows: usize,
     dashboards: Dashboards,
     alerts: crate::alerts::Alerts,
+    auth: Auth,
     /// The request whose page this backend serves: its queries stop when it ends.
     request: Option<RequestScope>,
+    /// Who that request comes from (the guard let it through).
+    caller: Option<Caller>,
 }
 
 impl AppBackend {
@@ -79,11 +86,29 @@ impl AppBackend {
     /// This backend for the request being rendered (the one whose parts the page's context
     /// holds), so that its queries stop when the request ends.
     pub(crate) fn for_request(&self) -> Arc<dyn Backend> {
-        let request = leptos::prelude::use_context::<axum::http::request::Parts>()
-            .and_then(|parts| parts.extensions.get::<RequestScope>().cloned());
+        let parts = leptos::prelude::use_context::<axum::http::request::Parts>();
+        let extension = |parts: &axum::http::request::Parts| {
+            (
+                parts.extensions.get::<RequestScope>().cloned(),
+                parts.extensions.get::<Caller>().cloned(),
+            )
+        };
+        let (request, caller) = parts.as_ref().map(extension).unwrap_or_default();
         Arc::new(AppBackend {
             request,
+            caller,
             ..self.clone()
+        })
+    }
+
+    /// The caller, for what only some may do: the route's permission was checked already, so
+    /// a backend without one (used outside a request) may do nothing of the kind.
+    fn caller(&self) -> Result<&Caller, protocol::Error> {
+        self.caller.as_ref().ok_or_else(|| {
+            protocol::Error::new(
+                protocol::ErrorKind::Unauthorized,
+                "no caller for this request",
+            )
         })
     }
 }
@@ -281,6 +306,64 @@ impl Backend for AppBackend {
         }
         let result = self.query(sql).await?;
         Ok(history::transitions(&rule, &result))
+    }
+
+    fn me(&self) -> Option<Me> {
+        self.caller.as_ref().and_then(Caller::me)
+    }
+
+    async fn tokens(&self) -> Result<Vec<TokenInfo>, protocol::Error> {
+        self.caller()?;
+        self.auth.tokens().await.map_err(client_error)
+    }
+
+    async fn create_token(&self, token: NewToken) -> Result<CreatedToken, protocol::Error> {
+        let caller = self.caller()?;
+        let created = self
+            .auth
+            .create_token(caller, token)
+            .await
+            .map_err(client_error)?;
+        tracing::info!(id = created.id, by = caller.name(), "API token made");
+        Ok(created)
+    }
+
+    async fn revoke_token(&self, id: String) -> Result<(), protocol::Error> {
+        let caller = self.caller()?;
+        self.auth.revoke_token(&id).await.map_err(client_error)?;
+        tracing::info!(id, by = caller.name(), "API token revoked");
+        Ok(())
+    }
+
+    async fn users(&self) -> Result<Vec<UserInfo>, protocol::Error> {
+        self.caller()?;
+        self.auth.users().await.map_err(client_error)
+    }
+
+    async fn add_user(&self, user: NewUser) -> Result<(), protocol::Error> {
+        let caller = self.caller()?;
+        let (name, role) = (user.name.clone(), user.role);
+        self.auth.add_user(user).await.map_err(client_error)?;
+        tracing::info!(name, %role, by = caller.name(), "user added");
+        Ok(())
+    }
+
+    async fn change_user(&self, name: String, change: UserChange) -> Result<(), protocol::Error> {
+        let caller = self.caller()?;
+        let (role, password) = (change.role, change.password.is_some());
+        self.auth
+            .change_user(&name, change)
+            .await
+            .map_err(client_error)?;
+        tracing::info!(name, ?role, password, by = caller.name(), "user changed");
+        Ok(())
+    }
+
+    async fn remove_user(&self, name: String) -> Result<(), protocol::Error> {
+        let caller = self.caller()?;
+        self.auth.remove_user(&name).await.map_err(client_error)?;
+        tracing::info!(name, by = caller.name(), "user removed");
+        Ok(())
     }
 }
 

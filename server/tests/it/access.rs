@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 const ADMIN_PASSWORD: &str = "admin-pass-9d2c";
 
-fn add_user(data: &Path, name: &str, role: &str, password: &str) {
+pub(crate) fn add_user(data: &Path, name: &str, role: &str, password: &str) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_weir"))
         .args(["user", "add", "--name", name, "--role", role, "--data-dir"])
         .arg(data)
@@ -33,7 +33,7 @@ fn add_user(data: &Path, name: &str, role: &str, password: &str) {
 }
 
 /// A server with an admin, an editor and a viewer (passwords `<name>-pass-9d2c`).
-async fn start_with_users(name: &str) -> WeirProcess {
+pub(crate) async fn start_with_users(name: &str) -> WeirProcess {
     let data = data_dir(name);
     for (user, role) in [("admin", "admin"), ("eddie", "editor"), ("vera", "viewer")] {
         add_user(&data, user, role, &format!("{user}-pass-9d2c"));
@@ -43,19 +43,19 @@ async fn start_with_users(name: &str) -> WeirProcess {
         .expect("starting weir")
 }
 
-fn data_dir(name: &str) -> PathBuf {
+pub(crate) fn data_dir(name: &str) -> PathBuf {
     test_dir(Path::new(env!("CARGO_TARGET_TMPDIR")), name).join("data")
 }
 
 /// A client that does not follow redirects (a page's 303 to the login page is the answer).
-fn client() -> Client {
+pub(crate) fn client() -> Client {
     Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
 }
 
-fn basic(user: &str) -> String {
+pub(crate) fn basic(user: &str) -> String {
     use base64::Engine;
     let pair = format!("{user}:{user}-pass-9d2c");
     format!(
@@ -64,7 +64,7 @@ fn basic(user: &str) -> String {
     )
 }
 
-async fn send(
+pub(crate) async fn send(
     weir: &WeirProcess,
     method: Method,
     path: &str,
@@ -87,7 +87,7 @@ async fn send(
     )
 }
 
-async fn make_token(weir: &WeirProcess, body: Value) -> (String, String) {
+pub(crate) async fn make_token(weir: &WeirProcess, body: Value) -> (String, String) {
     let (status, reply) = send(
         weir,
         Method::POST,
@@ -103,7 +103,7 @@ async fn make_token(weir: &WeirProcess, body: Value) -> (String, String) {
     )
 }
 
-fn bearer(token: &str) -> String {
+pub(crate) fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
 

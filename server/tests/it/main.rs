@@ -2,6 +2,7 @@
 //! over HTTP and WebSocket.
 
 mod access;
+mod admin;
 mod alertmanager;
 mod alerts;
 mod alerts_files;

@@ -8,6 +8,8 @@ mod preview;
 pub(crate) mod rule;
 mod silences;
 
+use crate::session::IfRole;
+use protocol::auth::Role;
 use std::collections::BTreeMap;
 
 use leptos::prelude::*;
@@ -85,7 +87,9 @@ pub(crate) fn AlertsPage() -> impl IntoView {
                         <option value="">"Any state"</option>
                         {State::ALL.map(|s| view! { <option value=s.as_str()>{s.as_str()}</option> }).collect_view()}
                     </select>
-                    <a class="button primary" href="/alerts/new" data-test="new-rule">"New alert rule"</a>
+                    <IfRole role=Role::Editor>
+                        <a class="button primary" href="/alerts/new" data-test="new-rule">"New alert rule"</a>
+                    </IfRole>
                 </div>
             </div>
             <nav class="tabs">

@@ -1,6 +1,8 @@
 //! One rule: what it asks and how it runs, its instances now (silenced in one click), and the
 //! history of their states from the `_alerts` stream (of one instance with `?instance=`).
 
+use crate::session::IfRole;
+use protocol::auth::Role;
 use std::collections::BTreeMap;
 
 use leptos::prelude::*;
@@ -99,8 +101,10 @@ fn Head(rule: RuleSummary) -> impl IntoView {
             <div class="actions">
                 {rule.provisioned.map(|file| view! { <span class="badge" title=file>"provisioned: read-only"</span> })}
                 {(!read_only).then(|| view! {
-                    <button class="button danger" on:click=delete data-test="delete-rule">"Delete"</button>
-                    <a class="button primary" href=edit data-test="edit-rule">"Edit"</a>
+                    <IfRole role=Role::Editor>
+                        <button class="button danger" on:click=delete.clone() data-test="delete-rule">"Delete"</button>
+                        <a class="button primary" href=edit.clone() data-test="edit-rule">"Edit"</a>
+                    </IfRole>
                 })}
             </div>
         </div>

@@ -8,6 +8,8 @@ mod panel;
 mod rows;
 mod state;
 
+use crate::session::IfRole;
+use protocol::auth::Role;
 use std::collections::BTreeMap;
 
 use leptos::prelude::*;
@@ -224,10 +226,12 @@ fn DashboardView(found: Found) -> impl IntoView {
     });
     let provisioned = found.provisioned.is_none();
     let new_dashboard = dashboard.with_untracked(|d| d.version == 0);
+    // A viewer given `?edit` sees the dashboard, not the editor.
+    let may_edit = crate::session::may(Role::Editor);
     let shown = Shown {
         dashboard,
         editing: Signal::derive(move || {
-            provisioned && (new_dashboard || view.with(|v| v.edit && !v.kiosk))
+            may_edit.get() && provisioned && (new_dashboard || view.with(|v| v.edit && !v.kiosk))
         }),
         view,
         range,
@@ -252,7 +256,7 @@ fn DashboardView(found: Found) -> impl IntoView {
     let kiosk = move || view.with(|v| v.kiosk);
     let editable = shown.provisioned.with_value(Option::is_none);
     let is_new = dashboard.with_untracked(|d| d.version == 0);
-    let edit_mode = move || editable && (is_new || view.with(|v| v.edit));
+    let edit_mode = move || may_edit.get() && editable && (is_new || view.with(|v| v.edit));
     let title = move || dashboard.with(|d| d.title.clone());
     view! {
         <Title text=move || format!("{} · Weir", title())/>
@@ -276,9 +280,11 @@ fn DashboardView(found: Found) -> impl IntoView {
                             "Kiosk"
                         </a>
                         {editable.then(|| view! {
-                            <Show when=move || !edit_mode()>
-                                <button class="button" data-test="edit" on:click=move |_| shown.navigate(|v| v.edit = true)>"✎ Edit"</button>
-                            </Show>
+                            <IfRole role=Role::Editor>
+                                <Show when=move || !edit_mode()>
+                                    <button class="button" data-test="edit" on:click=move |_| shown.navigate(|v| v.edit = true)>"✎ Edit"</button>
+                                </Show>
+                            </IfRole>
                         })}
                     </div>
                 </div>
