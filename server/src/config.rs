@@ -24,6 +24,8 @@ pub struct Config {
     /// The URL users reach this server at, for links in notifications (default: the listening
     /// address).
     pub external_url: Option<String>,
+    /// Serve HTTPS with this certificate and key.
+    pub tls: Option<TlsConfig>,
     /// Serve without users on an address beyond this machine (with users, they still log in).
     pub insecure_no_auth: bool,
     /// Largest request body accepted, after decompression.
@@ -55,6 +57,7 @@ impl Config {
             external_url: None,
             alerts_dir: None,
             insecure_no_auth: false,
+            tls: None,
             max_body_bytes: 64 << 20,
             max_concurrent_ingest: 64,
             max_result_rows: 100_000,
@@ -64,6 +67,13 @@ impl Config {
             self_metrics_every: Some(std::time::Duration::from_secs(15)),
         }
     }
+}
+
+/// HTTPS: PEM files of the certificate chain and its private key.
+#[derive(Debug, Clone)]
+pub struct TlsConfig {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// Settings of the demo generator.

@@ -25,6 +25,9 @@ pub enum Error {
     /// The metadata database could not be opened (its error type is internal).
     #[error(transparent)]
     Meta(Box<dyn std::error::Error + Send + Sync>),
+    /// The TLS certificate or key could not be used.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     /// Asked to listen beyond this machine with no one able to log in.
     #[error(
         "refusing to listen on {address} with no users: anyone who can reach it could read and \

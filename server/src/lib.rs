@@ -22,6 +22,7 @@ mod query;
 mod router;
 mod routes;
 mod state;
+mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -32,11 +33,12 @@ use tokio_util::sync::CancellationToken;
 
 pub use auth::Role;
 pub use auth::users::{self as user, UserError, UserSummary};
-pub use config::{Config, DemoConfig, EngineConfig, QueryLimits, StoreConfig};
+pub use config::{Config, DemoConfig, EngineConfig, QueryLimits, StoreConfig, TlsConfig};
 pub use dashboards::transfer::{
     Imported, export as export_dashboards, import as import_dashboards,
 };
 pub use error::Error;
+pub use tls::TlsError;
 
 /// How long shutdown waits for live sockets to send their close frames.
 const LIVE_CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
@@ -99,9 +101,14 @@ pub async fn serve(
         config.engine.clone(),
         stopping.clone(),
     );
+    let tls = match &config.tls {
+        Some(t) => Some(tls::server_config(&t.cert, &t.key)?),
+        None => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let external_url = config.external_url.clone().unwrap_or_else(|| {
         format!(
-            "http://{}",
+            "{scheme}://{}",
             listener
                 .local_addr()
                 .map_or_else(|_| "127.0.0.1".to_owned(), |a| a.to_string())
@@ -136,7 +143,8 @@ pub async fn serve(
         metrics: metrics.clone(),
         auth,
     };
-    let state = state::AppState::new(services, &config, stopping.clone());
+    let mut state = state::AppState::new(services, &config, stopping.clone());
+    state.secure_cookies = tls.is_some();
     metrics.collect_from(metrics::Sources {
         store: Arc::clone(&state.store),
         engine: state.engine.clone(),
@@ -164,18 +172,31 @@ pub async fn serve(
     let live_sockets = state.live_sockets.clone();
     let app = router::build(state);
     let addr = listener.local_addr().map_err(Error::Listen)?;
-    tracing::info!(data_dir = %config.data_dir.display(), "listening on http://{addr}");
+    tracing::info!(data_dir = %config.data_dir.display(), "listening on {scheme}://{addr}");
     let on_shutdown = stopping.clone();
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let graceful = async move {
         shutdown.await;
         tracing::info!("shutting down: finishing requests in flight");
         on_shutdown.cancel();
-    })
-    .await
+    };
+    let peers = || app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    match tls {
+        None => {
+            axum::serve(listener, peers())
+                .with_graceful_shutdown(graceful)
+                .await
+        }
+        Some(tls) => {
+            use axum::serve::ListenerExt;
+            // `tap_io` gives the TLS listener's connections their peer address (ConnectInfo).
+            let listener = tls::TlsListener::new(listener, tls)
+                .map_err(Error::Listen)?
+                .tap_io(|_| {});
+            axum::serve(listener, peers())
+                .with_graceful_shutdown(graceful)
+                .await
+        }
+    }
     .map_err(Error::Listen)?;
     stopping.cancel();
     live_sockets.close();

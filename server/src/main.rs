@@ -127,6 +127,12 @@ struct ServeArgs {
     /// users exist they log in, with or without it.
     #[arg(long)]
     insecure_no_auth: bool,
+    /// Serve HTTPS (HTTP/1.1 and HTTP/2) with this PEM certificate chain; needs --tls-key.
+    #[arg(long, env = "WEIR_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "WEIR_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Mean events per second of the demo generator.
     #[arg(long, default_value_t = DemoConfig::default().events_per_sec, requires = "demo")]
     demo_rate: u32,
@@ -252,6 +258,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.dashboards_dir = args.dashboards;
     config.external_url = args.external_url;
     config.insecure_no_auth = args.insecure_no_auth;
+    config.tls = args
+        .tls_cert
+        .zip(args.tls_key)
+        .map(|(cert, key)| weir::TlsConfig { cert, key });
     config.alerts_dir = args.alerts;
     config.max_body_bytes = args.max_body_bytes;
     config.max_concurrent_ingest = args.max_concurrent_ingest;

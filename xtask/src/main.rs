@@ -89,7 +89,8 @@ fn ensure_wasm_target() -> Result<()> {
 }
 
 /// Installs the Debian packages the tests drive when they are missing: Chromium and ChromeDriver
-/// (browser tests), Prometheus (remote write) and Alertmanager (notifications).
+/// (browser tests), Prometheus (remote write), Alertmanager (notifications) and OpenSSL (the
+/// TLS test's certificate).
 fn ensure_debian_packages() -> Result<()> {
     let have = |tool: &str| {
         Command::new("sh")
@@ -102,6 +103,7 @@ fn ensure_debian_packages() -> Result<()> {
         ("chromedriver", "chromium-driver"),
         ("prometheus", "prometheus"),
         ("prometheus-alertmanager", "prometheus-alertmanager"),
+        ("openssl", "openssl"),
     ];
     let missing: Vec<&str> = packages
         .iter()

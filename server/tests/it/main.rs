@@ -23,6 +23,7 @@ mod remote_write;
 mod render;
 mod restart;
 mod tail;
+mod tls;
 mod users;
 
 use std::path::Path;
