@@ -57,6 +57,19 @@ async fn url(browser: &Browser) -> Result<String> {
     Ok(browser.client.current_url().await?.to_string())
 }
 
+/// Waits until the page `[data-test=page]` is interactive (hydrated).
+async fn hydrated(browser: &Browser, page: &str) -> Result<()> {
+    let css = format!("[data-test=\"{page}\"][data-hydrated=\"true\"]");
+    browser
+        .client
+        .wait()
+        .at_most(WAIT)
+        .for_element(fantoccini::Locator::Css(&css))
+        .await
+        .with_context(|| format!("the {page} page to hydrate"))?;
+    Ok(())
+}
+
 async fn log_in(browser: &Browser, name: &str) -> Result<()> {
     browser.fill("login-name", name).await?;
     browser
@@ -88,15 +101,7 @@ async fn journey(browser: &Browser, weir: &WeirProcess) -> Result<()> {
     ensure!(url(browser).await?.ends_with("/dashboards/web"));
     let user = browser.text("current-user").await?.unwrap_or_default();
     ensure!(user.contains("vera") && user.contains("viewer"), "{user}");
-    browser
-        .client
-        .wait()
-        .at_most(WAIT)
-        .for_element(fantoccini::Locator::Css(
-            "[data-test=\"dashboard\"][data-hydrated=\"true\"]",
-        ))
-        .await
-        .context("the dashboard to hydrate")?;
+    hydrated(browser, "dashboard").await?;
     ensure!(browser.text("edit").await?.is_none(), "a viewer sees Edit");
     ensure!(
         browser.text("admin-link").await?.is_none(),
@@ -105,14 +110,7 @@ async fn journey(browser: &Browser, weir: &WeirProcess) -> Result<()> {
 
     // Asking for the editor shows the dashboard, not the editor; the rule editor is refused.
     client.goto(&weir.url("/dashboards/web?edit")).await?;
-    browser
-        .client
-        .wait()
-        .at_most(WAIT)
-        .for_element(fantoccini::Locator::Css(
-            "[data-test=\"dashboard\"][data-hydrated=\"true\"]",
-        ))
-        .await?;
+    hydrated(browser, "dashboard").await?;
     ensure!(
         browser.text("edit-bar").await?.is_none(),
         "a viewer got the editor"
@@ -134,14 +132,7 @@ async fn journey(browser: &Browser, weir: &WeirProcess) -> Result<()> {
     client.goto(&weir.url("/admin")).await?;
     browser.find("users").await?;
     // The page is interactive once hydrated: typing before that is lost.
-    client
-        .wait()
-        .at_most(WAIT)
-        .for_element(fantoccini::Locator::Css(
-            "[data-test=\"admin\"][data-hydrated=\"true\"]",
-        ))
-        .await
-        .context("the admin page to hydrate")?;
+    hydrated(browser, "admin").await?;
     client
         .find(fantoccini::Locator::Css(
             "[data-test=\"new-token\"] input[type=\"text\"]",
