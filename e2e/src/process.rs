@@ -19,6 +19,8 @@ pub struct WeirProcess {
     child: Child,
     addr: SocketAddr,
     log: Arc<Mutex<String>>,
+    /// `RUST_LOG` for the server.
+    log_filter: String,
 }
 
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -28,6 +30,16 @@ impl WeirProcess {
     /// Weir's scrape of itself is off unless ARGS set `--self-metrics-every-secs`: a test sees
     /// only the streams and dashboards it makes (the tests of Weir's own metrics turn it on).
     pub async fn start(bin: &Path, data_dir: &Path, args: &[&str]) -> Result<WeirProcess> {
+        WeirProcess::start_logging(bin, data_dir, args, "info").await
+    }
+
+    /// [`WeirProcess::start`], the server logging what `log_filter` (`RUST_LOG`) lets through.
+    pub async fn start_logging(
+        bin: &Path,
+        data_dir: &Path,
+        args: &[&str],
+        log_filter: &str,
+    ) -> Result<WeirProcess> {
         let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         if !args
             .iter()
@@ -36,7 +48,7 @@ impl WeirProcess {
             args.extend(["--self-metrics-every-secs".to_owned(), "0".to_owned()]);
         }
         let log = Arc::new(Mutex::new(String::new()));
-        let (child, addr) = spawn(bin, data_dir, &args, &log).await?;
+        let (child, addr) = spawn(bin, data_dir, &args, log_filter, &log).await?;
         Ok(WeirProcess {
             bin: bin.to_owned(),
             data_dir: data_dir.to_owned(),
@@ -44,6 +56,7 @@ impl WeirProcess {
             child,
             addr,
             log,
+            log_filter: log_filter.to_owned(),
         })
     }
 
@@ -63,6 +76,11 @@ impl WeirProcess {
 
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// Everything the server logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
     /// The last lines the server logged, for failure messages.
@@ -144,7 +162,14 @@ impl WeirProcess {
     /// Starts the server again on the same data directory (after `kill_9` or `terminate`).
     pub async fn restart(&mut self) -> Result<()> {
         let _ = self.child.kill().await;
-        let (child, addr) = spawn(&self.bin, &self.data_dir, &self.args, &self.log).await?;
+        let (child, addr) = spawn(
+            &self.bin,
+            &self.data_dir,
+            &self.args,
+            &self.log_filter,
+            &self.log,
+        )
+        .await?;
         self.child = child;
         self.addr = addr;
         Ok(())
@@ -155,6 +180,7 @@ async fn spawn(
     bin: &Path,
     data_dir: &Path,
     args: &[String],
+    log_filter: &str,
     log: &Arc<Mutex<String>>,
 ) -> Result<(Child, SocketAddr)> {
     if !bin.exists() {
@@ -169,7 +195,7 @@ async fn spawn(
         .arg(data_dir)
         .args(["--listen", "127.0.0.1:0"])
         .args(args)
-        .env("RUST_LOG", "info")
+        .env("RUST_LOG", log_filter)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -1,7 +1,8 @@
 //! Logging in and out in headless Chromium, as users go: a viewer sent to the login page logs
 //! in, sees the dashboard without its Edit button (nor the editor when asking for it with
 //! `?edit`), is refused the rule editor, and logs out; an admin makes an API token on the admin
-//! page, sees its text once, and revokes it. One server and one browser for the journey.
+//! page, sees its text once, and revokes it; the audit trail holds it all. One server and one
+//! browser for the journey.
 
 use std::io::Write;
 use std::path::Path;
@@ -174,5 +175,25 @@ async fn journey(browser: &Browser, weir: &WeirProcess) -> Result<()> {
         .send()
         .await?;
     ensure!(refused.status() == 401, "revoked: {}", refused.status());
+
+    // The journey is in the audit trail, the admin page's token (a server function's) too.
+    let audit: serde_json::Value = reqwest::Client::new()
+        .post(weir.url("/api/v1/query"))
+        .basic_auth("ada", Some("ada-pass-51ab"))
+        .json(&json!({"sql": "SELECT actor, via, action, target FROM _audit ORDER BY _time"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let id = token.split('_').nth(1).unwrap_or_default();
+    let expected = json!([
+        ["ada", "password", "dashboard_save", "web"],
+        ["vera", "password", "login", ""],
+        ["vera", "session", "logout", ""],
+        ["ada", "password", "login", ""],
+        ["ada", "session", "token_create", id],
+        ["ada", "session", "token_revoke", id],
+    ]);
+    ensure!(audit["rows"] == expected, "{audit}");
     Ok(())
 }

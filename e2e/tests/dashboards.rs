@@ -204,6 +204,21 @@ async fn journey(browser: &Browser, weir: &WeirProcess) -> Result<()> {
         saved["dashboard"]["panels"].as_array().map(Vec::len) == Some(2),
         "two panels: {saved}"
     );
+    // The save (a server function's) is in the audit trail: open, so by no one.
+    let audit = weir
+        .query("SELECT actor, via, action, target, detail FROM _audit")
+        .await?;
+    ensure!(
+        audit
+            == [[
+                json!(""),
+                json!("open"),
+                json!("dashboard_save"),
+                json!("checkout"),
+                json!("`Checkout` version 1")
+            ]],
+        "{audit:?}"
+    );
     // A third panel, by the API: the events as logs, four lines a page, not using $service.
     let mut document = saved["dashboard"].clone();
     document["panels"].as_array_mut().context("panels")?.push(json!({

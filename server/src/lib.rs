@@ -9,6 +9,7 @@
 #![recursion_limit = "256"]
 
 mod alerts;
+mod audit;
 mod auth;
 mod config;
 mod dashboards;
@@ -95,9 +96,10 @@ pub async fn serve(
     )
     .map_err(Error::QueryRuntime)?
     .with_metrics(metrics.clone());
+    // The engine runs what a caller's own query service planned (`Engine::subscribe`).
     let engine = engine::Engine::new(
         Arc::clone(&store),
-        queries.clone(),
+        queries.for_reader(query::Reader::Admin),
         config.engine.clone(),
         stopping.clone(),
     );
@@ -135,6 +137,7 @@ pub async fn serve(
         None => None,
     };
     let services = state::Services {
+        audit: audit::Audit::new(Arc::clone(&store)),
         store: Arc::clone(&store),
         queries,
         engine,

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::alerts::Alerts;
+use crate::audit::Audit;
 use crate::auth::Auth;
 use crate::config::Config;
 use crate::dashboards::Dashboards;
@@ -36,6 +37,8 @@ pub(crate) struct AppState {
     pub(crate) metrics: Metrics,
     /// Who the caller is and what it may do; logins, tokens, sessions.
     pub(crate) auth: Auth,
+    /// Who did what: the stream `_audit`.
+    pub(crate) audit: Audit,
     /// The origin users reach the server at (`https://weir.example.com`), when it was given:
     /// writes from it are not cross-origin even behind a proxy that rewrites `Host`.
     pub(crate) external_origin: Option<String>,
@@ -64,6 +67,7 @@ pub(crate) struct Services {
     pub(crate) alerts: Alerts,
     pub(crate) metrics: Metrics,
     pub(crate) auth: Auth,
+    pub(crate) audit: Audit,
 }
 
 impl AppState {
@@ -80,6 +84,7 @@ impl AppState {
             alerts,
             metrics,
             auth,
+            audit,
         } = services;
         AppState {
             engine,
@@ -89,6 +94,7 @@ impl AppState {
             dashboards,
             metrics,
             auth,
+            audit,
             external_origin: config.external_url.as_deref().and_then(origin),
             secure_cookies: false,
             ingest_permits: Arc::new(Semaphore::new(config.max_concurrent_ingest)),

@@ -37,6 +37,11 @@ pub fn AdminPage() -> impl IntoView {
         <Title text="Admin · Weir"/>
         <section class="page admin" data-test="admin" data-hydrated=move || hydrated.get().to_string()>
             <h1>"Admin"</h1>
+            <p class="muted">
+                "Who did what, when and from where: "
+                <a href="/explore?stream=_audit" data-test="audit-link">"the audit trail"</a>
+                " (the stream " <code>"_audit"</code> ", readable by admins only)."
+            </p>
             {move || failed.get().map(|error| view! { <ErrorMessage error/> })}
             <div class="admin-grid">
                 <div class="panel">

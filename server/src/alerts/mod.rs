@@ -33,6 +33,7 @@ use self::eval::RuleEval;
 use self::machine::Machine;
 use self::notify::{Notifier, Retry, Routing, Sender};
 use self::rule::{Status, lock, record};
+pub(crate) use self::settings::redact;
 use self::settings::silence_times;
 use crate::engine::Engine;
 use crate::meta::{self, Kind, Meta};

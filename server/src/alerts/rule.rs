@@ -31,7 +31,7 @@ pub(crate) async fn run(
     let sql = lock(&eval).rule().sql.clone();
     let mut retry = RETRY_FIRST;
     loop {
-        let joined = match inner.engine.subscribe(&sql).await {
+        let joined = match inner.engine.subscribe(&sql, &inner.queries).await {
             Ok(shared) => shared
                 .join()
                 .map(|(start, updates)| (shared, start, updates)),

@@ -3,13 +3,45 @@
 
 use std::collections::BTreeMap;
 
-use protocol::alert::{ContactPoint, Policy, Problem, Rule, Silence, SilenceView};
+use protocol::alert::{ContactPoint, Policy, Problem, Rule, Silence, SilenceView, Target};
 use serde_json::Value;
 use storage::now_micros;
 
 use super::notify::Routing;
 use super::{Alerts, Error, check, invalid, matchers};
 use crate::meta::{self, Kind};
+
+/// What stands for a secret a reader may not see.
+pub(crate) const REDACTED: &str = "[redacted]";
+
+/// `point` as a caller who may not change it sees it: its signing secret, its headers' values
+/// and its URL's path and query (a Slack webhook's URL is its secret) replaced by
+/// [`REDACTED`]. Those who may change it (editors) see it whole, to edit it.
+pub(crate) fn redact(mut point: ContactPoint) -> ContactPoint {
+    let url = |url: &mut String| {
+        *url = match reqwest::Url::parse(url) {
+            Ok(parsed) => format!("{}/{REDACTED}", parsed.origin().ascii_serialization()),
+            Err(_) => REDACTED.to_owned(),
+        };
+    };
+    match &mut point.target {
+        Target::Webhook {
+            url: u,
+            secret,
+            headers,
+        } => {
+            url(u);
+            if let Some(secret) = secret {
+                *secret = REDACTED.to_owned();
+            }
+            for value in headers.values_mut() {
+                *value = REDACTED.to_owned();
+            }
+        }
+        Target::Slack { url: u, .. } | Target::Alertmanager { url: u } => url(u),
+    }
+    point
+}
 
 impl Alerts {
     // Contact points.
@@ -284,4 +316,31 @@ pub(super) fn silence_times(silence: &Silence) -> Result<(i64, i64), Problem> {
         None => 0,
     };
     Ok((start, read("/ends_at", &silence.ends_at)?))
+}
+
+#[cfg(test)]
+mod redaction {
+    use super::*;
+
+    #[test]
+    fn a_reader_sees_no_secret_of_a_contact_point() {
+        let point: ContactPoint = serde_json::from_value(serde_json::json!({
+            "uid": "ops", "name": "ops", "type": "webhook",
+            "url": "https://hooks.example.com/in/s3cret-path?key=k3y",
+            "secret": "hmac-s3cret", "headers": {"Authorization": "Bearer t0ken"}
+        }))
+        .unwrap();
+        let shown = serde_json::to_string(&redact(point)).unwrap();
+        for secret in ["s3cret-path", "k3y", "hmac-s3cret", "t0ken"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(
+            shown.contains("https://hooks.example.com/[redacted]"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("Authorization"),
+            "the header's name stays: {shown}"
+        );
+    }
 }

@@ -18,6 +18,7 @@ use super::limiter::LoginLimiter;
 use super::password::{hash_password, verify_password};
 use super::secret::{self, Issued};
 use super::{MAX_PASSWORD_BYTES, check_name};
+use crate::audit::AUDIT_STREAM;
 use crate::meta::{self, Meta, TokenRecord};
 
 /// How long a browser session lasts from its login.
@@ -64,9 +65,14 @@ impl Caller {
         }
     }
 
-    /// Whether events may be written to `stream` (an ingest token may be limited to some);
-    /// `Err` says why not.
+    /// Whether events may be written to `stream` (an ingest token may be limited to some; the
+    /// audit trail is written by Weir alone); `Err` says why not.
     pub(crate) fn may_write(&self, stream: &str) -> Result<(), String> {
+        if stream == AUDIT_STREAM {
+            return Err(format!(
+                "`{stream}` is the audit trail: only Weir writes to it"
+            ));
+        }
         match self {
             Caller::Token { name, streams, .. } if !streams.allows(stream) => Err(format!(
                 "the API token `{name}` may write only to streams matching `{}`, not to `{stream}`",

@@ -248,9 +248,14 @@ impl Engine {
 
     /// The running query of `sql`, started if none is: compiled when it has the incremental
     /// shape (its state backfilled from a snapshot), else re-queried. Viewers [`Shared::join`]
-    /// it, and keep it running as long as they hold it.
-    pub(crate) async fn subscribe(&self, sql: &str) -> Result<Arc<Shared>, Error> {
-        let (logical, state) = self.queries.analyze(sql).await?;
+    /// it, and keep it running as long as they hold it. `reader` plans it: a stream the
+    /// subscriber may not read is refused there (the engine itself reads every stream).
+    pub(crate) async fn subscribe(
+        &self,
+        sql: &str,
+        reader: &QueryService,
+    ) -> Result<Arc<Shared>, Error> {
+        let (logical, state) = reader.analyze(sql).await?;
         let key = logical.display_indent().to_string();
         if let Some(shared) = self.running(&key) {
             return Ok(shared);

@@ -14,6 +14,7 @@ mod partials;
 pub(crate) mod running;
 mod system;
 mod topk;
+pub(crate) mod views;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use std::time::Duration;
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
-use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider};
+use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider, MemoryCatalogProviderList};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::SessionState;
@@ -38,14 +39,20 @@ use tokio_util::task::AbortOnDropHandle;
 
 pub(crate) use drill::drill;
 pub use limits::QueryLimits;
+pub(crate) use views::Reader;
 
 use crate::metrics::{Metrics, QueryKind};
 use limits::{QueryPool, QueryRuntime, mib, out_of_memory, yielding};
 
-/// Runs SQL against the store.
+/// Runs SQL against the store, for one kind of [`Reader`]: a service is made for anyone (the
+/// streams for admins only are not there), and [`QueryService::reading_as`] gives a caller's.
 #[derive(Clone)]
 pub(crate) struct QueryService {
+    /// The session queries plan in: the streams [`QueryService::reader`] may read.
     ctx: SessionContext,
+    reader: Reader,
+    /// The session of each reader, to switch between.
+    views: Arc<Views>,
     runtime: Arc<QueryRuntime>,
     /// The pool every query's own [`QueryPool`] draws from.
     memory: Arc<dyn MemoryPool>,
@@ -59,6 +66,11 @@ pub(crate) struct QueryService {
     /// Lake files' partial aggregates, kept between queries (the rule holds them; tests look).
     #[cfg(test)]
     pub(crate) partials: Arc<partials::PartialCache>,
+}
+
+struct Views {
+    anyone: SessionContext,
+    admin: SessionContext,
 }
 
 /// Why a query gave no result.
@@ -199,20 +211,38 @@ impl QueryService {
             }));
         }
         let state = state.build();
-        let ctx = SessionContext::new_with_state(state);
-        for function in functions::all() {
-            ctx.register_udf(function);
-        }
-        let catalog = MemoryCatalogProvider::new();
-        catalog
-            .register_schema("public", store.schema_provider())
-            .expect("a memory catalog accepts schemas");
-        catalog
-            .register_schema("system", Arc::new(system::SystemSchema::new(store)))
-            .expect("a memory catalog accepts schemas");
-        ctx.register_catalog("weir", Arc::new(catalog));
+        // Each reader's session: the same configuration and runtime, its own catalog.
+        let view = |reader: Reader| {
+            let state = SessionStateBuilder::new_from_existing(state.clone())
+                .with_catalog_list(Arc::new(MemoryCatalogProviderList::new()))
+                .build();
+            let ctx = SessionContext::new_with_state(state);
+            for function in functions::all() {
+                ctx.register_udf(function);
+            }
+            let streams = views::Streams {
+                streams: store.schema_provider(),
+                reader,
+            };
+            let catalog = MemoryCatalogProvider::new();
+            catalog
+                .register_schema("public", Arc::new(streams))
+                .expect("a memory catalog accepts schemas");
+            let system = system::SystemSchema::new(Arc::clone(&store), reader);
+            catalog
+                .register_schema("system", Arc::new(system))
+                .expect("a memory catalog accepts schemas");
+            ctx.register_catalog("weir", Arc::new(catalog));
+            ctx
+        };
+        let views = Arc::new(Views {
+            anyone: view(Reader::Anyone),
+            admin: view(Reader::Admin),
+        });
         Ok(QueryService {
-            ctx,
+            ctx: views.anyone.clone(),
+            reader: Reader::Anyone,
+            views,
             runtime: Arc::new(QueryRuntime::new(partitions)?),
             memory,
             turns: Arc::new(Semaphore::new(limits.max_concurrent)),
@@ -228,6 +258,31 @@ impl QueryService {
     pub(crate) fn with_metrics(mut self, metrics: Metrics) -> QueryService {
         self.metrics = metrics;
         self
+    }
+
+    /// The service for `caller`: admins read every stream, anyone else all but the admins'.
+    pub(crate) fn reading_as(&self, caller: &crate::auth::Caller) -> QueryService {
+        let admin = caller.allows(crate::auth::access::Permission::Admin);
+        self.for_reader(if admin { Reader::Admin } else { Reader::Anyone })
+    }
+
+    /// The service for `reader`. The engine runs as [`Reader::Admin`] what a caller's service
+    /// planned (and checked) first.
+    pub(crate) fn for_reader(&self, reader: Reader) -> QueryService {
+        let ctx = match reader {
+            Reader::Anyone => &self.views.anyone,
+            Reader::Admin => &self.views.admin,
+        };
+        QueryService {
+            ctx: ctx.clone(),
+            reader,
+            ..self.clone()
+        }
+    }
+
+    /// Whether queries of this service may read `stream`.
+    pub(crate) fn may_read(&self, stream: &str) -> bool {
+        self.reader.may_read(stream)
     }
 
     /// Counts a query of `kind` that started at `started` and came to `result`.

@@ -1,4 +1,5 @@
-//! The `system` schema: tables that describe the store, built fresh whenever a query names them.
+//! The `system` schema: tables that describe the store, built fresh whenever a query names them,
+//! of the streams the session's reader may read.
 //!
 //! - `system.streams`: `name, events, events_per_sec, hot_rows, hot_bytes, wal_bytes, lake_bytes, columns`
 //! - `system.columns`: `stream, position, name, type`
@@ -12,16 +13,19 @@ use datafusion::datasource::MemTable;
 use datafusion::error::Result;
 use storage::{Store, StreamInfo};
 
+use super::Reader;
+
 const TABLES: [&str; 2] = ["streams", "columns"];
 
 #[derive(Debug)]
 pub(crate) struct SystemSchema {
     store: Arc<Store>,
+    reader: Reader,
 }
 
 impl SystemSchema {
-    pub(crate) fn new(store: Arc<Store>) -> SystemSchema {
-        SystemSchema { store }
+    pub(crate) fn new(store: Arc<Store>, reader: Reader) -> SystemSchema {
+        SystemSchema { store, reader }
     }
 }
 
@@ -32,7 +36,8 @@ impl SchemaProvider for SystemSchema {
     }
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        let streams = self.store.streams();
+        let mut streams = self.store.streams();
+        streams.retain(|s| self.reader.may_read(&s.name));
         let batch = match name {
             "streams" => streams_batch(&streams)?,
             "columns" => columns_batch(&streams)?,

@@ -17,6 +17,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use protocol::ErrorKind;
 
 use super::table::{Kind, Permissions};
+use crate::audit::{Action, Actor, Audit};
 use crate::auth::access::Permission;
 use crate::auth::{Auth, AuthError, Caller, Credential};
 use crate::error::ApiError;
@@ -24,11 +25,13 @@ use crate::error::ApiError;
 /// The session cookie's name.
 pub(crate) const SESSION_COOKIE: &str = "weir_session";
 
-/// What the guard needs: the gatekeeper, the route table's permissions, and the origin users
-/// reach the server at (behind a proxy that rewrites `Host`).
+/// What the guard needs: the gatekeeper, the route table's permissions, the origin users
+/// reach the server at (behind a proxy that rewrites `Host`), and the audit trail (for
+/// failed logins by basic auth).
 #[derive(Clone)]
 pub(crate) struct Guard {
     pub(crate) auth: Auth,
+    pub(crate) audit: Audit,
     pub(crate) permissions: Arc<Permissions>,
     pub(crate) external_origin: Option<String>,
 }
@@ -65,11 +68,31 @@ pub(crate) async fn guard(
             return ApiError::new(ErrorKind::BadRequest, message).into_response();
         }
         Err(_) => guard.auth.nobody(),
-        Ok(credential) => match guard.auth.authenticate(credential, address).await {
-            Ok(caller) => caller,
-            Err(_) if permission == Permission::Public => guard.auth.nobody(),
-            Err(err) => return refusal(err),
-        },
+        Ok(credential) => {
+            let basic_user = match &credential {
+                Some(Credential::Basic { user, .. }) => Some(user.clone()),
+                _ => None,
+            };
+            match guard.auth.authenticate(credential, address).await {
+                Ok(caller) => caller,
+                Err(err) => {
+                    // Basic auth is a login each time: its failures are in the audit trail.
+                    if let (Some(user), AuthError::Unauthenticated(reason)) = (&basic_user, &err) {
+                        let actor = Actor::logging_in(user, address);
+                        let detail = format!("basic auth: {reason}");
+                        guard
+                            .audit
+                            .record(&actor, Action::LoginFailed, "", &detail)
+                            .await;
+                    }
+                    if permission == Permission::Public {
+                        guard.auth.nobody()
+                    } else {
+                        return refusal(err);
+                    }
+                }
+            }
+        }
     };
     if !caller.allows(permission) {
         if matches!(caller, Caller::Anonymous) {
@@ -83,6 +106,7 @@ pub(crate) async fn guard(
         }
         return ApiError::new(ErrorKind::Forbidden, caller.refusal(permission)).into_response();
     }
+    request.extensions_mut().insert(Actor::of(&caller, address));
     request.extensions_mut().insert(caller);
     let response = next.run(request).await;
     if kind == Kind::ServerFn && response.status() == StatusCode::INTERNAL_SERVER_ERROR {

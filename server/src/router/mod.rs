@@ -265,6 +265,7 @@ pub(crate) fn build(state: AppState) -> Router {
     let permissions = Arc::new(permissions);
     let guard = Guard {
         auth: state.auth.clone(),
+        audit: state.audit.clone(),
         permissions: Arc::clone(&permissions),
         external_origin: state.external_origin.clone(),
     };

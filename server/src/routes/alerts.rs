@@ -1,17 +1,20 @@
 //! `/api/v1/alerts`: the current instances, and the CRUD of rules, contact points, silences and
 //! the notification policy. Bodies are the documents of docs/alerts.md.
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use protocol::ErrorKind;
 use protocol::alert::{ContactPoint, Instance, Policy, Rule, State as AlertState};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::alerts::{RuleSummary, TestOutcome};
+use crate::alerts::{RuleSummary, TestOutcome, redact};
+use crate::audit::{self, Action, Actor};
+use crate::auth::Caller;
+use crate::auth::access::Permission;
 use crate::error::ApiError;
 use crate::state::AppState;
 use protocol::alert::SilenceView;
@@ -82,27 +85,43 @@ pub(crate) async fn rule(
 
 pub(crate) async fn create_rule(
     State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let rule: Rule = state.alerts.create_rule(&body_json(&body)?).await?;
+    let detail = audit::rule_detail(&rule);
+    state
+        .audit
+        .record(&actor, Action::AlertRuleSave, &rule.uid, &detail)
+        .await;
     Ok(created(format!("/api/v1/alerts/rules/{}", rule.uid), rule))
 }
 
 pub(crate) async fn update_rule(
     State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path(uid): Path<String>,
     body: Bytes,
 ) -> Result<Json<Rule>, ApiError> {
-    Ok(Json(
-        state.alerts.update_rule(&uid, &body_json(&body)?).await?,
-    ))
+    let rule = state.alerts.update_rule(&uid, &body_json(&body)?).await?;
+    let detail = audit::rule_detail(&rule);
+    state
+        .audit
+        .record(&actor, Action::AlertRuleSave, &uid, &detail)
+        .await;
+    Ok(Json(rule))
 }
 
 pub(crate) async fn delete_rule(
     State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path(uid): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     state.alerts.delete_rule(&uid).await?;
+    state
+        .audit
+        .record(&actor, Action::AlertRuleDelete, &uid, "")
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -122,27 +141,44 @@ pub(crate) async fn test_rule(
     Ok(Json(state.alerts.test_rule(&uid).await?))
 }
 
+/// Contact points, their secrets redacted unless the caller may change them.
 pub(crate) async fn contact_points(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
 ) -> Result<Json<Vec<ContactPoint>>, ApiError> {
-    Ok(Json(state.alerts.contact_points().await?))
+    let points = state.alerts.contact_points().await?;
+    Ok(Json(points.into_iter().map(shown_to(&caller)).collect()))
 }
 
 pub(crate) async fn contact_point(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(uid): Path<String>,
 ) -> Result<Json<ContactPoint>, ApiError> {
-    Ok(Json(state.alerts.contact_point(&uid).await?))
+    let point = state.alerts.contact_point(&uid).await?;
+    Ok(Json(shown_to(&caller)(point)))
+}
+
+/// A contact point as `caller` may see it: whole to those who may change it.
+pub(crate) fn shown_to(caller: &Caller) -> impl Fn(ContactPoint) -> ContactPoint {
+    let whole = caller.allows(Permission::Write);
+    move |point| if whole { point } else { redact(point) }
 }
 
 pub(crate) async fn create_contact_point(
     State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let point = state
         .alerts
         .save_contact_point(None, &body_json(&body)?)
         .await?;
+    let detail = audit::contact_point_detail(&point);
+    state
+        .audit
+        .record(&actor, Action::ContactPointSave, &point.uid, &detail)
+        .await;
     Ok(created(
         format!("/api/v1/alerts/contact-points/{}", point.uid),
         point,
@@ -151,22 +187,32 @@ pub(crate) async fn create_contact_point(
 
 pub(crate) async fn update_contact_point(
     State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path(uid): Path<String>,
     body: Bytes,
 ) -> Result<Json<ContactPoint>, ApiError> {
-    Ok(Json(
-        state
-            .alerts
-            .save_contact_point(Some(&uid), &body_json(&body)?)
-            .await?,
-    ))
+    let point = state
+        .alerts
+        .save_contact_point(Some(&uid), &body_json(&body)?)
+        .await?;
+    let detail = audit::contact_point_detail(&point);
+    state
+        .audit
+        .record(&actor, Action::ContactPointSave, &uid, &detail)
+        .await;
+    Ok(Json(point))
 }
 
 pub(crate) async fn delete_contact_point(
     State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path(uid): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     state.alerts.delete_contact_point(&uid).await?;
+    state
+        .audit
+        .record(&actor, Action::ContactPointDelete, &uid, "")
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -176,9 +222,20 @@ pub(crate) async fn policy(State(state): State<AppState>) -> Json<Policy> {
 
 pub(crate) async fn set_policy(
     State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
     body: Bytes,
 ) -> Result<Json<Policy>, ApiError> {
-    Ok(Json(state.alerts.set_policy(&body_json(&body)?).await?))
+    let policy = state.alerts.set_policy(&body_json(&body)?).await?;
+    let detail = format!(
+        "receiver `{}`, {} routes",
+        policy.receiver.as_deref().unwrap_or(""),
+        policy.routes.len()
+    );
+    state
+        .audit
+        .record(&actor, Action::PolicySave, "", &detail)
+        .await;
+    Ok(Json(policy))
 }
 
 pub(crate) async fn silences(
@@ -189,10 +246,16 @@ pub(crate) async fn silences(
 
 pub(crate) async fn create_silence(
     State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let silence = state.alerts.create_silence(&body_json(&body)?).await?;
     let id = silence.id.clone();
+    let detail = audit::silence_detail(&silence);
+    state
+        .audit
+        .record(&actor, Action::SilenceCreate, &id, &detail)
+        .await;
     Ok(created(
         format!("/api/v1/alerts/silences/{id}"),
         json!({"id": id, "silence": silence}),
@@ -201,8 +264,13 @@ pub(crate) async fn create_silence(
 
 pub(crate) async fn delete_silence(
     State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     state.alerts.delete_silence(&id).await?;
+    state
+        .audit
+        .record(&actor, Action::SilenceDelete, &id, "")
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }

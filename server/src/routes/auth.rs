@@ -15,6 +15,7 @@ use protocol::auth::{CreatedToken, Me, NewToken, NewUser, TokenInfo, UserChange,
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::audit::{self, Action, Actor};
 use crate::auth::{AuthError, Caller, SESSION_LIFETIME};
 use crate::error::ApiError;
 use crate::router::guard::{SESSION_COOKIE, client_address, refusal};
@@ -88,6 +89,8 @@ pub(crate) async fn login(State(state): State<AppState>, request: Request) -> Re
     {
         Ok((caller, session)) => {
             tracing::info!(user = login.name, %address, "logged in");
+            let actor = Actor::logging_in(caller.name(), address);
+            state.audit.record(&actor, Action::Login, "", "").await;
             let set = cookie(&session, SESSION_LIFETIME, state.secure_cookies);
             let mut response = if form {
                 see_other(&next)
@@ -99,6 +102,15 @@ pub(crate) async fn login(State(state): State<AppState>, request: Request) -> Re
         }
         Err(err) => {
             tracing::info!(user = login.name, %address, reason = %err, "login refused");
+            // A refusal for the backoff is not a try: only logins checked and failed count.
+            if matches!(err, AuthError::Unauthenticated(_)) {
+                let actor = Actor::logging_in(&login.name, address);
+                let detail = err.to_string();
+                state
+                    .audit
+                    .record(&actor, Action::LoginFailed, "", &detail)
+                    .await;
+            }
             if form && matches!(err, AuthError::Unauthenticated(_) | AuthError::Throttled(_)) {
                 let encode = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
                 see_other(&format!(
@@ -118,10 +130,20 @@ pub(crate) async fn login(State(state): State<AppState>, request: Request) -> Re
 pub(crate) async fn logout(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    Extension(actor): Extension<Actor>,
     headers: HeaderMap,
 ) -> Response {
     if let Err(err) = state.auth.logout(&caller).await {
         return refusal(err);
+    }
+    if matches!(
+        caller,
+        Caller::User {
+            session: Some(_),
+            ..
+        }
+    ) {
+        state.audit.record(&actor, Action::Logout, "", "").await;
     }
     let mut response = if is_form(&headers) {
         see_other("/login")
@@ -172,11 +194,17 @@ pub(crate) async fn tokens(
 pub(crate) async fn create_token(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    Extension(actor): Extension<Actor>,
     request: Result<Json<NewToken>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
     let Json(request) = request?;
+    let detail = audit::token_detail(&request);
     let created = state.auth.create_token(&caller, request).await?;
     tracing::info!(id = created.id, by = caller.name(), "API token made");
+    state
+        .audit
+        .record(&actor, Action::TokenCreate, &created.id, &detail)
+        .await;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -184,10 +212,15 @@ pub(crate) async fn create_token(
 pub(crate) async fn revoke_token(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     state.auth.revoke_token(&id).await?;
     tracing::info!(id, by = caller.name(), "API token revoked");
+    state
+        .audit
+        .record(&actor, Action::TokenRevoke, &id, "")
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -200,12 +233,18 @@ pub(crate) async fn users(State(state): State<AppState>) -> Result<Json<Vec<User
 pub(crate) async fn add_user(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    Extension(actor): Extension<Actor>,
     request: Result<Json<NewUser>, axum::extract::rejection::JsonRejection>,
 ) -> Result<StatusCode, ApiError> {
     let Json(user) = request?;
     let (name, role) = (user.name.clone(), user.role);
     state.auth.add_user(user).await?;
     tracing::info!(name, %role, by = caller.name(), "user added");
+    let detail = format!("role {role}");
+    state
+        .audit
+        .record(&actor, Action::UserAdd, &name, &detail)
+        .await;
     Ok(StatusCode::CREATED)
 }
 
@@ -213,14 +252,20 @@ pub(crate) async fn add_user(
 pub(crate) async fn change_user(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    Extension(actor): Extension<Actor>,
     Path(name): Path<String>,
     request: Result<Json<UserChange>, axum::extract::rejection::JsonRejection>,
 ) -> Result<StatusCode, ApiError> {
     let Json(change) = request?;
     let role = change.role;
     let password = change.password.is_some();
+    let detail = audit::user_change_detail(&change);
     state.auth.change_user(&name, change).await?;
     tracing::info!(name, ?role, password, by = caller.name(), "user changed");
+    state
+        .audit
+        .record(&actor, Action::UserChange, &name, &detail)
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -228,9 +273,14 @@ pub(crate) async fn change_user(
 pub(crate) async fn remove_user(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    Extension(actor): Extension<Actor>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     state.auth.remove_user(&name).await?;
     tracing::info!(name, by = caller.name(), "user removed");
+    state
+        .audit
+        .record(&actor, Action::UserRemove, &name, "")
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,16 +1,17 @@
 //! `/api/v1/dashboards`: list, create, read, update, delete, versions, diff and restore. The
 //! body of create and update is the dashboard document itself.
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use protocol::ErrorKind;
 use protocol::dashboard::{Dashboard, Found, Listing, Problem};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::audit::{self, Action, Actor};
 use crate::dashboards;
 use crate::error::ApiError;
 use crate::meta::VersionRecord;
@@ -46,11 +47,17 @@ fn document(body: &[u8]) -> Result<Dashboard, ApiError> {
 
 pub(crate) async fn create(
     State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let dashboard = document(&body)?;
-    let uid = dashboard.uid.clone();
+    let (uid, title) = (dashboard.uid.clone(), dashboard.title.clone());
     let version = state.dashboards.create(dashboard).await?;
+    let detail = audit::dashboard_detail(&title, version, "");
+    state
+        .audit
+        .record(&actor, Action::DashboardSave, &uid, &detail)
+        .await;
     Ok((
         StatusCode::CREATED,
         [(
@@ -79,6 +86,7 @@ pub(crate) struct SaveParams {
 /// Saves the document over the version it names (`version`): 409 if another save came first.
 pub(crate) async fn update(
     State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path(uid): Path<String>,
     Query(params): Query<SaveParams>,
     body: Bytes,
@@ -94,15 +102,29 @@ pub(crate) async fn update(
         })
         .into());
     }
-    let version = state.dashboards.update(dashboard, params.message).await?;
+    let title = dashboard.title.clone();
+    let version = state
+        .dashboards
+        .update(dashboard, params.message.clone())
+        .await?;
+    let detail = audit::dashboard_detail(&title, version, &params.message);
+    state
+        .audit
+        .record(&actor, Action::DashboardSave, &uid, &detail)
+        .await;
     Ok(Json(json!({ "uid": uid, "version": version })))
 }
 
 pub(crate) async fn delete(
     State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path(uid): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     state.dashboards.delete(&uid).await?;
+    state
+        .audit
+        .record(&actor, Action::DashboardDelete, &uid, "")
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -158,6 +180,7 @@ pub(crate) struct RestoreRequest {
 /// Saves an old version again, as the newest.
 pub(crate) async fn restore(
     State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path((uid, version)): Path<(String, u64)>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
@@ -176,5 +199,10 @@ pub(crate) async fn restore(
         None => state.dashboards.get(&uid).await?.dashboard.version,
     };
     let saved = state.dashboards.restore(&uid, version, current).await?;
+    let detail = format!("version {version} restored as version {saved}");
+    state
+        .audit
+        .record(&actor, Action::DashboardRestore, &uid, &detail)
+        .await;
     Ok(Json(json!({ "uid": uid, "version": saved })))
 }

@@ -2,17 +2,19 @@
 //! or an export with `?format=`. A query sent with an id tells its progress (`GET /api/v1/query/{id}`) and can be
 //! cancelled (`DELETE /api/v1/query/{id}`) while it runs.
 
-use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use protocol::ErrorKind;
 use serde::Deserialize;
 use storage::now_micros;
 
+use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::query::QueryService;
 use crate::query::format::{self, Export};
 use crate::query::running::MAX_ID_LEN;
 use crate::state::AppState;
@@ -34,12 +36,14 @@ pub(crate) struct QueryParams {
 
 pub(crate) async fn query(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Query(params): Query<QueryParams>,
     request: Result<Json<QueryRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(request) = request?;
     answer(
         &state,
+        &state.queries.reading_as(&caller),
         &request.sql,
         request.id.as_deref(),
         params.format.as_deref(),
@@ -57,6 +61,7 @@ pub(crate) struct DownloadParams {
 /// workbench's export buttons); a file is sent as an attachment.
 pub(crate) async fn download(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Query(params): Query<DownloadParams>,
 ) -> Result<Response, ApiError> {
     let sql = params.sql.ok_or_else(|| {
@@ -65,12 +70,14 @@ pub(crate) async fn download(
             "say the query in the `sql` parameter (or POST it as {\"sql\": \"…\"})",
         )
     })?;
-    answer(&state, &sql, None, params.format.as_deref()).await
+    let queries = state.queries.reading_as(&caller);
+    answer(&state, &queries, &sql, None, params.format.as_deref()).await
 }
 
-/// `sql`'s result as JSON, or as the file `format` names.
+/// `sql`'s result (run by `queries`) as JSON, or as the file `format` names.
 async fn answer(
     state: &AppState,
+    queries: &QueryService,
     sql: &str,
     id: Option<&str>,
     format: Option<&str>,
@@ -96,7 +103,7 @@ async fn answer(
         return Err(ApiError::new(ErrorKind::BadRequest, message));
     }
     let now = now_micros();
-    let output = state.queries.run_as(sql, max_rows, id).await?;
+    let output = queries.run_as(sql, max_rows, id).await?;
     let Some(export) = export else {
         return Ok(Json(format::result(&output, now)?).into_response());
     };
@@ -130,11 +137,12 @@ pub(crate) struct DrillRequest {
 /// of `sql`'s result, as Explore opens them (`protocol::explore::Drill`).
 pub(crate) async fn drill(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     request: Result<Json<DrillRequest>, JsonRejection>,
 ) -> Result<Json<protocol::explore::Drill>, ApiError> {
     let Json(request) = request?;
-    let drill =
-        crate::query::drill(&state.queries, &request.sql, &request.row, request.column).await?;
+    let queries = state.queries.reading_as(&caller);
+    let drill = crate::query::drill(&queries, &request.sql, &request.row, request.column).await?;
     Ok(Json(drill))
 }
 

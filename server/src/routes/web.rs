@@ -21,6 +21,7 @@ use storage::now_micros;
 use tokio_util::sync::CancellationToken;
 
 use crate::alerts::history::{self, ALERTS_STREAM};
+use crate::audit::{self, Action, Actor, Audit};
 use crate::auth::{Auth, Caller};
 use crate::dashboards::{self, Dashboards};
 use crate::error::ApiError;
@@ -36,8 +37,10 @@ pub(crate) fn backend(state: &AppState) -> AppBackend {
         dashboards: state.dashboards.clone(),
         alerts: state.alerts.clone(),
         auth: state.auth.clone(),
+        audit: state.audit.clone(),
         request: None,
         caller: None,
+        actor: None,
     };
     app::api::install_backend(Arc::new(backend.clone()));
     backend
@@ -50,10 +53,13 @@ pub(crate) struct AppBackend {
     dashboards: Dashboards,
     alerts: crate::alerts::Alerts,
     auth: Auth,
+    audit: Audit,
     /// The request whose page this backend serves: its queries stop when it ends.
     request: Option<RequestScope>,
     /// Who that request comes from (the guard let it through).
     caller: Option<Caller>,
+    /// The same, and from where, for the audit trail.
+    actor: Option<Actor>,
 }
 
 impl AppBackend {
@@ -91,14 +97,34 @@ impl AppBackend {
             (
                 parts.extensions.get::<RequestScope>().cloned(),
                 parts.extensions.get::<Caller>().cloned(),
+                parts.extensions.get::<Actor>().cloned(),
             )
         };
-        let (request, caller) = parts.as_ref().map(extension).unwrap_or_default();
+        let (request, caller, actor) = parts.as_ref().map(extension).unwrap_or_default();
+        // Without a caller, queries read what anyone may.
+        let queries = match &caller {
+            Some(caller) => self.queries.reading_as(caller),
+            None => self.queries.clone(),
+        };
         Arc::new(AppBackend {
+            queries,
             request,
             caller,
+            actor,
             ..self.clone()
         })
+    }
+
+    /// Records what the request's caller did in the audit trail.
+    async fn audit(&self, action: Action, target: &str, detail: &str) {
+        match &self.actor {
+            Some(actor) => self.audit.record(actor, action, target, detail).await,
+            None => tracing::error!(
+                action = action.as_str(),
+                target,
+                "audit event without an actor: not recorded"
+            ),
+        }
     }
 
     /// The caller, for what only some may do: the route's permission was checked already, so
@@ -207,16 +233,22 @@ impl Backend for AppBackend {
             .map_err(|e| protocol::Error::new(protocol::ErrorKind::Internal, e.to_string()))?;
         let dashboard = dashboards::parse(&document)
             .map_err(|p| client_error(dashboards::Error::Invalid(p)))?;
-        if dashboard.version == 0 {
+        let (uid, title) = (dashboard.uid.clone(), dashboard.title.clone());
+        let version = if dashboard.version == 0 {
             self.dashboards.create(dashboard).await
         } else {
-            self.dashboards.update(dashboard, message).await
+            self.dashboards.update(dashboard, message.clone()).await
         }
-        .map_err(client_error)
+        .map_err(client_error)?;
+        let detail = audit::dashboard_detail(&title, version, &message);
+        self.audit(Action::DashboardSave, &uid, &detail).await;
+        Ok(version)
     }
 
     async fn delete_dashboard(&self, uid: String) -> Result<(), protocol::Error> {
-        self.dashboards.delete(&uid).await.map_err(client_error)
+        self.dashboards.delete(&uid).await.map_err(client_error)?;
+        self.audit(Action::DashboardDelete, &uid, "").await;
+        Ok(())
     }
 
     async fn alert_rules(&self) -> Result<Vec<RuleSummary>, protocol::Error> {
@@ -243,16 +275,21 @@ impl Backend for AppBackend {
     async fn save_alert_rule(&self, rule: Rule) -> Result<Rule, protocol::Error> {
         // The same checks as the REST API: the schema, the model, the SQL.
         let document = document(&rule)?;
-        if rule.version == 0 {
+        let saved = if rule.version == 0 {
             self.alerts.create_rule(&document).await
         } else {
             self.alerts.update_rule(&rule.uid, &document).await
         }
-        .map_err(alerts_error)
+        .map_err(alerts_error)?;
+        let detail = audit::rule_detail(&saved);
+        self.audit(Action::AlertRuleSave, &saved.uid, &detail).await;
+        Ok(saved)
     }
 
     async fn delete_alert_rule(&self, uid: String) -> Result<(), protocol::Error> {
-        self.alerts.delete_rule(&uid).await.map_err(alerts_error)
+        self.alerts.delete_rule(&uid).await.map_err(alerts_error)?;
+        self.audit(Action::AlertRuleDelete, &uid, "").await;
+        Ok(())
     }
 
     async fn backtest_alert_rule(
@@ -266,7 +303,11 @@ impl Backend for AppBackend {
     }
 
     async fn contact_points(&self) -> Result<Vec<ContactPoint>, protocol::Error> {
-        self.alerts.contact_points().await.map_err(alerts_error)
+        let points = self.alerts.contact_points().await.map_err(alerts_error)?;
+        // Without a caller, as anyone may see them.
+        let caller = self.caller.clone().unwrap_or(Caller::Anonymous);
+        let shown = crate::routes::alerts::shown_to(&caller);
+        Ok(points.into_iter().map(shown).collect())
     }
 
     async fn silences(&self) -> Result<Vec<SilenceView>, protocol::Error> {
@@ -275,14 +316,24 @@ impl Backend for AppBackend {
 
     async fn create_silence(&self, silence: Silence) -> Result<Silence, protocol::Error> {
         let document = document(&silence)?;
-        self.alerts
+        let created = self
+            .alerts
             .create_silence(&document)
             .await
-            .map_err(alerts_error)
+            .map_err(alerts_error)?;
+        let detail = audit::silence_detail(&created);
+        self.audit(Action::SilenceCreate, &created.id, &detail)
+            .await;
+        Ok(created)
     }
 
     async fn delete_silence(&self, id: String) -> Result<(), protocol::Error> {
-        self.alerts.delete_silence(&id).await.map_err(alerts_error)
+        self.alerts
+            .delete_silence(&id)
+            .await
+            .map_err(alerts_error)?;
+        self.audit(Action::SilenceDelete, &id, "").await;
+        Ok(())
     }
 
     async fn alert_history(
@@ -319,12 +370,14 @@ impl Backend for AppBackend {
 
     async fn create_token(&self, token: NewToken) -> Result<CreatedToken, protocol::Error> {
         let caller = self.caller()?;
+        let detail = audit::token_detail(&token);
         let created = self
             .auth
             .create_token(caller, token)
             .await
             .map_err(client_error)?;
         tracing::info!(id = created.id, by = caller.name(), "API token made");
+        self.audit(Action::TokenCreate, &created.id, &detail).await;
         Ok(created)
     }
 
@@ -332,6 +385,7 @@ impl Backend for AppBackend {
         let caller = self.caller()?;
         self.auth.revoke_token(&id).await.map_err(client_error)?;
         tracing::info!(id, by = caller.name(), "API token revoked");
+        self.audit(Action::TokenRevoke, &id, "").await;
         Ok(())
     }
 
@@ -345,17 +399,21 @@ impl Backend for AppBackend {
         let (name, role) = (user.name.clone(), user.role);
         self.auth.add_user(user).await.map_err(client_error)?;
         tracing::info!(name, %role, by = caller.name(), "user added");
+        self.audit(Action::UserAdd, &name, &format!("role {role}"))
+            .await;
         Ok(())
     }
 
     async fn change_user(&self, name: String, change: UserChange) -> Result<(), protocol::Error> {
         let caller = self.caller()?;
         let (role, password) = (change.role, change.password.is_some());
+        let detail = audit::user_change_detail(&change);
         self.auth
             .change_user(&name, change)
             .await
             .map_err(client_error)?;
         tracing::info!(name, ?role, password, by = caller.name(), "user changed");
+        self.audit(Action::UserChange, &name, &detail).await;
         Ok(())
     }
 
@@ -363,6 +421,7 @@ impl Backend for AppBackend {
         let caller = self.caller()?;
         self.auth.remove_user(&name).await.map_err(client_error)?;
         tracing::info!(name, by = caller.name(), "user removed");
+        self.audit(Action::UserRemove, &name, "").await;
         Ok(())
     }
 }

@@ -6,6 +6,7 @@ mod admin;
 mod alertmanager;
 mod alerts;
 mod alerts_files;
+mod audit;
 mod backtest;
 mod cli;
 mod crash;

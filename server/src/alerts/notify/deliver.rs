@@ -146,9 +146,15 @@ impl Sender {
                     }
                 }
             }
-            Err(err) => Attempt::Retry(describe(&err)),
+            Err(err) => Attempt::Retry(failure(err)),
         }
     }
+}
+
+/// Why a send failed, without its URL: a Slack webhook's URL is its secret, and this text is
+/// logged and kept in `_notifications`.
+fn failure(err: reqwest::Error) -> String {
+    describe(&err.without_url())
 }
 
 /// A reqwest error with its causes (the first line alone often says only "error sending request").
@@ -212,6 +218,22 @@ pub(crate) fn sign(secret: &str, body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_failed_send_does_not_tell_its_url() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let url = format!("http://127.0.0.1:{port}/services/T0/B0/hook-secret-7f3a");
+        let err = reqwest::Client::new().post(&url).send().await.unwrap_err();
+        assert!(
+            describe(&err).contains("hook-secret-7f3a"),
+            "reqwest tells it"
+        );
+        let text = failure(err);
+        assert!(!text.contains("hook-secret-7f3a"), "{text}");
+        assert!(text.contains("error sending request"), "{text}");
+    }
 
     #[test]
     fn signatures_are_rfc_4231s() {

@@ -45,6 +45,9 @@ pub(crate) async fn upgrade(
 ) -> Response {
     // Closed when the token or session the socket was opened with is revoked.
     let watch = state.auth.live_watch(&caller);
+    // The socket's subscriptions and tails read what its caller may read.
+    let mut state = state;
+    state.queries = state.queries.reading_as(&caller);
     // A frame over the limit is refused from its header, before its payload is read.
     ws.max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)

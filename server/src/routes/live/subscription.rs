@@ -19,7 +19,7 @@ use crate::state::AppState;
 
 /// Runs one subscription until it fails, is replaced or unsubscribed, or the socket closes.
 pub(super) async fn run(id: String, sql: String, state: AppState, frames: Frames) {
-    let shared = match state.engine.subscribe(&sql).await {
+    let shared = match state.engine.subscribe(&sql, &state.queries).await {
         Ok(shared) => shared,
         Err(err) => {
             send_error(&frames, Some(&id), ApiError::from(err).into_inner()).await;

@@ -19,6 +19,7 @@ use storage::{StreamName, now_micros};
 use super::{Frames, send_error};
 use crate::error::ApiError;
 use crate::query::format;
+use crate::query::views::admins_only_message;
 use crate::state::AppState;
 
 /// Events a frame holds at most, newest first.
@@ -37,6 +38,10 @@ pub(super) async fn run(
     frames: Frames,
 ) {
     let refuse = |message: String| Error::new(ErrorKind::BadRequest, message);
+    if !state.queries.may_read(&stream) {
+        let error = Error::new(ErrorKind::Forbidden, admins_only_message(&stream));
+        return send_error(&frames, Some(&id), error).await;
+    }
     let name = match StreamName::new(&stream) {
         Ok(name) if state.store.has_stream(&name) => name,
         _ => {
