@@ -81,6 +81,8 @@ async fn log_in(browser: &Browser, name: &str) -> Result<()> {
 
 async fn journey(browser: &Browser, weir: &WeirProcess) -> Result<()> {
     let client = &browser.client;
+    // The size of docs/'s screenshots, which this journey takes.
+    client.set_window_size(1440, 900).await?;
     let made = reqwest::Client::new()
         .post(weir.url("/api/v1/dashboards"))
         .basic_auth("ada", Some("ada-pass-51ab"))
@@ -195,5 +197,19 @@ async fn journey(browser: &Browser, weir: &WeirProcess) -> Result<()> {
         ["ada", "session", "token_revoke", id],
     ]);
     ensure!(audit["rows"] == expected, "{audit}");
+    // The admin page leads to it, in Explore.
+    client.goto(&weir.url("/admin")).await?;
+    hydrated(browser, "admin").await?;
+    browser.click("audit-link").await?;
+    hydrated(browser, "explore").await?;
+    wait_until(WAIT, "the audit trail's events", || async {
+        let events = client
+            .find_all(fantoccini::Locator::Css("[data-test=\"event\"]"))
+            .await?;
+        Ok((events.len() == expected.as_array().map_or(0, Vec::len)).then_some(()))
+    })
+    .await?;
+    browser.find("field").await?;
+    std::fs::write(artifacts().join("audit.png"), client.screenshot().await?)?;
     Ok(())
 }

@@ -39,7 +39,7 @@ pub fn AdminPage() -> impl IntoView {
             <h1>"Admin"</h1>
             <p class="muted">
                 "Who did what, when and from where: "
-                <a href="/explore?stream=_audit" data-test="audit-link">"the audit trail"</a>
+                <a href="/explore/_audit" data-test="audit-link">"the audit trail"</a>
                 " (the stream " <code>"_audit"</code> ", readable by admins only)."
             </p>
             {move || failed.get().map(|error| view! { <ErrorMessage error/> })}
