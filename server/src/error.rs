@@ -227,6 +227,10 @@ impl From<engine::Error> for ApiError {
             E::DataFusion(err) => ApiError::from(err),
             E::Query(err) => ApiError::from(err),
             E::Store(err) => ApiError::from(err),
+            E::Start(error) => ApiError {
+                status: status(error.kind),
+                error,
+            },
             E::SchemaChanged { .. } => ApiError::new(ErrorKind::BadRequest, err.to_string()),
             E::TooManyQueries { .. } | E::OverBudget { .. } => {
                 ApiError::new(ErrorKind::Overloaded, err.to_string())

@@ -49,6 +49,10 @@ pub(crate) enum Error {
     },
     #[error("{0}")]
     Store(#[from] storage::Error),
+    /// The query's start, which other subscribers waited for too, failed: why, as it was told
+    /// to the subscriber that started it.
+    #[error("{}", .0.message)]
+    Start(protocol::Error),
     /// A bug: a batch lacks a column every stream has.
     #[error("internal error: a batch without `{0}`")]
     MissingColumn(&'static str),

@@ -8,13 +8,14 @@
 //! never waits for a viewer.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use protocol::Row;
 use protocol::live::{Change, Mode, Shape};
 use storage::{Snapshot, Store, StreamName, now_micros};
-use tokio::sync::broadcast;
+use tokio::sync::{OnceCell, broadcast};
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
@@ -158,6 +159,8 @@ impl EngineInfo {
 #[derive(Debug, serde::Serialize)]
 pub(crate) struct EngineInfo {
     queries: Vec<QueryInfo>,
+    /// Queries started since the server started: each a backfill (or a first run).
+    started: u64,
     state_bytes: usize,
     state_budget_bytes: usize,
 }
@@ -227,8 +230,16 @@ pub(crate) struct Engine {
     config: EngineConfig,
     /// Running queries by their analyzed plan's text; the viewers hold them.
     running: Arc<Mutex<HashMap<String, Weak<Shared>>>>,
+    /// Queries being started (backfilled), by the same key: a subscriber that comes meanwhile
+    /// waits for that one start rather than backfilling its own.
+    starting: Arc<Mutex<HashMap<String, Arc<Starting>>>>,
+    /// Queries started (backfilled, or run a first time) since the server started.
+    started: Arc<AtomicU64>,
     stopping: CancellationToken,
 }
+
+/// A query's start, shared by the subscribers that wait for it: the query, or why it failed.
+type Starting = OnceCell<Result<Arc<Shared>, protocol::Error>>;
 
 impl Engine {
     pub(crate) fn new(
@@ -242,6 +253,8 @@ impl Engine {
             queries,
             config,
             running: Arc::default(),
+            starting: Arc::default(),
+            started: Arc::default(),
             stopping,
         }
     }
@@ -250,6 +263,9 @@ impl Engine {
     /// shape (its state backfilled from a snapshot), else re-queried. Viewers [`Shared::join`]
     /// it, and keep it running as long as they hold it. `reader` plans it: a stream the
     /// subscriber may not read is refused there (the engine itself reads every stream).
+    ///
+    /// Subscribers that come while the query starts wait for its one start (a dashboard's
+    /// viewers reconnecting together after a restart backfill once, not once each).
     pub(crate) async fn subscribe(
         &self,
         sql: &str,
@@ -260,34 +276,70 @@ impl Engine {
         if let Some(shared) = self.running(&key) {
             return Ok(shared);
         }
+        let start = {
+            let mut starting = self.starting.lock().expect("poisoned");
+            Arc::clone(starting.entry(key.clone()).or_default())
+        };
+        // The first subscriber starts it; if it leaves half-way, the next waiting one does.
+        let started = start
+            .get_or_init(|| async {
+                let started = match self.running(&key) {
+                    Some(shared) => Ok(shared),
+                    None => self.start(sql, &logical, &state).await,
+                };
+                started
+                    .map(|shared| self.publish(&key, shared))
+                    .map_err(|err| ApiError::from(err).into_inner())
+            })
+            .await
+            .clone();
+        // Started (and published) or failed: later subscribers find it running, or try anew.
+        {
+            let mut starting = self.starting.lock().expect("poisoned");
+            if starting.get(&key).is_some_and(|s| Arc::ptr_eq(s, &start)) {
+                starting.remove(&key);
+            }
+        }
+        started.map_err(Error::Start)
+    }
+
+    /// Starts the query of `sql`, planned as `logical` in `state`.
+    async fn start(
+        &self,
+        sql: &str,
+        logical: &datafusion::logical_expr::LogicalPlan,
+        state: &datafusion::execution::context::SessionState,
+    ) -> Result<Arc<Shared>, Error> {
         if self.all().len() >= self.config.max_queries {
             return Err(Error::TooManyQueries {
                 max: self.config.max_queries,
             });
         }
-        let compiled = compile(&logical, &state).and_then(|plan| {
+        let compiled = compile(logical, state).and_then(|plan| {
             let snapshot = Snapshot::of_table(plan.table.as_ref())
                 .ok_or_else(|| Unsupported(format!("{} is not a stream", plan.stream)))?;
             let end = snapshot.end().0;
             Ok((plan, end))
         });
-        let shared = match compiled {
-            Ok((plan, end)) => self.start_incremental(sql, plan, end, &state).await?,
-            Err(Unsupported(reason)) => self.start_requery(sql, reason, &logical).await?,
-        };
-        // Someone may have started the same query meanwhile: then use theirs.
-        let shared = {
-            let mut running = self.running.lock().expect("poisoned");
-            match running.get(&key).and_then(Weak::upgrade) {
-                Some(theirs) if !theirs.failed() => theirs,
-                _ => {
-                    running.retain(|_, q| q.strong_count() > 0);
-                    running.insert(key, Arc::downgrade(&shared));
-                    shared
-                }
+        self.started.fetch_add(1, Ordering::Relaxed);
+        match compiled {
+            Ok((plan, end)) => self.start_incremental(sql, plan, end, state).await,
+            Err(Unsupported(reason)) => self.start_requery(sql, reason, logical).await,
+        }
+    }
+
+    /// Makes `shared` the running query of `key`, unless another is running under it: then
+    /// that one.
+    fn publish(&self, key: &str, shared: Arc<Shared>) -> Arc<Shared> {
+        let mut running = self.running.lock().expect("poisoned");
+        match running.get(key).and_then(Weak::upgrade) {
+            Some(theirs) if !theirs.failed() => theirs,
+            _ => {
+                running.retain(|_, q| q.strong_count() > 0);
+                running.insert(key.to_owned(), Arc::downgrade(&shared));
+                shared
             }
-        };
-        Ok(shared)
+        }
     }
 
     fn running(&self, key: &str) -> Option<Arc<Shared>> {
@@ -335,6 +387,7 @@ impl Engine {
             })
             .collect();
         EngineInfo {
+            started: self.started.load(Ordering::Relaxed),
             state_bytes: queries.iter().map(|q| q.state_bytes).sum(),
             queries,
             state_budget_bytes: self.config.state_budget_bytes,

@@ -16,6 +16,7 @@ mod es_bulk;
 mod ingest;
 mod lake;
 mod live;
+mod live_herd;
 mod metrics;
 mod otlp;
 mod query;
