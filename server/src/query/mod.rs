@@ -48,10 +48,9 @@ use limits::{QueryPool, QueryRuntime, mib, out_of_memory, yielding};
 /// streams for admins only are not there), and [`QueryService::reading_as`] gives a caller's.
 #[derive(Clone)]
 pub(crate) struct QueryService {
-    /// The session queries plan in: the streams [`QueryService::reader`] may read.
-    ctx: SessionContext,
+    /// Who queries plan for: their session is [`QueryService::ctx`].
     reader: Reader,
-    /// The session of each reader, to switch between.
+    /// The session of each reader.
     views: Arc<Views>,
     runtime: Arc<QueryRuntime>,
     /// The pool every query's own [`QueryPool`] draws from.
@@ -240,7 +239,6 @@ impl QueryService {
             admin: view(Reader::Admin),
         });
         Ok(QueryService {
-            ctx: views.anyone.clone(),
             reader: Reader::Anyone,
             views,
             runtime: Arc::new(QueryRuntime::new(partitions)?),
@@ -269,14 +267,17 @@ impl QueryService {
     /// The service for `reader`. The engine runs as [`Reader::Admin`] what a caller's service
     /// planned (and checked) first.
     pub(crate) fn for_reader(&self, reader: Reader) -> QueryService {
-        let ctx = match reader {
-            Reader::Anyone => &self.views.anyone,
-            Reader::Admin => &self.views.admin,
-        };
         QueryService {
-            ctx: ctx.clone(),
             reader,
             ..self.clone()
+        }
+    }
+
+    /// The session queries plan in: the streams the reader may read.
+    fn ctx(&self) -> &SessionContext {
+        match self.reader {
+            Reader::Anyone => &self.views.anyone,
+            Reader::Admin => &self.views.admin,
         }
     }
 
@@ -293,13 +294,13 @@ impl QueryService {
 
     /// Whether a stream (or a system table) of that name is there to query.
     pub(crate) fn has_table(&self, name: &str) -> bool {
-        self.ctx.table_exist(name).unwrap_or(false)
+        self.ctx().table_exist(name).unwrap_or(false)
     }
 
     /// Plans read-only `sql` and analyzes it (types resolved and coerced), unoptimized: the
     /// plan the incremental engine compiles. The state is the session it was planned in.
     pub(crate) async fn analyze(&self, sql: &str) -> Result<(LogicalPlan, SessionState)> {
-        analyze(&self.ctx, sql).await
+        analyze(self.ctx(), sql).await
     }
 
     /// Plans and runs read-only `sql` as a history query, keeping at most `max_rows` rows: it
@@ -376,10 +377,10 @@ impl QueryService {
     ) -> Result<QueryOutput, Error> {
         let limit = self.limits.memory_per_query;
         let pool = Arc::new(QueryPool::new(Arc::clone(&self.memory), limit));
-        let runtime = RuntimeEnvBuilder::from_runtime_env(&self.ctx.runtime_env())
+        let runtime = RuntimeEnvBuilder::from_runtime_env(&self.ctx().runtime_env())
             .with_memory_pool(Arc::clone(&pool) as Arc<dyn MemoryPool>)
             .build_arc()?;
-        let state = SessionStateBuilder::new_from_existing(self.ctx.state())
+        let state = SessionStateBuilder::new_from_existing(self.ctx().state())
             .with_runtime_env(runtime)
             .build();
         let ctx = SessionContext::new_with_state(state);
