@@ -22,6 +22,9 @@ pub enum Error {
     /// The query runtime or its spill directory could not be made.
     #[error("queries: {0}")]
     QueryRuntime(std::io::Error),
+    /// The live engine's runtime could not be made.
+    #[error("live engine: {0}")]
+    EngineRuntime(std::io::Error),
     /// The metadata database could not be opened (its error type is internal).
     #[error(transparent)]
     Meta(Box<dyn std::error::Error + Send + Sync>),

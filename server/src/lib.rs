@@ -22,6 +22,7 @@ mod metrics;
 mod query;
 mod router;
 mod routes;
+mod runtime;
 mod state;
 mod tls;
 
@@ -102,7 +103,8 @@ pub async fn serve(
         queries.for_reader(query::Reader::Admin),
         config.engine.clone(),
         stopping.clone(),
-    );
+    )
+    .map_err(Error::EngineRuntime)?;
     let tls = match &config.tls {
         Some(t) => Some(tls::server_config(&t.cert, &t.key)?),
         None => None,

@@ -185,6 +185,9 @@ struct ServeArgs {
     /// instead.
     #[arg(long, default_value_t = DEFAULTS.engine.backlog_rows)]
     live_backlog_rows: usize,
+    /// Threads that apply new events to live queries (at a lower CPU priority than ingest).
+    #[arg(long, default_value_t = DEFAULTS.engine.threads)]
+    live_threads: usize,
     /// Seconds a query run once (SQL, panels, exports) may take, waiting for its turn
     /// included; past it the query is stopped and answered 422.
     #[arg(long, default_value_t = DEFAULTS.queries.timeout.as_secs_f64())]
@@ -276,6 +279,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.engine.max_groups = args.max_groups;
     config.engine.state_budget_bytes = args.live_state_budget_bytes;
     config.engine.backlog_rows = args.live_backlog_rows;
+    config.engine.threads = args.live_threads;
     config.queries.timeout = seconds(args.query_timeout_secs);
     config.queries.memory_per_query = args.query_memory_bytes;
     config.queries.memory_total = args.query_memory_total_bytes;

@@ -34,7 +34,8 @@ pub use observe::{LakeCommit, NoObserver, Observer};
 pub use schema::{ColumnType, evolve};
 pub use snapshot::Snapshot;
 pub use store::{Appended, RowRejection, Store, StoreConfig, StreamInfo};
-pub use subscribe::{LAKE_CHUNK, Subscription};
+pub use stream::Lag;
+pub use subscribe::{LAKE_CHUNK, Progress, Subscription};
 
 /// Position of an event in its stream: gap-free and increasing from 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]

@@ -43,6 +43,18 @@ use crate::store::StreamInfo;
 use crate::wal::{self, Log};
 use crate::{Error, LakeCommit, Observer, Offset, RowRejection, Snapshot, StreamName, now_micros};
 
+/// Publishes whose time is kept, to tell a reader since when it is behind.
+const COMMITS_KEPT: usize = 4096;
+
+/// How far a reader of a stream is behind its published (durable) end.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Lag {
+    /// Durable events it has not applied yet.
+    pub events: u64,
+    /// How long ago the first of them was published (zero when none).
+    pub wait: std::time::Duration,
+}
+
 /// A log segment is closed once it holds this many bytes (tiering closes it sooner).
 const SEGMENT_BYTES: u64 = 64 << 20;
 
@@ -55,6 +67,9 @@ pub(crate) struct Stream {
     /// The same end, for subscribers to wait on.
     published: watch::Sender<u64>,
     meter: Mutex<RateMeter>,
+    /// When the latest publishes happened: (end, time), oldest first, for readers to tell how
+    /// far behind they are.
+    commits: Mutex<VecDeque<(u64, Instant)>>,
     /// The schema's Arrow form, also outside the state lock: decoders read it for every
     /// request, and must not wait behind an append for it.
     schema: Mutex<SchemaRef>,
@@ -124,6 +139,7 @@ impl Stream {
             durable: Mutex::new(next_offset),
             published: watch::Sender::new(next_offset),
             meter: Mutex::new(RateMeter::default()),
+            commits: Mutex::new(VecDeque::with_capacity(COMMITS_KEPT)),
             schema: Mutex::new(arrow_schema),
             lake: tokio::sync::Mutex::new(lake_table),
             observer,
@@ -310,6 +326,13 @@ impl Stream {
         self.observer
             .fsync(&self.name, target - *durable, started.elapsed());
         *durable = target;
+        {
+            let mut commits = self.commits.lock();
+            if commits.len() == COMMITS_KEPT {
+                commits.pop_front();
+            }
+            commits.push_back((target, Instant::now()));
+        }
         self.published.send_replace(target);
         Ok(())
     }
@@ -337,6 +360,27 @@ impl Stream {
             });
         }
         Ok(state.hot.batches_from(from))
+    }
+
+    /// How far a reader that has applied every event below `applied` is behind the published
+    /// end: in events, and since when the first event it lacks was published.
+    pub(crate) fn behind(&self, applied: u64) -> Lag {
+        let end = *self.published.borrow();
+        if applied >= end {
+            return Lag::default();
+        }
+        let commits = self.commits.lock();
+        // The first publish that took the end past `applied` (the oldest kept, if it is gone).
+        let since = commits
+            .iter()
+            .find(|(end, _)| *end > applied)
+            .or(commits.front())
+            .map(|(_, at)| at.elapsed())
+            .unwrap_or_default();
+        Lag {
+            events: end - applied,
+            wait: since,
+        }
     }
 
     pub(crate) fn published(&self) -> watch::Receiver<u64> {

@@ -14,7 +14,7 @@ use datafusion::logical_expr::{Expr, lit};
 use datafusion::prelude::SessionContext;
 
 use crate::error::Result;
-use crate::stream::Stream;
+use crate::stream::{Lag, Stream};
 use crate::{Error, OFFSET_COLUMN, Offset, Snapshot};
 
 /// Offsets read from the lake per call of [`Subscription::next`].
@@ -36,6 +36,12 @@ impl Subscription {
             position: from.0,
             published,
         }
+    }
+
+    /// A handle that tells how far a reader is behind the stream, apart from the subscription
+    /// (which its reader may be waiting on).
+    pub fn progress(&self) -> Progress {
+        Progress(Arc::clone(&self.stream))
     }
 
     /// The offset of the next event [`Subscription::next`] will hand out.
@@ -67,6 +73,18 @@ impl Subscription {
             // The sender lives as long as the stream, which this subscription keeps alive.
             let _ = self.published.changed().await;
         }
+    }
+}
+
+/// Tells how far a reader of a stream is behind: see [`Subscription::progress`].
+#[derive(Debug, Clone)]
+pub struct Progress(Arc<Stream>);
+
+impl Progress {
+    /// How far a reader that has applied every event below `applied` is behind the stream's
+    /// durable end.
+    pub fn lag(&self, applied: Offset) -> Lag {
+        self.0.behind(applied.0)
     }
 }
 

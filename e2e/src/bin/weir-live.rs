@@ -6,8 +6,14 @@
 //!     and reports how long each probe took from POST to the delta that counts it (p50/p99/max).
 //! weir-live viewers URL SQL [--clients N] [--secs S]
 //!     Opens N sockets subscribed to the same SQL and reads their frames for S seconds.
-//! weir-live queries URL STREAM [--queries N] [--secs S]
-//!     Subscribes N distinct continuous queries over STREAM and reads their frames for S seconds.
+//! weir-live queries URL STREAM [--queries N] [--secs S] [--dashboard]
+//!     Subscribes N distinct continuous queries over STREAM and reads their frames for S seconds:
+//!     thresholds apart by default; with --dashboard, six kinds of panel (time series by service,
+//!     error rates, top routes, latency by region, a stat, a table) whose WHERE literals (a
+//!     service, a region, a status) and group keys vary as dashboard variables make them.
+//! weir-live herd URL SQL [--clients N]
+//!     Opens N sockets, then subscribes them all at once to SQL (which no one runs yet), and
+//!     reports how long until the last has its snapshot.
 //! weir-live dashboard URL UID [--clients N] [--secs S]
 //!     Opens dashboard UID as N browsers would: each resolves its variables (All) and subscribes
 //!     every panel's SQL, substituted for its default range and width, on a socket of its own.
@@ -59,14 +65,17 @@ async fn main() -> Result<()> {
             viewers(url, sql, option("--clients", 1000)?, option("--secs", 20)?).await
         }
         ["queries", url, stream] => {
+            let dashboard = args.iter().any(|a| a == "--dashboard");
             queries(
                 url,
                 stream,
                 option("--queries", 100)?,
                 option("--secs", 20)?,
+                dashboard,
             )
             .await
         }
+        ["herd", url, sql] => herd(url, sql, option("--clients", 1000)?).await,
         ["dashboard", url, uid] => {
             dashboard(url, uid, option("--clients", 1)?, option("--secs", 20)?).await
         }
@@ -74,7 +83,8 @@ async fn main() -> Result<()> {
             "usage: weir-live latency URL STREAM [--probes N] [--every-ms MS]\n       \
              weir-live dashboard URL UID [--clients N] [--secs S]\n       \
              weir-live viewers URL SQL [--clients N] [--secs S]\n       \
-             weir-live queries URL STREAM [--queries N] [--secs S]"
+             weir-live queries URL STREAM [--queries N] [--secs S] [--dashboard]\n       \
+             weir-live herd URL SQL [--clients N]"
         ),
     }
 }
@@ -243,8 +253,85 @@ async fn viewers(url: &str, sql: &str, clients: u64, secs: u64) -> Result<()> {
     Ok(())
 }
 
-async fn queries(url: &str, stream: &str, n: u64, secs: u64) -> Result<()> {
-    // Distinct queries (different WHERE constants), so none is shared; 64 per socket at most.
+/// Query `i` of the threshold mix: WHERE constants apart, so none is shared.
+fn threshold_query(stream: &str, i: u64) -> String {
+    let sql = format!(
+        "SELECT service, count(*) AS n, avg(latency_ms) AS latency FROM {stream} \
+         WHERE latency_ms >= {} GROUP BY service",
+        i % 50
+    );
+    if i >= 50 {
+        format!("{sql} HAVING count(*) >= {}", i / 50)
+    } else {
+        sql
+    }
+}
+
+/// Query `i` of the dashboard mix: six kinds of panel, each with the literals a dashboard's
+/// variables put in (a service, a region, a status class) and its own buckets and group keys.
+fn dashboard_query(stream: &str, i: u64) -> String {
+    // The services and regions of shared/bench/gen_events.py.
+    const SERVICES: [&str; 12] = [
+        "frontend",
+        "api-gateway",
+        "catalog",
+        "search",
+        "auth",
+        "users",
+        "cart",
+        "inventory",
+        "checkout",
+        "payments",
+        "shipping",
+        "notifications",
+    ];
+    const REGIONS: [&str; 6] = [
+        "us-east-1",
+        "us-west-2",
+        "eu-west-1",
+        "eu-central-1",
+        "ap-southeast-1",
+        "ap-northeast-1",
+    ];
+    let service = SERVICES[(i / 6 % 12) as usize];
+    let region = REGIONS[(i / 72 % 6) as usize];
+    // Past 432 (6 kinds × 12 services × 6 regions), the range tells queries apart.
+    let minutes = 5 + i / 432;
+    let range = format!("_time >= now() - INTERVAL '{minutes} minutes'");
+    match i % 6 {
+        0 => format!(
+            "SELECT date_bin(INTERVAL '10 seconds', _time) AS t, count(*) AS requests \
+             FROM {stream} WHERE service = '{service}' AND region = '{region}' AND {range} \
+             GROUP BY 1"
+        ),
+        1 => format!(
+            "SELECT date_bin(INTERVAL '30 seconds', _time) AS t, \
+             sum(CASE WHEN status >= 500 THEN 1 ELSE 0 END) AS errors, count(*) AS requests \
+             FROM {stream} WHERE service = '{service}' AND {range} GROUP BY 1"
+        ),
+        2 => format!(
+            "SELECT route, count(*) AS n FROM {stream} WHERE service = '{service}' \
+             AND region = '{region}' AND {range} GROUP BY route"
+        ),
+        3 => format!(
+            "SELECT region, avg(latency_ms) AS mean, max(latency_ms) AS worst FROM {stream} \
+             WHERE service = '{service}' AND status >= {} AND {range} GROUP BY region",
+            [200, 400, 500][(i / 6 % 3) as usize]
+        ),
+        4 => format!(
+            "SELECT count(*) AS n, avg(latency_ms) AS mean FROM {stream} \
+             WHERE region = '{region}' AND service = '{service}' AND {range}"
+        ),
+        _ => format!(
+            "SELECT service, status, count(*) AS n FROM {stream} WHERE region = '{region}' \
+             AND latency_ms >= {} AND {range} GROUP BY service, status",
+            i / 6 % 12 * 10
+        ),
+    }
+}
+
+async fn queries(url: &str, stream: &str, n: u64, secs: u64, dashboard: bool) -> Result<()> {
+    // Distinct queries, so none is shared whole; 64 per socket at most.
     let until = Instant::now() + Duration::from_secs(secs);
     let mut tasks = Vec::new();
     let mut started = 0;
@@ -252,15 +339,10 @@ async fn queries(url: &str, stream: &str, n: u64, secs: u64) -> Result<()> {
         let mut socket = connect(url).await?;
         let batch = (n - started).min(64);
         for i in started..started + batch {
-            let sql = format!(
-                "SELECT service, count(*) AS n, avg(latency_ms) AS latency FROM {stream} \
-                 WHERE latency_ms >= {} GROUP BY service",
-                i % 50
-            );
-            let sql = if i >= 50 {
-                format!("{sql} HAVING count(*) >= {}", i / 50)
+            let sql = if dashboard {
+                dashboard_query(stream, i)
             } else {
-                sql
+                threshold_query(stream, i)
             };
             subscribe(&mut socket, &format!("q{i}"), &sql).await?;
         }
@@ -284,6 +366,40 @@ async fn queries(url: &str, stream: &str, n: u64, secs: u64) -> Result<()> {
         frames += task.await?;
     }
     println!("{{\"queries\":{n},\"frames\":{frames}}}");
+    Ok(())
+}
+
+async fn herd(url: &str, sql: &str, clients: u64) -> Result<()> {
+    let mut sockets = Vec::with_capacity(clients as usize);
+    for i in 0..clients {
+        sockets.push(connect(url).await.with_context(|| format!("socket {i}"))?);
+    }
+    eprintln!("ready: {clients} sockets");
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(sockets.len());
+    for mut socket in sockets {
+        let sql = sql.to_owned();
+        tasks.push(tokio::spawn(async move {
+            subscribe(&mut socket, "panel", &sql).await?;
+            next_frame(&mut socket).await?;
+            anyhow::Ok(started.elapsed())
+        }));
+    }
+    let mut times = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        times.push(task.await??);
+    }
+    times.sort();
+    let at = |p: f64| {
+        let i = ((times.len() as f64 * p).ceil() as usize).clamp(1, times.len()) - 1;
+        times[i].as_secs_f64()
+    };
+    println!(
+        "{{\"clients\":{clients},\"first_secs\":{:.2},\"p50_secs\":{:.2},\"last_secs\":{:.2}}}",
+        at(0.0),
+        at(0.5),
+        at(1.0)
+    );
     Ok(())
 }
 

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use serde_json::value::RawValue;
+use std::fmt::Write as _;
 
 use crate::{Column, ErrorKind, Row, compare_values};
 
@@ -268,7 +268,8 @@ pub struct Change {
     newest: i64,
     /// `upserts` and `deletes` as JSON, made on the first [`Change::frame`].
     #[serde(skip)]
-    encoded: OnceLock<(Box<RawValue>, Box<RawValue>)>,
+    /// Everything of the frame after its id and seq, encoded on first use.
+    encoded: OnceLock<String>,
 }
 
 impl PartialEq for Change {
@@ -336,35 +337,37 @@ impl Change {
         self.upserts.is_empty() && self.deletes.is_empty()
     }
 
-    /// The `delta` frame of subscription `id` at `seq`. The rows are serialized on the first
-    /// call only: a change published to a thousand subscribers is encoded once.
+    /// The `delta` frame of subscription `id` at `seq`. Everything after the id and seq is
+    /// serialized on the first call only: a change published to a thousand subscribers is
+    /// encoded once, and each frame is a short head and a copy of that text.
     pub fn frame(&self, id: &str, seq: u64) -> String {
-        let (upserts, deletes) = self.encoded.get_or_init(|| {
-            let raw = |rows: &Vec<Row>| {
-                serde_json::value::to_raw_value(rows).expect("JSON values always serialize")
-            };
-            (raw(&self.upserts), raw(&self.deletes))
+        let tail = self.encoded.get_or_init(|| {
+            #[derive(Serialize)]
+            struct Tail<'a> {
+                upserts: &'a [Row],
+                deletes: &'a [Row],
+                watermark: i64,
+                now: i64,
+                newest: i64,
+            }
+            let tail = serde_json::to_string(&Tail {
+                upserts: &self.upserts,
+                deletes: &self.deletes,
+                watermark: self.watermark,
+                now: self.now,
+                newest: self.newest,
+            })
+            .expect("JSON values always serialize");
+            // `{"upserts":…}` less its opening brace: the frame's head goes before it.
+            tail[1..].to_owned()
         });
-        #[derive(Serialize)]
-        #[serde(tag = "type", rename = "delta")]
-        struct Frame<'a> {
-            id: &'a str,
-            seq: u64,
-            upserts: &'a RawValue,
-            deletes: &'a RawValue,
-            watermark: i64,
-            now: i64,
-            newest: i64,
-        }
-        serde_json::to_string(&Frame {
-            id,
-            seq,
-            upserts,
-            deletes,
-            watermark: self.watermark,
-            now: self.now,
-            newest: self.newest,
-        })
-        .expect("JSON values always serialize")
+        let id = serde_json::to_string(id).expect("a string always serializes");
+        let mut frame = String::with_capacity(40 + id.len() + tail.len());
+        frame.push_str(r#"{"type":"delta","id":"#);
+        frame.push_str(&id);
+        frame.push_str(r#","seq":"#);
+        let _ = write!(frame, "{seq},");
+        frame.push_str(tail);
+        frame
     }
 }

@@ -1,12 +1,16 @@
 //! The incremental engine: continuous SQL kept up to date event by event.
 //!
 //! [`plan`] compiles a query into DataFusion's physical pieces, or says which part it cannot keep
-//! live; [`operator`] holds one query's state and applies batches of the stream to it; the
-//! registry runs each distinct query once for all its viewers and publishes its changes.
+//! live; [`operator`] holds one query's state and applies batches of the stream to it; [`scan`]
+//! holds the work on one batch that a stream's queries share; one task per stream applies each
+//! batch to all its queries, on the engine's runtime below ingest's priority; the registry runs
+//! each distinct query once for all its viewers and publishes its changes.
 
 pub(crate) mod operator;
 pub(crate) mod plan;
 mod registry;
+pub(crate) mod scan;
+mod stream;
 
 pub use registry::EngineConfig;
 pub(crate) use registry::{Engine, EngineInfo, Shared, Start, Update};

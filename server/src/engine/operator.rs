@@ -1,8 +1,9 @@
 //! The operator of one continuous query: its state, kept up to date batch by batch.
 //!
 //! State is one entry per group (the group-by key, encoded in the arrow row format), holding one
-//! partial state per pane: a DataFusion [`Accumulator`] per aggregate. A batch is filtered, its
-//! rows are assigned to (group, pane) slots, each aggregate's [`GroupsAccumulator`] folds the
+//! partial state per pane: a DataFusion [`Accumulator`] per aggregate. A batch (a [`Scan`], whose
+//! expressions' values and key encodings the stream's other queries share) is filtered, the rows
+//! selected are assigned to (group, pane) slots, each aggregate's [`GroupsAccumulator`] folds the
 //! batch into one partial state per slot (`update_batch`), and those are merged into the slots'
 //! accumulators (`merge_batch`). Reading a group merges its panes in range.
 //!
@@ -14,9 +15,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, BooleanBufferBuilder, RecordBatch, new_null_array,
+    Array, ArrayRef, AsArray, BooleanArray, RecordBatch, UInt32Array, new_null_array,
 };
-use arrow::compute::filter_record_batch;
 use arrow::datatypes::{Int64Type, TimestampMicrosecondType};
 use arrow::row::{RowConverter, Rows, SortField};
 use datafusion::common::ScalarValue;
@@ -34,6 +34,7 @@ use storage::{OFFSET_COLUMN, TIME_COLUMN};
 
 use super::Error;
 use super::plan::{Aggregate, ContinuousPlan};
+use super::scan::{Scan, key_of};
 use crate::query::format;
 
 /// Settings every operator shares.
@@ -86,6 +87,49 @@ pub(crate) struct Operator {
     /// The oldest pane held, to skip expiry scans when nothing can expire.
     min_pane: i64,
     metrics: Metrics,
+    keys: Keys,
+}
+
+/// A batch folded into one partial state per slot, to be merged into the groups.
+struct Folded {
+    /// The batch's encoded group keys (`None` without GROUP BY).
+    rows: Option<Arc<Rows>>,
+    /// Each slot's (row of its key, pane).
+    slots: Vec<(usize, i64)>,
+    /// Each aggregate's partial states, one per slot.
+    states: Vec<Vec<ArrayRef>>,
+}
+
+/// The keys under which the query's expressions are shared in a [`Scan`].
+struct Keys {
+    filter: Option<String>,
+    /// Of each group expression, and of all of them together.
+    groups: Vec<String>,
+    group: String,
+    /// Of each aggregate's arguments and of its FILTER.
+    args: Vec<Vec<String>>,
+    aggregate_filters: Vec<Option<String>>,
+}
+
+impl Keys {
+    fn of(plan: &ContinuousPlan) -> Keys {
+        let groups: Vec<String> = plan.group_exprs.iter().map(|(e, _)| key_of(e)).collect();
+        Keys {
+            filter: plan.physical_filter.as_ref().map(key_of),
+            group: groups.join("\u{1}"),
+            groups,
+            args: plan
+                .aggregates
+                .iter()
+                .map(|a| a.function.expressions().iter().map(key_of).collect())
+                .collect(),
+            aggregate_filters: plan
+                .aggregates
+                .iter()
+                .map(|a| a.filter.as_ref().map(key_of))
+                .collect(),
+        }
+    }
 }
 
 impl Operator {
@@ -104,7 +148,9 @@ impl Operator {
                 .collect();
             Some(RowConverter::new(fields)?)
         };
+        let keys = Keys::of(&plan);
         let mut operator = Operator {
+            keys,
             plan,
             settings,
             converter,
@@ -171,8 +217,9 @@ impl Operator {
         });
         let mut batches = self.scan(state, start, None, false).await?;
         while let Some(batch) = batches.next().await {
-            let batch = adapt(&batch?, &plan)?;
-            self.absorb(&batch, false)?;
+            let mut scan = Scan::new(batch?);
+            let (schema, batch) = scan.adapted(&plan)?;
+            self.absorb(&mut scan, schema, &batch, false)?;
         }
         Ok(())
     }
@@ -229,115 +276,17 @@ impl Operator {
 
     /// Applies a batch of the stream (in offset order) at clock `now` (µs since the epoch).
     pub(crate) fn apply(&mut self, batch: &RecordBatch, now: i64) -> Result<(), Error> {
+        self.apply_scan(&mut Scan::new(batch.clone()), now)
+    }
+
+    /// Applies the batch of `scan` (in offset order) at clock `now`, sharing the work on it
+    /// with the other queries of the stream that apply the same scan.
+    pub(crate) fn apply_scan(&mut self, scan: &mut Scan, now: i64) -> Result<(), Error> {
         self.advance_clock(now);
-        let Some(batch) = self.unseen(batch)? else {
-            return Ok(());
-        };
-        self.take(&batch)
-    }
-
-    /// Applies a batch of a replay of history at clock `now`, as [`Operator::apply`] applies a
-    /// live one; a replay comes in event-time order, so offsets are not looked at.
-    pub(crate) fn replay(&mut self, batch: &RecordBatch, now: i64) -> Result<(), Error> {
-        self.advance_clock(now);
-        self.take(batch)
-    }
-
-    fn take(&mut self, batch: &RecordBatch) -> Result<(), Error> {
-        let batch = adapt(batch, &self.plan)?;
-        self.metrics.events += batch.num_rows() as u64;
-        self.absorb(&batch, true)?;
-        if let Some(times) = batch.column_by_name(TIME_COLUMN)
-            && let Some(max) = arrow::compute::max(times.as_primitive::<TimestampMicrosecondType>())
-        {
-            self.watermark = self.watermark.max(max - self.settings.lateness);
-            self.newest = self.newest.max(max);
-        }
-        self.last_event_clock = self.clock;
-        Ok(())
-    }
-
-    /// Folds the matching events of `batch` into the groups; with `live`, events of closed
-    /// windows are left out and counted as late.
-    fn absorb(&mut self, batch: &RecordBatch, live: bool) -> Result<(), Error> {
-        let n = batch.num_rows();
-        let mut mask: Option<BooleanArray> = match &self.plan.physical_filter {
-            Some(filter) => {
-                let value = filter.evaluate(batch)?.into_array(n)?;
-                Some(value.as_boolean().clone())
-            }
-            None => None,
-        };
-        let mut panes = Vec::new();
-        if let Some((width, origin)) = self.plan.window.pane() {
-            let times = batch
-                .column_by_name(TIME_COLUMN)
-                .ok_or(Error::MissingColumn(TIME_COLUMN))?
-                .as_primitive::<TimestampMicrosecondType>();
-            let cutoff = self.cutoff_pane();
-            let watermark = if live { self.watermark } else { i64::MIN };
-            let mut keep = BooleanBufferBuilder::new(n);
-            let mut late = 0;
-            for (i, t) in times.values().iter().enumerate() {
-                let matches = mask.as_ref().is_none_or(|m| m.is_valid(i) && m.value(i));
-                let pane = (t - origin).div_euclid(width);
-                let in_range = cutoff.is_none_or(|c| pane >= c);
-                let closed = origin + (pane + 1) * width <= watermark;
-                late += u64::from(matches && in_range && closed);
-                let kept = matches && in_range && !closed;
-                keep.append(kept);
-                if kept {
-                    panes.push(pane);
-                }
-            }
-            self.metrics.late_events += late;
-            mask = Some(BooleanArray::new(keep.finish(), None));
-        }
-        let batch = match &mask {
-            Some(mask) if mask.true_count() < n => filter_record_batch(batch, mask)?,
-            _ => batch.clone(),
-        };
-        let m = batch.num_rows();
-        if m == 0 {
-            return Ok(());
-        }
-        if panes.is_empty() {
-            panes.resize(m, 0);
-        }
-        let keys: Vec<ArrayRef> = self
-            .plan
-            .group_exprs
-            .iter()
-            .map(|(e, _)| e.evaluate(&batch).and_then(|v| v.into_array(m)))
-            .collect::<Result<_, _>>()?;
-        let rows = match &self.converter {
-            Some(converter) => Some(converter.convert_columns(&keys)?),
-            None => None,
-        };
-        // One local slot per distinct (group, pane) of the batch.
-        let mut local: HashMap<(&[u8], i64), usize> = HashMap::new();
-        let mut slots: Vec<(usize, i64)> = Vec::new();
-        let mut indices = Vec::with_capacity(m);
-        for (i, pane) in panes.iter().enumerate() {
-            let key = rows.as_ref().map_or(&[][..], |r| r.row(i).data());
-            let slot = *local.entry((key, *pane)).or_insert_with(|| {
-                slots.push((i, *pane));
-                slots.len() - 1
-            });
-            indices.push(slot);
-        }
-        let mut states = Vec::with_capacity(self.plan.aggregates.len());
-        for aggregate in &self.plan.aggregates {
-            states.push(batch_states(aggregate, &batch, &indices, slots.len())?);
-        }
-        self.merge_slots(rows.as_ref(), &slots, &states)
-    }
-
-    /// The part of `batch` at or after the position, and the position moved past it.
-    fn unseen(&mut self, batch: &RecordBatch) -> Result<Option<RecordBatch>, Error> {
+        let batch = scan.batch();
         let n = batch.num_rows();
         if n == 0 {
-            return Ok(None);
+            return Ok(());
         }
         let offsets = batch
             .column_by_name(OFFSET_COLUMN)
@@ -345,15 +294,184 @@ impl Operator {
             .as_primitive::<Int64Type>();
         let (first, last) = (offsets.value(0) as u64, offsets.value(n - 1) as u64);
         if last < self.position {
-            return Ok(None);
+            return Ok(());
         }
         let skip = self.position.saturating_sub(first) as usize;
         self.position = last + 1;
-        Ok(Some(if skip > 0 {
-            batch.slice(skip, n - skip)
-        } else {
-            batch.clone()
-        }))
+        if skip > 0 {
+            // Seen in part: the rest is this query's alone.
+            let rest = batch.slice(skip, n - skip);
+            return self.take(&mut Scan::new(rest));
+        }
+        self.take(scan)
+    }
+
+    /// The offset of the next event this query has not applied.
+    pub(crate) fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// Applies a batch of a replay of history at clock `now`, as [`Operator::apply`] applies a
+    /// live one; a replay comes in event-time order, so offsets are not looked at.
+    pub(crate) fn replay(&mut self, batch: &RecordBatch, now: i64) -> Result<(), Error> {
+        self.advance_clock(now);
+        self.take(&mut Scan::new(batch.clone()))
+    }
+
+    fn take(&mut self, scan: &mut Scan) -> Result<(), Error> {
+        let plan = Arc::clone(&self.plan);
+        let (schema, batch) = scan.adapted(&plan)?;
+        self.metrics.events += batch.num_rows() as u64;
+        self.absorb(scan, schema, &batch, true)?;
+        if let Some(max) = scan.max_time() {
+            self.watermark = self.watermark.max(max - self.settings.lateness);
+            self.newest = self.newest.max(max);
+        }
+        self.last_event_clock = self.clock;
+        Ok(())
+    }
+
+    /// Folds the matching events of `batch` (the scan's batch in input schema `schema`) into
+    /// the groups; with `live`, events of closed windows are left out and counted as late.
+    fn absorb(
+        &mut self,
+        scan: &mut Scan,
+        schema: usize,
+        batch: &RecordBatch,
+        live: bool,
+    ) -> Result<(), Error> {
+        let plan = Arc::clone(&self.plan);
+        let n = batch.num_rows();
+        let mask: Option<BooleanArray> = match (&plan.physical_filter, &self.keys.filter) {
+            (Some(filter), Some(key)) => {
+                let value = scan.value(schema, key, filter)?;
+                Some(definite(value.as_boolean()))
+            }
+            _ => None,
+        };
+        // The rows selected (`None`: all of them), and the pane of each.
+        let mut selected: Option<Vec<u32>> = None;
+        let mut panes = Vec::new();
+        if let Some((width, origin)) = plan.window.pane() {
+            let times = batch
+                .column_by_name(TIME_COLUMN)
+                .ok_or(Error::MissingColumn(TIME_COLUMN))?
+                .as_primitive::<TimestampMicrosecondType>();
+            let cutoff = self.cutoff_pane();
+            let watermark = if live { self.watermark } else { i64::MIN };
+            let mut kept = Vec::new();
+            let mut late = 0;
+            for (i, t) in times.values().iter().enumerate() {
+                let matches = mask.as_ref().is_none_or(|m| m.value(i));
+                let pane = (t - origin).div_euclid(width);
+                let in_range = cutoff.is_none_or(|c| pane >= c);
+                let closed = origin + (pane + 1) * width <= watermark;
+                late += u64::from(matches && in_range && closed);
+                if matches && in_range && !closed {
+                    kept.push(i as u32);
+                    panes.push(pane);
+                }
+            }
+            self.metrics.late_events += late;
+            selected = Some(kept);
+        } else if let Some(mask) = &mask
+            && mask.true_count() < n
+        {
+            selected = Some(mask.values().set_indices().map(|i| i as u32).collect());
+        }
+        let m = selected.as_ref().map_or(n, Vec::len);
+        if m == 0 {
+            return Ok(());
+        }
+        if panes.is_empty() {
+            panes.resize(m, 0);
+        }
+        let folded = match self.fold(scan, schema, selected.as_deref(), &panes) {
+            Err(Error::DataFusion(_) | Error::Arrow(_)) if selected.is_some() => {
+                // Shared values are computed over every row of the batch; an expression that
+                // fails on a row this query does not select (a division by zero the WHERE
+                // excludes) is evaluated again over the selected rows alone.
+                let rows = UInt32Array::from(selected.unwrap_or_default());
+                let mut alone = Scan::new(arrow::compute::take_record_batch(batch, &rows)?);
+                let (schema, _) = alone.adapted(&plan)?;
+                self.fold(&mut alone, schema, None, &panes)?
+            }
+            result => result?,
+        };
+        self.merge_slots(folded.rows.as_deref(), &folded.slots, &folded.states)
+    }
+
+    /// Folds the rows `selected` (`None`: all) of the scan's batch in input schema `schema`,
+    /// each into its pane in `panes`, into one partial state per (group, pane) slot; nothing is
+    /// changed yet.
+    fn fold(
+        &self,
+        scan: &mut Scan,
+        schema: usize,
+        selected: Option<&[u32]>,
+        panes: &[i64],
+    ) -> Result<Folded, Error> {
+        let plan = Arc::clone(&self.plan);
+        let m = panes.len();
+        let row_of = |j: usize| selected.map_or(j, |s| s[j] as usize);
+        let rows = match &self.converter {
+            Some(converter) => Some(scan.rows(
+                schema,
+                &self.keys.group,
+                &plan.group_exprs,
+                &self.keys.groups,
+                converter,
+            )?),
+            None => None,
+        };
+        // One local slot per distinct (group, pane) of the batch.
+        let mut local: HashMap<(&[u8], i64), usize> = HashMap::new();
+        let mut slots: Vec<(usize, i64)> = Vec::new();
+        let mut indices = Vec::with_capacity(m);
+        for (j, pane) in panes.iter().enumerate() {
+            let i = row_of(j);
+            let key = rows.as_ref().map_or(&[][..], |r| r.row(i).data());
+            let slot = *local.entry((key, *pane)).or_insert_with(|| {
+                slots.push((i, *pane));
+                slots.len() - 1
+            });
+            indices.push(slot);
+        }
+        let picked = selected.map(|s| UInt32Array::from(s.to_vec()));
+        let pick = |array: ArrayRef| -> Result<ArrayRef, Error> {
+            Ok(match &picked {
+                Some(rows) => arrow::compute::take(&array, rows, None)?,
+                None => array,
+            })
+        };
+        let mut states = Vec::with_capacity(plan.aggregates.len());
+        for (a, aggregate) in plan.aggregates.iter().enumerate() {
+            let args = aggregate
+                .function
+                .expressions()
+                .iter()
+                .zip(&self.keys.args[a])
+                .map(|(e, key)| pick(scan.value(schema, key, e)?))
+                .collect::<Result<Vec<_>, _>>()?;
+            let filter = match (&aggregate.filter, &self.keys.aggregate_filters[a]) {
+                (Some(filter), Some(key)) => {
+                    Some(pick(scan.value(schema, key, filter)?)?.as_boolean().clone())
+                }
+                _ => None,
+            };
+            states.push(batch_states(
+                aggregate,
+                &args,
+                filter.as_ref(),
+                &indices,
+                slots.len(),
+            )?);
+        }
+        Ok(Folded {
+            rows,
+            slots,
+            states,
+        })
     }
 
     /// Merges one partial state per slot `(row of keys, pane)` into the operator's groups.
@@ -551,6 +669,14 @@ impl Operator {
     }
 }
 
+/// `mask` with its nulls (rows the predicate is unknown for) false.
+fn definite(mask: &BooleanArray) -> BooleanArray {
+    match mask.nulls() {
+        Some(_) => arrow::compute::prep_null_mask_filter(mask),
+        None => mask.clone(),
+    }
+}
+
 fn new_accumulators(plan: &ContinuousPlan) -> Result<Vec<Box<dyn Accumulator>>, Error> {
     plan.aggregates
         .iter()
@@ -585,10 +711,12 @@ fn group_value(aggregate: &Aggregate, a: usize, group: &mut Group) -> Result<Sca
     }
 }
 
-/// One partial state per slot for `batch`, from the aggregate's groups accumulator.
+/// One partial state per slot, from the aggregate's groups accumulator over its arguments
+/// `args` (and its FILTER's value) of the rows assigned to `slots`.
 fn batch_states(
     aggregate: &Aggregate,
-    batch: &RecordBatch,
+    args: &[ArrayRef],
+    filter: Option<&BooleanArray>,
     slots: &[usize],
     n_slots: usize,
 ) -> Result<Vec<ArrayRef>, Error> {
@@ -608,23 +736,13 @@ fn batch_states(
                 function.create_accumulator()
             }))
         };
-    let n = batch.num_rows();
-    let args: Vec<ArrayRef> = function
-        .expressions()
-        .iter()
-        .map(|e| e.evaluate(batch).and_then(|v| v.into_array(n)))
-        .collect::<Result<_, _>>()?;
-    let filter = match &aggregate.filter {
-        Some(filter) => Some(filter.evaluate(batch)?.into_array(n)?.as_boolean().clone()),
-        None => None,
-    };
-    accumulator.update_batch(&args, slots, filter.as_ref(), n_slots)?;
+    accumulator.update_batch(args, slots, filter, n_slots)?;
     Ok(accumulator.state(EmitTo::All)?)
 }
 
 /// `batch` in the columns the query was compiled for: columns found by name, missing ones null.
 /// A column whose type changed (a widening) cannot be evaluated by the compiled expressions.
-fn adapt(batch: &RecordBatch, plan: &ContinuousPlan) -> Result<RecordBatch, Error> {
+pub(crate) fn adapt(batch: &RecordBatch, plan: &ContinuousPlan) -> Result<RecordBatch, Error> {
     let schema = &plan.input_schema;
     if batch.schema().fields() == schema.fields() {
         return Ok(batch.clone());

@@ -22,19 +22,15 @@ use tokio_util::sync::CancellationToken;
 use super::Error;
 use super::operator::{Metrics, Operator, Settings};
 use super::plan::{ContinuousPlan, Unsupported, compile};
+use super::stream::{Member, StreamTasks};
 use crate::error::ApiError;
 use crate::query::{QueryService, format};
+use crate::runtime::LowerRuntime;
 
-/// A changed result is published at most every 10 ms, so bursts coalesce, and less often the
-/// more viewers it has (100 µs each, up to 100 ms), so that sending it stays a bounded share of
-/// the CPU ...
-const FLUSH_GAP: Duration = Duration::from_millis(10);
-const FLUSH_GAP_PER_VIEWER: Duration = Duration::from_micros(100);
-const MAX_FLUSH_GAP: Duration = Duration::from_millis(100);
-/// ... and less often the longer a flush takes (this many times its time).
-const FLUSH_COST_RATIO: u32 = 10;
-/// ... and the clock moves windows at least this often.
-const TICK: Duration = Duration::from_millis(100);
+/// Nice value of the engine's threads: a busy ingest thread (nice 0) gets about three times an
+/// engine thread's share of a core, a query thread (nice 10) about a third of it.
+const ENGINE_NICENESS: i32 = 5;
+
 /// A watermark that moved without any row changing is published at most this often.
 const WATERMARK_EVERY: Duration = Duration::from_secs(1);
 /// Changes a viewer may be behind before it is resynchronized with a snapshot.
@@ -60,6 +56,9 @@ pub struct EngineConfig {
     pub max_queries: usize,
     /// Changed rows a slow viewer may have pending before it is sent a fresh snapshot instead.
     pub backlog_rows: usize,
+    /// Threads of the engine's runtime, which applies new events to continuous queries at a
+    /// lower CPU priority than ingest.
+    pub threads: usize,
 }
 
 impl Default for EngineConfig {
@@ -71,6 +70,7 @@ impl Default for EngineConfig {
             state_budget_bytes: 512 << 20,
             max_queries: 4_096,
             backlog_rows: 10_000,
+            threads: std::thread::available_parallelism().map_or(2, usize::from),
         }
     }
 }
@@ -106,6 +106,8 @@ pub(crate) struct Current {
     pub(crate) groups: usize,
     pub(crate) state_bytes: usize,
     pub(crate) mode: Mode,
+    /// How far behind the stream the query was at its last flush.
+    pub(crate) lag: storage::Lag,
 }
 
 /// One running query.
@@ -132,6 +134,9 @@ pub(crate) struct Totals {
     pub(crate) viewers: usize,
     pub(crate) state_bytes: usize,
     pub(crate) groups: usize,
+    /// The largest lag of a running query, in events and in ms.
+    pub(crate) lag_events: u64,
+    pub(crate) lag_ms: u64,
     /// Counters of the queries running now (a query that stops takes its counts with it).
     pub(crate) events: u64,
     pub(crate) late_events: u64,
@@ -147,6 +152,8 @@ impl EngineInfo {
             t.viewers += q.viewers;
             t.state_bytes += q.state_bytes;
             t.groups += q.groups;
+            t.lag_events = t.lag_events.max(q.lag_events);
+            t.lag_ms = t.lag_ms.max(q.lag_ms);
             t.events += q.metrics.events;
             t.late_events += q.metrics.late_events;
             t.overflow_events += q.metrics.overflow_events;
@@ -176,6 +183,10 @@ struct QueryInfo {
     state_bytes: usize,
     /// The event-time watermark, µs since the epoch.
     watermark: i64,
+    /// Durable events of the stream the query has not applied yet, and how long the oldest of
+    /// them has waited (ms).
+    lag_events: u64,
+    lag_ms: u64,
     #[serde(flatten)]
     metrics: Metrics,
     /// Why the query stopped, if it did.
@@ -225,7 +236,6 @@ impl Shared {
 /// Running continuous queries, by normalized plan.
 #[derive(Clone)]
 pub(crate) struct Engine {
-    store: Arc<Store>,
     queries: QueryService,
     config: EngineConfig,
     /// Running queries by their analyzed plan's text; the viewers hold them.
@@ -236,6 +246,10 @@ pub(crate) struct Engine {
     /// Queries started (backfilled, or run a first time) since the server started.
     started: Arc<AtomicU64>,
     stopping: CancellationToken,
+    /// The task of each stream that has incremental queries, on `runtime`.
+    streams: StreamTasks,
+    /// Kept for as long as an engine (a clone of it) is.
+    _runtime: Arc<LowerRuntime>,
 }
 
 /// A query's start, shared by the subscribers that wait for it: the query, or why it failed.
@@ -247,16 +261,22 @@ impl Engine {
         queries: QueryService,
         config: EngineConfig,
         stopping: CancellationToken,
-    ) -> Engine {
-        Engine {
-            store,
+    ) -> std::io::Result<Engine> {
+        let runtime = Arc::new(LowerRuntime::new(
+            "weir-engine",
+            config.threads,
+            ENGINE_NICENESS,
+        )?);
+        Ok(Engine {
+            streams: StreamTasks::new(Arc::clone(&store), runtime.handle().clone()),
+            _runtime: runtime,
             queries,
             config,
             running: Arc::default(),
             starting: Arc::default(),
             started: Arc::default(),
             stopping,
-        }
+        })
     }
 
     /// The running query of `sql`, started if none is: compiled when it has the incremental
@@ -381,6 +401,8 @@ impl Engine {
                     groups: current.groups,
                     state_bytes: current.state_bytes,
                     watermark: current.watermark,
+                    lag_events: current.lag.events,
+                    lag_ms: current.lag.wait.as_millis() as u64,
                     metrics: current.metrics,
                     failed: current.failed.as_ref().map(|e| e.message.clone()),
                 }
@@ -427,7 +449,6 @@ impl Engine {
                 budget: self.config.state_budget_bytes,
             });
         }
-        let subscription = self.store.subscribe(&stream, storage::Offset(end))?;
         let shared = self.new_shared(sql, plan.shape.clone(), Mode::Incremental);
         {
             let mut current = shared.current.lock().expect("poisoned");
@@ -437,13 +458,13 @@ impl Engine {
             current.metrics = operator.metrics();
             set_rows(&mut current, operator.rows(), &plan.shape);
         }
-        tokio::spawn(run_incremental(
+        let member = Member::new(
             operator,
-            subscription,
             Arc::clone(&shared.current),
             shared.updates.clone(),
             shared.stop.clone(),
-        ));
+        );
+        self.streams.join(&stream, member)?;
         Ok(shared)
     }
 
@@ -517,116 +538,48 @@ fn set_rows(current: &mut Current, rows: Vec<Row>, shape: &Shape) {
         .collect();
 }
 
-/// The task of an incremental query: applies the stream's events as they become durable and
-/// publishes the changed rows.
-async fn run_incremental(
-    mut operator: Operator,
-    mut subscription: storage::Subscription,
-    current: Arc<Mutex<Current>>,
-    updates: broadcast::Sender<Arc<Update>>,
-    stop: CancellationToken,
-) {
-    let plan = Arc::clone(operator.plan());
-    // Reading runs in its own task: a read from the lake is not abandoned half-way when the
-    // clock ticks.
-    let (batches_in, mut batches_out) = tokio::sync::mpsc::channel(4);
-    let reader = stop.clone();
-    tokio::spawn(async move {
-        loop {
-            let batches = tokio::select! {
-                () = reader.cancelled() => return,
-                batches = subscription.next() => batches,
-            };
-            let failed = batches.is_err();
-            if batches_in.send(batches).await.is_err() || failed {
-                return;
-            }
-        }
-    });
-    let mut last_flush = Instant::now() - FLUSH_GAP;
-    let mut gap = FLUSH_GAP;
-    let mut last_watermark_sent = Instant::now();
-    let mut dirty = true;
-    let mut last_sizing = Instant::now() - Duration::from_secs(60);
-    loop {
-        let deadline = if dirty {
-            last_flush + gap
-        } else {
-            last_flush + TICK
-        };
-        tokio::select! {
-            () = stop.cancelled() => return,
-            batches = batches_out.recv() => {
-                let Some(batches) = batches else { return };
-                let result = batches.map_err(Error::from).and_then(|batches| {
-                    let now = now_micros();
-                    batches.iter().try_for_each(|b| operator.apply(b, now))
-                });
-                if let Err(err) = result {
-                    fail(&current, &updates, err);
-                    return;
-                }
-                dirty = true;
-                if last_flush.elapsed() < gap {
-                    continue;
-                }
-            }
-            () = sleep_until(deadline) => {}
-        }
-        last_flush = Instant::now();
-        dirty = false;
-        let change = match operator.flush(now_micros()) {
-            Ok(change) => change,
-            Err(err) => {
-                fail(&current, &updates, err);
-                return;
-            }
-        };
-        // A flush that changes many groups costs its subscribers as much again: the next one
-        // waits ten times as long as this one took, so that publishing stays about a tenth of
-        // a core however many groups change.
-        gap = (FLUSH_GAP_PER_VIEWER * updates.receiver_count() as u32)
-            .max(last_flush.elapsed() * FLUSH_COST_RATIO)
-            .clamp(FLUSH_GAP, MAX_FLUSH_GAP);
-        let mut current = current.lock().expect("poisoned");
-        current.metrics = operator.metrics();
-        current.groups = operator.n_groups();
-        if last_sizing.elapsed() >= Duration::from_secs(5) {
-            current.state_bytes = operator.state_bytes();
-            last_sizing = Instant::now();
-        }
-        let watermark = operator.watermark();
-        // A watermark that moved alone is news at most once a second.
-        let moved =
-            watermark != current.watermark && last_watermark_sent.elapsed() >= WATERMARK_EVERY;
-        current.watermark = watermark;
-        current.newest = operator.newest();
-        if change.is_empty() && !moved {
-            continue;
-        }
-        current.version += 1;
-        last_watermark_sent = Instant::now();
-        let version = current.version;
-        if plan.shape.key.is_some() {
-            for key in change.deletes() {
-                current.rows.remove(&Shape::key_text(key));
-            }
-            for row in change.upserts() {
-                let key = Shape::key_text(&plan.shape.key_of(row));
-                current.rows.insert(key, row.clone());
-            }
-            let _ = updates.send(Arc::new(Update::Delta { version, change }));
-        } else {
-            let rows = operator.rows();
-            set_rows(&mut current, rows.clone(), &plan.shape);
-            let _ = updates.send(Arc::new(Update::Result {
-                version,
-                rows,
-                watermark,
-                newest: current.newest,
-            }));
-        }
+/// Publishes `change` (the operator's last flush) into `current` and to the viewers: as a delta
+/// for queries with a key, else as the whole result; a watermark that moved alone is published
+/// once `WATERMARK_EVERY` has passed since `watermark_sent`. Returns whether it published.
+pub(super) fn publish_change(
+    current: &mut Current,
+    operator: &Operator,
+    change: Change,
+    updates: &broadcast::Sender<Arc<Update>>,
+    watermark_sent: Instant,
+) -> bool {
+    let plan = operator.plan();
+    current.metrics = operator.metrics();
+    current.groups = operator.n_groups();
+    let watermark = operator.watermark();
+    let moved = watermark != current.watermark && watermark_sent.elapsed() >= WATERMARK_EVERY;
+    current.watermark = watermark;
+    current.newest = operator.newest();
+    if change.is_empty() && !moved {
+        return false;
     }
+    current.version += 1;
+    let version = current.version;
+    if plan.shape.key.is_some() {
+        for key in change.deletes() {
+            current.rows.remove(&Shape::key_text(key));
+        }
+        for row in change.upserts() {
+            let key = Shape::key_text(&plan.shape.key_of(row));
+            current.rows.insert(key, row.clone());
+        }
+        let _ = updates.send(Arc::new(Update::Delta { version, change }));
+    } else {
+        let rows = operator.rows();
+        set_rows(current, rows.clone(), &plan.shape);
+        let _ = updates.send(Arc::new(Update::Result {
+            version,
+            rows,
+            watermark,
+            newest: current.newest,
+        }));
+    }
+    true
 }
 
 /// The task of a query outside the incremental shape: re-runs it every `interval`.
@@ -675,8 +628,16 @@ async fn run_requery(
     }
 }
 
-fn fail(current: &Mutex<Current>, updates: &broadcast::Sender<Arc<Update>>, err: Error) {
-    let error = ApiError::from(err).into_inner();
+pub(super) fn fail(current: &Mutex<Current>, updates: &broadcast::Sender<Arc<Update>>, err: Error) {
+    stop_with(current, updates, ApiError::from(err).into_inner());
+}
+
+/// Stops the query for `error`: its viewers are told.
+pub(super) fn stop_with(
+    current: &Mutex<Current>,
+    updates: &broadcast::Sender<Arc<Update>>,
+    error: protocol::Error,
+) {
     tracing::warn!(message = %error.message, "a continuous query stopped");
     current.lock().expect("poisoned").failed = Some(error.clone());
     let _ = updates.send(Arc::new(Update::Failed { error }));

@@ -203,6 +203,18 @@ impl prometheus_client::collector::Collector for Collector {
         )?;
         gauge(
             e,
+            "weir_engine_lag_events",
+            "Durable events the running query furthest behind has not applied yet",
+            engine.lag_events as i64,
+        )?;
+        gauge(
+            e,
+            "weir_engine_lag_ms",
+            "How long the oldest event not yet applied by a running query has waited, in ms",
+            engine.lag_ms as i64,
+        )?;
+        gauge(
+            e,
             "weir_live_sockets",
             "Open live WebSocket connections",
             self.sources.live_sockets.len() as i64,

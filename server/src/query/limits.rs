@@ -14,7 +14,6 @@ use datafusion::execution::memory_pool::{
 };
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::coop::CooperativeExec;
-use tokio::runtime::Runtime;
 
 /// Limits of queries run once (history, panels, exports), as `weir serve` is configured.
 #[derive(Debug, Clone)]
@@ -52,50 +51,9 @@ impl Default for QueryLimits {
     }
 }
 
-/// Nice value of query threads: the scheduler gives a busy ingest or engine thread (nice 0)
-/// about nine times a query thread's share of a core.
-const QUERY_NICENESS: i32 = 10;
-
-/// The runtime queries execute on, apart from the one serving HTTP, ingest and live sockets, so
-/// a query that keeps every core busy still leaves them their turn.
-pub(crate) struct QueryRuntime(Option<Runtime>);
-
-impl QueryRuntime {
-    pub(crate) fn new(threads: usize) -> std::io::Result<QueryRuntime> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .thread_name("weir-query")
-            .on_thread_start(lower_priority)
-            .enable_all()
-            .build()?;
-        Ok(QueryRuntime(Some(runtime)))
-    }
-
-    pub(crate) fn handle(&self) -> &tokio::runtime::Handle {
-        self.0.as_ref().expect("taken only on drop").handle()
-    }
-}
-
-impl Drop for QueryRuntime {
-    fn drop(&mut self) {
-        // Dropped from inside the server's runtime, where a blocking shutdown would panic;
-        // whatever still runs is cancelled, which is what a stopping server wants.
-        if let Some(runtime) = self.0.take() {
-            runtime.shutdown_background();
-        }
-    }
-}
-
-/// Lowers the calling thread's CPU priority (on Linux a thread's id names it alone to
-/// `setpriority`). Failing to is harmless: queries then compete as equals.
-fn lower_priority() {
-    #[cfg(target_os = "linux")]
-    if let Err(err) =
-        rustix::process::setpriority_process(Some(rustix::thread::gettid()), QUERY_NICENESS)
-    {
-        tracing::debug!(%err, "query thread keeps its priority");
-    }
-}
+/// Nice value of query threads: the scheduler gives a busy ingest thread (nice 0) about nine
+/// times a query thread's share of a core, and an engine thread (nice 5) about three times.
+pub(crate) const QUERY_NICENESS: i32 = 10;
 
 /// Puts every operator of `plan` under the runtime's cooperative budget, so that a query's
 /// tasks yield between batches: to other queries, and to an abort. DataFusion makes only its

@@ -42,7 +42,8 @@ pub use limits::QueryLimits;
 pub(crate) use views::Reader;
 
 use crate::metrics::{Metrics, QueryKind};
-use limits::{QueryPool, QueryRuntime, mib, out_of_memory, yielding};
+use crate::runtime::LowerRuntime;
+use limits::{QUERY_NICENESS, QueryPool, mib, out_of_memory, yielding};
 
 /// Runs SQL against the store, for one kind of [`Reader`]: a service is made for anyone (the
 /// streams for admins only are not there), and [`QueryService::reading_as`] gives a caller's.
@@ -52,7 +53,7 @@ pub(crate) struct QueryService {
     reader: Reader,
     /// The session of each reader.
     views: Arc<Views>,
-    runtime: Arc<QueryRuntime>,
+    runtime: Arc<LowerRuntime>,
     /// The pool every query's own [`QueryPool`] draws from.
     memory: Arc<dyn MemoryPool>,
     limits: QueryLimits,
@@ -241,7 +242,7 @@ impl QueryService {
         Ok(QueryService {
             reader: Reader::Anyone,
             views,
-            runtime: Arc::new(QueryRuntime::new(partitions)?),
+            runtime: Arc::new(LowerRuntime::new("weir-query", partitions, QUERY_NICENESS)?),
             memory,
             turns: Arc::new(Semaphore::new(limits.max_concurrent)),
             running: running::Running::default(),

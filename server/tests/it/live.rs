@@ -376,6 +376,81 @@ async fn nothing_is_lost_or_doubled_at_the_backfill_seam() {
     }
 }
 
+/// Queries a literal apart share their stream's one task: they join while events flow (some
+/// behind the task, catching up), leave and come back, and each ends exactly right, caught up.
+#[tokio::test]
+async fn queries_a_literal_apart_come_and_go_while_events_flow_and_each_is_exact() {
+    let weir = start("live_share", &[]).await;
+    ingest(&weir, "web", "{\"k\":0,\"v\":0}\n").await;
+    let rounds = 60;
+    let writer = {
+        let url = weir.url("/api/v1/streams/web/events");
+        tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            for _ in 0..rounds {
+                let body: String = (0..40)
+                    .map(|i| format!("{{\"k\":{},\"v\":{}}}\n", i % 4, i % 10))
+                    .collect();
+                let response = client.post(&url).body(body).send().await.unwrap();
+                assert_eq!(response.status(), 200);
+            }
+        })
+    };
+    let sql = |i: usize| format!("SELECT k, count(*) AS n FROM web WHERE v >= {i} GROUP BY k");
+    let mut socket = connect(&weir).await;
+    for i in 0..10 {
+        subscribe(&mut socket, &format!("a{i}"), &sql(i)).await;
+        // Not a wait for anything: spreads the joins over the ingest under way.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Half leave (their queries stop) and come back under new ids (they start again).
+    for i in (0..10).step_by(2) {
+        send(
+            &mut socket,
+            json!({"type": "unsubscribe", "id": format!("a{i}")}),
+        )
+        .await;
+    }
+    for i in (0..10).step_by(2) {
+        subscribe(&mut socket, &format!("b{i}"), &sql(i)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    writer.await.unwrap();
+    // Per round, for each k, the events with v >= i; plus the first event (k 0, v 0) for i = 0.
+    let expected = |i: usize| -> Vec<Value> {
+        (0..4)
+            .map(|k| {
+                let per_round = (0..40).filter(|e| e % 4 == k && e % 10 >= i).count();
+                let first = usize::from(k == 0 && i == 0);
+                json!([k, per_round * rounds + first])
+            })
+            .filter(|row| row[1] != json!(0))
+            .collect()
+    };
+    let mut views = BTreeMap::new();
+    for i in 0..10 {
+        let id = if i % 2 == 0 {
+            format!("b{i}")
+        } else {
+            format!("a{i}")
+        };
+        until(&mut socket, &mut views, &id, |v| v.rows() == expected(i)).await;
+    }
+    let engine = reqwest::get(weir.url("/api/v1/engine"))
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let queries = engine["queries"].as_array().unwrap();
+    assert_eq!(queries.len(), 10, "{engine}");
+    for query in queries {
+        // Caught up when it published its exact result.
+        assert_eq!(query["lag_events"], 0, "{query}");
+        assert!(query["lag_ms"].is_u64(), "{query}");
+    }
+}
+
 #[tokio::test]
 async fn a_slow_client_is_resent_a_snapshot_and_slows_no_one() {
     let weir = start("live_slow", &["--live-backlog-rows", "100"]).await;
@@ -408,7 +483,7 @@ async fn a_slow_client_is_resent_a_snapshot_and_slows_no_one() {
         .collect();
     let started = Instant::now();
     let client = reqwest::Client::new();
-    for _ in 0..rounds {
+    for round in 1..=rounds {
         let response = client
             .post(weir.url("/api/v1/streams/web/events"))
             .body(body.clone())
@@ -416,6 +491,17 @@ async fn a_slow_client_is_resent_a_snapshot_and_slows_no_one() {
             .await
             .unwrap();
         assert_eq!(response.status(), 200);
+        if round <= 20 {
+            // The first rounds are each published before the next (the engine, below ingest's
+            // priority, could otherwise fold them all into a few changes on a busy machine):
+            // at least 20 deltas of 500 rows, ~10 MB, more than the slow socket's buffers hold.
+            until(&mut fast, &mut fast_views, "p", |v| {
+                v.rows()
+                    .iter()
+                    .any(|r| r[0] == json!(key(1)) && r[1] == json!(round))
+            })
+            .await;
+        }
     }
     let ingest_time = started.elapsed();
     let done = |v: &View| {

@@ -363,6 +363,32 @@ async fn subscribe_catches_up_then_follows() {
     assert!(subscription.position() >= Offset(4));
 }
 
+#[tokio::test]
+async fn a_reader_behind_is_told_by_how_many_events_and_since_when() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let web = name("web");
+    store
+        .append(&web, &events("{\"i\":0}\n{\"i\":1}\n"))
+        .unwrap();
+    let progress = store.subscribe(&web, Offset(0)).unwrap().progress();
+    assert_eq!(progress.lag(Offset(2)), crate::Lag::default());
+    let before = std::time::Instant::now();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    store
+        .append(&web, &events("{\"i\":2}\n{\"i\":3}\n{\"i\":4}\n"))
+        .unwrap();
+    // Behind by the second append only: waiting since it, not since the first.
+    let lag = progress.lag(Offset(2));
+    assert_eq!(lag.events, 3);
+    assert!(lag.wait <= before.elapsed() - std::time::Duration::from_millis(20));
+    // Behind by both: waiting since the first (at least the 20 ms between them).
+    let lag = progress.lag(Offset(1));
+    assert_eq!(lag.events, 4);
+    assert!(lag.wait >= std::time::Duration::from_millis(20));
+    assert_eq!(progress.lag(Offset(5)), crate::Lag::default());
+}
+
 fn config_with(f: impl FnOnce(&mut StoreConfig)) -> StoreConfig {
     let mut config = StoreConfig::default();
     f(&mut config);

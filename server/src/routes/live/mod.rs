@@ -49,13 +49,23 @@ pub(crate) async fn upgrade(
     let mut state = state;
     state.queries = state.queries.reading_as(&caller);
     // A frame over the limit is refused from its header, before its payload is read.
+    // Read buffers start small (a client sends short subscribe messages; the default 128 KiB is
+    // zeroed on a socket's first read: 128 MiB for 1,000 viewers) and grow when a message needs
+    // it; writes go out once 64 KiB are pending or at each flush.
     ws.max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
         .on_upgrade(move |socket| {
             let tracker = state.live_sockets.clone();
             tracker.track_future(connection(socket, state, watch))
         })
 }
+
+/// A socket's read buffer, to begin with.
+const READ_BUFFER_BYTES: usize = 4 << 10;
+/// Bytes a socket's writer gathers before writing them out (it also writes at each flush).
+const WRITE_BUFFER_BYTES: usize = 64 << 10;
 
 /// The frames queued for one socket's writer.
 type Frames = mpsc::Sender<Message>;
@@ -64,9 +74,19 @@ async fn connection(socket: WebSocket, state: AppState, watch: LiveWatch) {
     let (mut sink, mut incoming) = socket.split();
     let (frames, mut outgoing) = mpsc::channel::<Message>(QUEUE_FRAMES);
     let writer = tokio::spawn(async move {
-        while let Some(message) = outgoing.recv().await {
-            let closing = matches!(message, Message::Close(_));
-            if sink.send(message).await.is_err() || closing {
+        // Every frame queued by the time the writer wakes goes out in one write.
+        'writing: while let Some(message) = outgoing.recv().await {
+            let mut closing = matches!(message, Message::Close(_));
+            if sink.feed(message).await.is_err() {
+                break;
+            }
+            while !closing && let Ok(message) = outgoing.try_recv() {
+                closing = matches!(message, Message::Close(_));
+                if sink.feed(message).await.is_err() {
+                    break 'writing;
+                }
+            }
+            if sink.flush().await.is_err() || closing {
                 break;
             }
         }
