@@ -63,7 +63,7 @@ for n in 0 1 100 1000; do
   r=$("$bin/weir-load" "$url" demo_http "$file" --clients 4 --batch 5000)
   echo "{\"queries\":$n,\"load\":$r}"
   # How far behind the furthest query was when ingest ended (the engine runs below ingest).
-  curl -s "$url/api/v1/engine" | python3 -c 'import json,sys; q=json.load(sys.stdin)["queries"]; print(json.dumps({"lag_events_max": max([x["lag_events"] for x in q] or [0]), "lag_ms_max": max([x["lag_ms"] for x in q] or [0])}))'
+  curl -s "$url/api/v1/engine" | python3 -c 'import json,sys; q=json.load(sys.stdin)["queries"]; print(json.dumps({"lag_events_max": max([x.get("lag_events", 0) for x in q] or [0]), "lag_ms_max": max([x.get("lag_ms", 0) for x in q] or [0])}))'
   if [ "$n" -gt 0 ]; then kill "$live"; fi
   stop
 done
