@@ -1,26 +1,27 @@
 //! `GET /api/v1/live`: the WebSocket hub that pushes query results to browsers.
 //!
 //! One socket carries many subscriptions, each a SQL query under a client-chosen id. Each
-//! subscription joins the engine's shared query for its SQL (see `engine`) and sends its frames
-//! ([`subscription`]); a tail sends a stream's new events ([`tail`]). The frames themselves are the `protocol` crate's; this module only moves
-//! them, and closes the socket as RFC 6455 says (1001 going away, 1009 too big). The protocol,
-//! with its limits, is in docs/live-protocol.md.
+//! subscription joins the engine's shared query for its SQL (see `engine`) and is kept by the
+//! socket's writer ([`writer`], [`subscription`]); a tail sends a stream's new events
+//! ([`tail`]). This task reads the client's messages and hands them to the writer. The frames
+//! themselves are the `protocol` crate's; this module only moves them, and closes the socket as
+//! RFC 6455 says (1001 going away, 1009 too big). The protocol, with its limits, is in
+//! docs/live-protocol.md.
 
 mod subscription;
 mod tail;
+mod writer;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::Extension;
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::response::Response;
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use protocol::live::{ClientMessage, ErrorFrame, ServerMessage};
 use protocol::{Error, ErrorKind};
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::auth::{Caller, LiveWatch};
@@ -33,8 +34,11 @@ const MAX_SUBSCRIPTIONS: usize = 64;
 /// The server pings this often, and closes a socket it has not heard from in [`CLIENT_TIMEOUT`].
 const PING_EVERY: Duration = Duration::from_secs(15);
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(45);
-/// Frames queued for one socket; a subscription waits when they are all taken.
+/// Frames queued for one socket's writer by others than its subscriptions (tails, errors,
+/// pings); a tail waits when they are all taken.
 const QUEUE_FRAMES: usize = 4;
+/// Client messages read ahead of the writer.
+const QUEUE_MESSAGES: usize = 2 * MAX_SUBSCRIPTIONS;
 /// How long a socket closed for a message over the limit stays open for its close frame.
 const CLOSE_LINGER: Duration = Duration::from_secs(1);
 
@@ -71,28 +75,11 @@ const WRITE_BUFFER_BYTES: usize = 64 << 10;
 type Frames = mpsc::Sender<Message>;
 
 async fn connection(socket: WebSocket, state: AppState, watch: LiveWatch) {
-    let (mut sink, mut incoming) = socket.split();
-    let (frames, mut outgoing) = mpsc::channel::<Message>(QUEUE_FRAMES);
-    let writer = tokio::spawn(async move {
-        // Every frame queued by the time the writer wakes goes out in one write.
-        'writing: while let Some(message) = outgoing.recv().await {
-            let mut closing = matches!(message, Message::Close(_));
-            if sink.feed(message).await.is_err() {
-                break;
-            }
-            while !closing && let Ok(message) = outgoing.try_recv() {
-                closing = matches!(message, Message::Close(_));
-                if sink.feed(message).await.is_err() {
-                    break 'writing;
-                }
-            }
-            if sink.flush().await.is_err() || closing {
-                break;
-            }
-        }
-        let _ = sink.close().await;
-    });
-    let mut subscriptions: HashMap<String, JoinHandle<()>> = HashMap::new();
+    let (sink, mut incoming) = socket.split();
+    let (frames, queued) = mpsc::channel::<Message>(QUEUE_FRAMES);
+    let (messages, received) = mpsc::channel::<ClientMessage>(QUEUE_MESSAGES);
+    let writer = writer::Writer::new(sink, state.clone(), frames.clone(), queued);
+    let writer = tokio::spawn(writer.run(received));
     let mut ping = tokio::time::interval(PING_EVERY);
     let mut last_heard = Instant::now();
     let mut lingering = false;
@@ -131,9 +118,18 @@ async fn connection(socket: WebSocket, state: AppState, watch: LiveWatch) {
                 };
                 last_heard = Instant::now();
                 match message {
-                    Message::Text(text) => {
-                        handle(&text, &state, &frames, &mut subscriptions).await;
-                    }
+                    Message::Text(text) => match ClientMessage::parse(&text) {
+                        Ok(message) => {
+                            // The writer is gone when the client is.
+                            if messages.send(message).await.is_err() {
+                                break;
+                            }
+                        }
+                        Err(bad) => {
+                            let error = Error::new(ErrorKind::BadRequest, bad.message);
+                            send_error(&frames, bad.id.as_deref(), error).await;
+                        }
+                    },
                     Message::Binary(_) => {
                         let error = Error::new(
                             ErrorKind::BadRequest,
@@ -147,10 +143,7 @@ async fn connection(socket: WebSocket, state: AppState, watch: LiveWatch) {
             }
         }
     }
-    for (_, task) in subscriptions.drain() {
-        task.abort();
-    }
-    drop(frames);
+    drop((messages, frames));
     let _ = writer.await;
     if lingering {
         tokio::select! {
@@ -175,52 +168,6 @@ async fn close(frames: &Frames, code: u16, reason: &str) {
         reason: reason.into(),
     };
     let _ = frames.send(Message::Close(Some(close))).await;
-}
-
-async fn handle(
-    text: &str,
-    state: &AppState,
-    frames: &Frames,
-    subscriptions: &mut HashMap<String, JoinHandle<()>>,
-) {
-    let message = match ClientMessage::parse(text) {
-        Ok(message) => message,
-        Err(bad) => {
-            let error = Error::new(ErrorKind::BadRequest, bad.message);
-            send_error(frames, bad.id.as_deref(), error).await;
-            return;
-        }
-    };
-    let id = match &message {
-        ClientMessage::Subscribe { id, .. } | ClientMessage::Tail { id, .. } => id.clone(),
-        ClientMessage::Unsubscribe { id } => {
-            if let Some(task) = subscriptions.remove(id) {
-                task.abort();
-            }
-            return;
-        }
-    };
-    subscriptions.retain(|_, task| !task.is_finished());
-    if !subscriptions.contains_key(&id) && subscriptions.len() >= MAX_SUBSCRIPTIONS {
-        let message = format!("at most {MAX_SUBSCRIPTIONS} subscriptions per socket");
-        let error = Error::new(ErrorKind::BadRequest, message);
-        send_error(frames, Some(&id), error).await;
-        return;
-    }
-    let (state, frames, name) = (state.clone(), frames.clone(), id.clone());
-    let task = match message {
-        ClientMessage::Tail { stream, filter, .. } => {
-            tokio::spawn(tail::run(name, stream, filter, state, frames))
-        }
-        ClientMessage::Subscribe { sql, .. } => {
-            tokio::spawn(subscription::run(name, sql, state, frames))
-        }
-        ClientMessage::Unsubscribe { .. } => return,
-    };
-    // Subscribing again under an id replaces that subscription.
-    if let Some(old) = subscriptions.insert(id, task) {
-        old.abort();
-    }
 }
 
 async fn send_error(frames: &Frames, id: Option<&str>, error: Error) {
