@@ -263,7 +263,7 @@ impl Stream {
             };
             let batch = conformed.batch;
             // The schema evolves only once its batch is in the log.
-            wal::encode_record(&batch).and_then(|record| state.log.write(&record))?;
+            state.log.append(&batch)?;
             if let Some(evolved) = conformed.evolved {
                 *self.schema.lock() = std::sync::Arc::clone(evolved.arrow());
                 state.schema = evolved;

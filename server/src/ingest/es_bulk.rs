@@ -218,7 +218,8 @@ fn action(line: &[u8]) -> Result<(&'static str, Map<String, Value>), String> {
 
 /// A document as an event's time and fields: `@timestamp` is its time when it has no other.
 fn document(line: &[u8], arrival_us: i64) -> Result<(i64, Vec<(String, Scalar)>), String> {
-    let (time, mut fields) = ndjson::parse_object(line)?;
+    let (time, fields) = ndjson::parse_object(line)?;
+    let mut fields = ndjson::owned(fields);
     if let Some(time) = time {
         return Ok((time, fields));
     }

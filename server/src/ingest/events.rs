@@ -32,6 +32,16 @@ pub(crate) enum Scalar<S = String> {
 }
 
 impl<S> Scalar<S> {
+    /// The same value, its text as `f` makes it.
+    pub(crate) fn map_str<T>(self, f: impl FnOnce(S) -> T) -> Scalar<T> {
+        match self {
+            Scalar::Bool(b) => Scalar::Bool(b),
+            Scalar::Int(i) => Scalar::Int(i),
+            Scalar::Float(x) => Scalar::Float(x),
+            Scalar::Str(s) => Scalar::Str(f(s)),
+        }
+    }
+
     fn column_type(&self) -> ColumnType {
         match self {
             Scalar::Bool(_) => ColumnType::Bool,

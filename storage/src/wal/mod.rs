@@ -16,7 +16,10 @@ use std::sync::Arc;
 use arrow::array::{Array, Int64Array};
 use arrow::record_batch::RecordBatch;
 
-pub(crate) use segment::{encode_record, sync_dir};
+pub(crate) use segment::sync_dir;
+
+/// The largest record buffer a log keeps between appends.
+const MAX_KEPT_RECORD: usize = 16 << 20;
 
 use crate::error::Result;
 use crate::{Error, OFFSET_COLUMN};
@@ -35,6 +38,8 @@ pub(crate) struct Log {
     closed: Vec<Segment>,
     current: Segment,
     file: Arc<File>,
+    /// The last record written, kept for its capacity (see [`Log::append`]).
+    record: Vec<u8>,
 }
 
 /// What recovery found.
@@ -111,13 +116,26 @@ impl Log {
             closed: segments,
             current,
             file: Arc::new(file),
+            record: Vec::new(),
         };
         Ok((log, Recovered { batches, truncated }))
     }
 
+    /// Appends `batch` as one record at the end of the current segment, without fsync. The record
+    /// is encoded into a buffer the log keeps, so appends write into pages already touched.
+    pub(crate) fn append(&mut self, batch: &RecordBatch) -> Result<()> {
+        let mut record = std::mem::take(&mut self.record);
+        let written = segment::encode_record(batch, &mut record).and_then(|()| self.write(&record));
+        // A rare huge batch is not kept for the life of the stream.
+        if record.capacity() <= MAX_KEPT_RECORD {
+            self.record = record;
+        }
+        written
+    }
+
     /// Writes a record at the end of the current segment, without fsync. On failure the segment
     /// is cut back to where it was, so a failed write never leaves a partial record.
-    pub(crate) fn write(&mut self, record: &[u8]) -> Result<()> {
+    fn write(&mut self, record: &[u8]) -> Result<()> {
         match (&*self.file).write_all(record) {
             Ok(()) => {
                 self.current.len += record.len() as u64;

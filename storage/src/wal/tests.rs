@@ -28,7 +28,7 @@ fn write_log(dir: &Path, sizes: &[usize]) -> (Vec<RecordBatch>, Vec<u64>) {
     for &n in sizes {
         let b = batch(first, n);
         first += n as i64;
-        log.write(&encode_record(&b).unwrap()).unwrap();
+        log.append(&b).unwrap();
         ends.push(log.current_len());
         batches.push(b);
     }
@@ -51,7 +51,7 @@ fn round_trip_across_rotations_and_removal() {
     let (mut log, _) = Log::open(dir.path(), 0).unwrap();
     let batches: Vec<_> = (0..6).map(|i| batch(i * 3, 3)).collect();
     for (idx, b) in batches.iter().enumerate() {
-        log.write(&encode_record(b).unwrap()).unwrap();
+        log.append(b).unwrap();
         if idx % 2 == 1 {
             log.rotate((idx as u64 + 1) * 3).unwrap();
         }
@@ -100,9 +100,9 @@ fn damage_before_the_tail_stops_recovery() {
 fn damage_in_an_earlier_segment_stops_recovery() {
     let dir = tempfile::tempdir().unwrap();
     let (mut log, _) = Log::open(dir.path(), 0).unwrap();
-    log.write(&encode_record(&batch(0, 3)).unwrap()).unwrap();
+    log.append(&batch(0, 3)).unwrap();
     log.rotate(3).unwrap();
-    log.write(&encode_record(&batch(3, 3)).unwrap()).unwrap();
+    log.append(&batch(3, 3)).unwrap();
     drop(log);
     let first = dir.path().join("00000000000000000000.wal");
     let bytes = fs::read(&first).unwrap();
@@ -149,7 +149,7 @@ proptest! {
         let (mut log, recovered) = Log::open(dir.path(), 0).unwrap();
         prop_assert_eq!(&recovered.batches[..], &batches[..whole]);
         let next: usize = sizes[..whole].iter().sum();
-        log.write(&encode_record(&batch(next as i64, 2)).unwrap()).unwrap();
+        log.append(&batch(next as i64, 2)).unwrap();
         drop(log);
         let (_, again) = Log::open(dir.path(), 0).unwrap();
         prop_assert_eq!(again.batches.len(), whole + 1);

@@ -10,13 +10,11 @@ use serde_json::Value;
 
 use storage::{HOUR_COLUMN, OFFSET_COLUMN};
 
-use super::{Scalar, TIME_KEYS, flatten_value, json_error, kind, parse_time};
+use super::{Fields, Scalar, TIME_KEYS, borrowed, flatten_value, json_error, kind, parse_time};
 
-/// Parses one line into (event time, flattened fields), or says why it is rejected.
-pub(super) fn parse_line(
-    line: &[u8],
-    arrival_us: i64,
-) -> Result<(i64, Vec<(String, Scalar)>), String> {
+/// Parses one line into (event time, flattened fields), or says why it is rejected. Names and
+/// text borrow from `line` unless they hold escapes (or are prefixed names of nested objects).
+pub(super) fn parse_line(line: &[u8], arrival_us: i64) -> Result<(i64, Fields<'_>), String> {
     if line.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         // Not an object: the slow path says what it is.
         let value = serde_json::from_slice::<Value>(line).map_err(json_error)?;
@@ -42,20 +40,20 @@ pub(super) fn parse_line(
     for (position, priority, value) in times.into_iter().rev() {
         let mut flat = Vec::new();
         flatten_value(TIME_KEYS[priority].to_owned(), value, &mut flat)?;
-        fields.splice(position..position, flat);
+        fields.splice(position..position, borrowed(flat));
     }
     Ok((time_us, fields))
 }
 
 /// Flattens the members of one JSON object into `fields`, naming them `prefix_key`.
-struct Object<'a> {
+struct Object<'a, 'de> {
     prefix: &'a str,
-    fields: &'a mut Vec<(String, Scalar)>,
+    fields: &'a mut Fields<'de>,
     /// At the top level only: where the time keys were found, their priority and value.
     times: Option<&'a mut Vec<(usize, usize, Value)>>,
 }
 
-impl<'de> Visitor<'de> for Object<'_> {
+impl<'de> Visitor<'de> for Object<'_, 'de> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -63,7 +61,7 @@ impl<'de> Visitor<'de> for Object<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(key) = map.next_key_seed(Text)? {
             if let Some(times) = self.times.as_deref_mut() {
                 if let Some(priority) = TIME_KEYS.iter().position(|k| *k == key) {
                     times.push((self.fields.len(), priority, map.next_value()?));
@@ -78,9 +76,9 @@ impl<'de> Visitor<'de> for Object<'_> {
                 return Err(serde::de::Error::custom("a field name is empty"));
             }
             let name = if self.prefix.is_empty() {
-                key.into_owned()
+                key
             } else {
-                format!("{}_{key}", self.prefix)
+                Cow::Owned(format!("{}_{key}", self.prefix))
             };
             map.next_value_seed(Member {
                 name,
@@ -91,7 +89,7 @@ impl<'de> Visitor<'de> for Object<'_> {
     }
 }
 
-impl<'de> DeserializeSeed<'de> for Object<'_> {
+impl<'de> DeserializeSeed<'de> for Object<'_, 'de> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
@@ -100,12 +98,12 @@ impl<'de> DeserializeSeed<'de> for Object<'_> {
 }
 
 /// One member's value: a scalar field, a nested object (flattened), or an array (its JSON text).
-struct Member<'a> {
-    name: String,
-    fields: &'a mut Vec<(String, Scalar)>,
+struct Member<'a, 'de> {
+    name: Cow<'de, str>,
+    fields: &'a mut Fields<'de>,
 }
 
-impl<'de> DeserializeSeed<'de> for Member<'_> {
+impl<'de> DeserializeSeed<'de> for Member<'_, 'de> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
@@ -113,7 +111,7 @@ impl<'de> DeserializeSeed<'de> for Member<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for Member<'_> {
+impl<'de> Visitor<'de> for Member<'_, 'de> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -141,13 +139,18 @@ impl<'de> Visitor<'de> for Member<'_> {
         Ok(())
     }
 
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<(), E> {
+        self.fields.push((self.name, Scalar::Str(Cow::Borrowed(v))));
+        Ok(())
+    }
+
     fn visit_str<E>(self, v: &str) -> Result<(), E> {
-        self.fields.push((self.name, Scalar::Str(v.to_owned())));
+        self.fields.push((self.name, Scalar::Str(Cow::Owned(v.to_owned()))));
         Ok(())
     }
 
     fn visit_string<E>(self, v: String) -> Result<(), E> {
-        self.fields.push((self.name, Scalar::Str(v)));
+        self.fields.push((self.name, Scalar::Str(Cow::Owned(v))));
         Ok(())
     }
 
@@ -174,7 +177,38 @@ impl<'de> Visitor<'de> for Member<'_> {
             items.push(item);
         }
         self.fields
-            .push((self.name, Scalar::Str(Value::Array(items).to_string())));
+            .push((self.name, Scalar::Str(Cow::Owned(Value::Array(items).to_string()))));
         Ok(())
+    }
+}
+
+/// A key or string, borrowed from the input when it has no escapes.
+struct Text;
+
+impl<'de> DeserializeSeed<'de> for Text {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Text {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v))
     }
 }

@@ -144,7 +144,7 @@ mod streamed_line_matches_value_path {
     use proptest::prelude::*;
     use serde_json::{Map, Value, json};
 
-    use super::super::{line::parse_line, parse_event};
+    use super::super::{line::parse_line, owned, parse_event};
 
     fn leaf() -> impl Strategy<Value = Value> {
         prop_oneof![
@@ -189,7 +189,7 @@ mod streamed_line_matches_value_path {
                 object.entry(k).or_insert(v);
             }
             let line = Value::Object(object.clone()).to_string();
-            let streamed = parse_line(line.as_bytes(), 42);
+            let streamed = parse_line(line.as_bytes(), 42).map(|(t, f)| (t, owned(f)));
             let tree = parse_event(Value::Object(object), 42);
             prop_assert_eq!(streamed, tree, "{}", line);
         }
