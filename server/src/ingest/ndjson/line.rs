@@ -145,7 +145,8 @@ impl<'de> Visitor<'de> for Member<'_, 'de> {
     }
 
     fn visit_str<E>(self, v: &str) -> Result<(), E> {
-        self.fields.push((self.name, Scalar::Str(Cow::Owned(v.to_owned()))));
+        self.fields
+            .push((self.name, Scalar::Str(Cow::Owned(v.to_owned()))));
         Ok(())
     }
 
@@ -176,8 +177,10 @@ impl<'de> Visitor<'de> for Member<'_, 'de> {
         while let Some(item) = seq.next_element::<Value>()? {
             items.push(item);
         }
-        self.fields
-            .push((self.name, Scalar::Str(Cow::Owned(Value::Array(items).to_string()))));
+        self.fields.push((
+            self.name,
+            Scalar::Str(Cow::Owned(Value::Array(items).to_string())),
+        ));
         Ok(())
     }
 }
