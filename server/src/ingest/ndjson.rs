@@ -27,13 +27,16 @@ pub(crate) enum BodyFormat {
     Detect,
 }
 
+/// An event parsed from a body: names and strings borrow from the body where JSON escapes allow.
+pub(crate) type BodyEvent<'a> = Event<Cow<'a, str>, Cow<'a, str>>;
+
 /// Parses a body into events and per-line rejections. Only a JSON array that is itself malformed
 /// fails as a whole (there are no lines to keep).
 pub(crate) fn parse_body(
     body: &[u8],
     format: BodyFormat,
     arrival_us: i64,
-) -> Result<(Vec<Event<Cow<'_, str>, Cow<'_, str>>>, Vec<Rejection>), Error> {
+) -> Result<(Vec<BodyEvent<'_>>, Vec<Rejection>), Error> {
     let format = match format {
         BodyFormat::Detect => match body.iter().find(|b| !b.is_ascii_whitespace()) {
             Some(b'[') => BodyFormat::JsonArray,
