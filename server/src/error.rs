@@ -25,6 +25,9 @@ pub enum Error {
     /// The live engine's runtime could not be made.
     #[error("live engine: {0}")]
     EngineRuntime(std::io::Error),
+    /// The runtime of the store's tiering and compaction could not be made.
+    #[error("store maintenance: {0}")]
+    MaintenanceRuntime(std::io::Error),
     /// The metadata database could not be opened (its error type is internal).
     #[error(transparent)]
     Meta(Box<dyn std::error::Error + Send + Sync>),

@@ -58,9 +58,18 @@ pub async fn serve(
     store_config.observer = Arc::new(metrics.clone());
     let store = Arc::new(Store::open(&config.data_dir, store_config).await?);
     let stopping = CancellationToken::new();
+    // Tiering and compaction (zstd, Parquet, Delta commits) run below ingest's priority, on a
+    // thread of their own: a burst of appends is acknowledged at full speed and the hot tier
+    // moved after, rather than both at a rate that depends on when tiering happened to start.
+    // The hot tier's bound (`max_hot_bytes`) turns a lasting shortfall into 503s.
+    let maintenance_runtime =
+        runtime::LowerRuntime::new("weir-maintain", 1, runtime::MAINTENANCE_NICENESS)
+            .map_err(Error::MaintenanceRuntime)?;
     let maintenance = {
         let (store, stop) = (Arc::clone(&store), stopping.clone());
-        tokio::spawn(async move { store.maintain(stop.cancelled_owned()).await })
+        maintenance_runtime
+            .handle()
+            .spawn(async move { store.maintain(stop.cancelled_owned()).await })
     };
     let meta = meta::Meta::open(&config.data_dir)?;
     let open = open_mode(&meta, &listener, &config).await?;

@@ -1,6 +1,10 @@
 //! Runtimes apart from the one serving HTTP, ingest and live sockets, whose threads run at a
-//! lower CPU priority: work that may take every core (queries, the live engine) still leaves
-//! acknowledging appends its turn.
+//! lower CPU priority: work that may take every core (queries, the live engine, tiering) still
+//! leaves acknowledging appends its turn.
+
+/// The store's tiering and compaction: below ingest and the live engine (5), above queries (10),
+/// whose load must not starve tiering into refusing appends.
+pub(crate) const MAINTENANCE_NICENESS: i32 = 9;
 
 /// A multi-threaded runtime whose worker threads run at a given niceness.
 pub(crate) struct LowerRuntime(Option<tokio::runtime::Runtime>);

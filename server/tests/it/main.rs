@@ -19,6 +19,7 @@ mod live;
 mod live_herd;
 mod metrics;
 mod otlp;
+mod priorities;
 mod query;
 mod query_limits;
 mod remote_write;
