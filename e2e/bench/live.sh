@@ -2,7 +2,7 @@
 # Live benchmarks on a fresh release server (docs/benchmarks.md):
 #   1. ingest → WebSocket delta latency of a panel, under a 50k events/s background load;
 #   2. durable ingest throughput with 0, 1, 100 and 1,000 distinct continuous queries running;
-#   3. durable ingest throughput with 1,000 WebSocket viewers of one panel;
+#   3. durable ingest throughput with 1,000 WebSocket viewers of one panel (or VIEWERS);
 #   4. (herd, asked for by name) 1,000 viewers subscribing at once to a panel no one runs yet, over
 #      HERD_EVENTS events of HERD_FILE (default: FILE) ingested first.
 #   e2e/bench/live.sh FILE.ndjson [latency|queries|viewers|herd]   (the first three by default)
@@ -72,20 +72,21 @@ fi
 if [[ $parts == *viewers* ]]; then
 # Ingest speed on these machines varies run to run (page zeroing): rounds alternate the order of
 # the run without viewers and the run with them; compare the medians.
-echo "# ingest with 1000 viewers of one panel, alternating with none"
+viewers=${VIEWERS:-1000}
+echo "# ingest with $viewers viewers of one panel, alternating with none"
 panel="SELECT date_bin(INTERVAL '1 second', _time) AS t, count(*) AS events, sum(CASE WHEN status >= 500 THEN 1 ELSE 0 END) AS errors FROM demo_http WHERE _time >= now() - INTERVAL '300 seconds' GROUP BY 1 ORDER BY 1"
 with_viewers() {
   start
   : >"$data/live.err"
   rss0=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
-  "$bin/weir-live" viewers "$url" "$panel" --clients 1000 --secs 10 >"$data/viewers.json" 2>"$data/live.err" &
+  "$bin/weir-live" viewers "$url" "$panel" --clients "$viewers" --secs 10 >"$data/viewers.json" 2>"$data/live.err" &
   live=$!
   wait_ready
   # The server's memory per viewer: resident set with the 1,000 sockets open, less before.
   rss1=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
-  echo "{\"rss_kib_before\":$rss0,\"rss_kib_with_viewers\":$rss1,\"kib_per_viewer\":$(awk "BEGIN{print ($rss1 - $rss0) / 1000}")}"
+  echo "{\"rss_kib_before\":$rss0,\"rss_kib_with_viewers\":$rss1,\"kib_per_viewer\":$(awk "BEGIN{print ($rss1 - $rss0) / $viewers}")}"
   r=$("$bin/weir-load" "$url" demo_http "$file" --clients 4 --batch 5000)
-  echo "{\"viewers\":1000,\"load\":$r}"
+  echo "{\"viewers\":$viewers,\"load\":$r}"
   wait "$live"; cat "$data/viewers.json"
   stop
 }
