@@ -493,33 +493,27 @@ async fn the_demo_makes_its_dashboard_with_a_day_of_history_and_every_panel_runs
     assert_eq!(status, 200, "{reply}");
     let dashboard: protocol::dashboard::Dashboard =
         serde_json::from_value(reply["dashboard"].clone()).unwrap();
-    // A day of history, back-dated, and the incidents announced in it. History is written
-    // oldest first, over seconds: the panels below read its last hour, not only the live
-    // traffic of the seconds since the start.
-    wait_until(
-        Duration::from_secs(300),
-        "a day of demo history",
-        || async {
-            let (_, reply) = crate::query(
-                &weir,
-                "SELECT count(*) FROM demo_http WHERE _time >= now() - INTERVAL '1 hour' \
-             AND _time < now() - INTERVAL '10 minutes'",
-            )
-            .await;
-            let (_, incidents) = crate::query(
-                &weir,
-                "SELECT count(*) FROM demo_incidents WHERE kind = 'errors'",
-            )
-            .await;
-            Ok((reply["rows"][0][0].as_u64().unwrap_or(0) > 1000
-                && incidents["rows"][0][0].as_u64().unwrap_or(0) > 100)
-                .then_some(()))
-        },
-    )
+    // A day of history, back-dated, and the incidents announced in it.
+    wait_until(Duration::from_secs(60), "a day of demo history", || async {
+        let (_, reply) = crate::query(
+            &weir,
+            "SELECT count(*) FROM demo_http WHERE _time < now() - INTERVAL '23 hours'",
+        )
+        .await;
+        let (_, incidents) = crate::query(
+            &weir,
+            "SELECT count(*) FROM demo_incidents WHERE kind = 'errors'",
+        )
+        .await;
+        Ok((reply["rows"][0][0].as_u64().unwrap_or(0) > 1000
+            && incidents["rows"][0][0].as_u64().unwrap_or(0) > 100)
+            .then_some(()))
+    })
     .await
     .unwrap();
-    // Every panel's and annotation's SQL, substituted for the last hour with every service and
-    // region, plans and runs.
+    // Every panel's and annotation's SQL, substituted for the last day with every service and
+    // region, plans and runs. (A day: the history is written oldest first, over seconds, and the
+    // live traffic of the first seconds may hold no 5xx of these services.)
     let variables: BTreeMap<String, VariableValue> = [
         ("service", vec!["frontend", "catalog", "search"]),
         ("region", vec!["us-east-1", "eu-west-1"]),
@@ -532,13 +526,13 @@ async fn the_demo_makes_its_dashboard_with_a_day_of_history_and_every_panel_runs
         )
     })
     .collect();
-    let range = TimeRange::parse("now-1h", "now").unwrap();
+    let range = TimeRange::parse("now-24h", "now").unwrap();
     let scope = Scope {
         variables: &variables,
         range,
         interval: range.interval(0, 700),
     };
-    // (Annotations run too, but the last hour of incidents may not be written yet.)
+    // (Annotations run too, but their incidents may not be written yet.)
     for annotation in &dashboard.annotations {
         let sql = substitute(&annotation.sql, &scope).unwrap();
         let (status, reply) = crate::query(&weir, &sql).await;
