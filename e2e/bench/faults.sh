@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Page faults and the user/system CPU split of one durable ingest run: a fresh server given as
 # WEIR_BIN, fed by weir-load (4 clients × 5,000 events), counted by `perf stat -e page-faults`
-# attached to the server for the length of the load. Each page fault here is a fresh page the
-# kernel zeroes, which is what made ingest bimodal (issue 16, point 5).
+# attached to the server for the length of the load. Each fault is fresh memory the kernel
+# zeroes (4 KiB, or 2 MiB where it backs memory with a huge page): issue 16, point 5.
 #   e2e/bench/faults.sh WEIR_BIN LABEL FILE.ndjson
 # Prints one JSON line. Needs `perf` (Debian: linux-perf). Build first:
 #   cargo build --release -p weir && cargo build --release -p e2e --bin weir-load

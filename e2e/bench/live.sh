@@ -82,7 +82,7 @@ with_viewers() {
   "$bin/weir-live" viewers "$url" "$panel" --clients "$viewers" --secs 10 >"$data/viewers.json" 2>"$data/live.err" &
   live=$!
   wait_ready
-  # The server's memory per viewer: resident set with the 1,000 sockets open, less before.
+  # The server's memory per viewer: resident set with the viewers' sockets open, less before.
   rss1=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
   echo "{\"rss_kib_before\":$rss0,\"rss_kib_with_viewers\":$rss1,\"kib_per_viewer\":$(awk "BEGIN{print ($rss1 - $rss0) / $viewers}")}"
   r=$("$bin/weir-load" "$url" demo_http "$file" --clients 4 --batch 5000)

@@ -2,11 +2,10 @@
 //! table without Weir and get the same rows as Weir's query.
 
 use std::path::Path;
-use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::{ingest, query, start};
+use crate::{ingest, query, start, tiered};
 
 #[tokio::test]
 async fn deltalake_and_duckdb_read_the_same_rows_as_weir() {
@@ -29,17 +28,7 @@ async fn deltalake_and_duckdb_read_the_same_rows_as_weir() {
         .collect();
     let (status, reply) = ingest(&weir, "web", &body).await;
     assert_eq!(status, 200, "{reply}");
-    e2e::wait_until(
-        Duration::from_secs(30),
-        "the stream to be tiered",
-        || async {
-            let (_, body) = weir.get("/api/v1/streams/web").await?;
-            let info: Value = serde_json::from_str(&body)?;
-            Ok((info["hot_rows"] == 0 && info["lake_files"].as_u64() > Some(0)).then_some(()))
-        },
-    )
-    .await
-    .unwrap();
+    tiered(&weir, "web").await;
 
     let columns = [
         "_time",

@@ -97,6 +97,22 @@ pub(crate) async fn ingest(weir: &WeirProcess, stream: &str, ndjson: &str) -> (u
     .await
 }
 
+/// Waits until every event of `stream` is in its lake (tiered) and none is in its hot tier.
+pub(crate) async fn tiered(weir: &WeirProcess, stream: &str) {
+    let path = format!("/api/v1/streams/{stream}");
+    e2e::wait_until(
+        std::time::Duration::from_secs(60),
+        "the stream to be tiered",
+        || async {
+            let (_, body) = weir.get(&path).await?;
+            let info: Value = serde_json::from_str(&body)?;
+            Ok((info["hot_rows"] == 0 && info["lake_files"].as_u64() > Some(0)).then_some(()))
+        },
+    )
+    .await
+    .unwrap();
+}
+
 pub(crate) async fn query(weir: &WeirProcess, sql: &str) -> (u16, Value) {
     let body = serde_json::json!({ "sql": sql }).to_string();
     post(weir, "/api/v1/query", "application/json", body).await

@@ -3,11 +3,7 @@
 //! and compaction at 9 (above history queries at 10, whose load must not starve tiering until
 //! appends are refused), the threads serving HTTP and ingest at 0.
 
-use std::time::Duration;
-
-use serde_json::Value;
-
-use crate::{ingest, start};
+use crate::{ingest, start, tiered};
 
 /// One thread of a process: its name (`comm`, at most 15 bytes), niceness and CPU ticks.
 #[derive(Debug)]
@@ -53,17 +49,7 @@ async fn tiering_the_engine_and_queries_run_below_ingest() {
         .collect();
     let (status, reply) = ingest(&weir, "web", &body).await;
     assert_eq!(status, 200, "{reply}");
-    e2e::wait_until(
-        Duration::from_secs(60),
-        "the stream to be tiered",
-        || async {
-            let (_, body) = weir.get("/api/v1/streams/web").await?;
-            let info: Value = serde_json::from_str(&body)?;
-            Ok((info["hot_rows"] == 0 && info["lake_files"].as_u64() > Some(0)).then_some(()))
-        },
-    )
-    .await
-    .unwrap();
+    tiered(&weir, "web").await;
 
     let threads = threads(weir.pid().expect("weir runs"));
     let maintain = at_niceness(&threads, "weir-maintain", 9);
