@@ -7,6 +7,8 @@
 # the share of the machine's CPU time the hypervisor stole during it (`steal` in /proc/stat: on a
 # shared host, slow runs are the ones with CPU taken away), then the medians and max/min of each
 # (after one discarded warm-up run of each), over all runs and over those with steal ≤ 8%.
+# Each run is preceded by a probe of the machine's own speed: the seconds one core takes to hash
+# the same 64 MiB (sha256sum, from the page cache), work that does not change from run to run.
 # Build first:
 #   cargo build --release -p weir && cargo build --release -p e2e --bin weir-load
 set -euo pipefail
@@ -16,10 +18,13 @@ load=$root/target/release/weir-load
 data=$(mktemp -d)
 trap 'kill $pid 2>/dev/null || true; rm -rf "$data"' EXIT
 pid=
+# The seconds sha256sum takes over the same 64 MiB: the machine's speed just before a run.
+probe() { local TIMEFORMAT=%R; { time sha256sum "$data/probe" >/dev/null; } 2>&1; }
 # The machine's stolen and total CPU ticks so far.
 cpu_ticks() { awk '/^cpu / { print $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
 run() { # label binary
   rm -rf "$data/d"
+  local speed; speed=$(probe)
   "$2" serve --data-dir "$data/d" --listen 127.0.0.1:18091 2>"$data/log" &
   pid=$!
   until grep -q "listening on" "$data/log"; do sleep 0.05; done
@@ -33,9 +38,10 @@ run() { # label binary
   local cpu steal
   cpu=$(awk -v t="$((after - before))" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }')
   steal=$(echo "$steal0 $steal1" | awk '{ printf "%.1f", 100 * ($3 - $1) / ($4 - $2) }')
-  echo "{\"bin\":\"$1\",\"server_cpu_s\":$cpu,\"steal_pct\":$steal,\"run\":$result}" | tee -a "$data/runs"
+  echo "{\"bin\":\"$1\",\"server_cpu_s\":$cpu,\"steal_pct\":$steal,\"probe_s\":$speed,\"run\":$result}" | tee -a "$data/runs"
   kill "$pid"; wait "$pid" || true
 }
+head -c 64M "$file" >"$data/probe"
 # One discarded run of each first: a binary's first run pays for cold caches.
 run warmup "$old" >/dev/null; run warmup "$new" >/dev/null
 for round in $(seq "$rounds"); do
@@ -49,9 +55,11 @@ def summary(label, mine, **extra):
     if not rates:
         return
     cpu = statistics.median(r["server_cpu_s"] for r in mine)
+    probes = sorted(r["probe_s"] for r in mine)
     print(json.dumps({"bin": label, **extra, "median_events_per_sec": statistics.median(rates),
                       "max_over_min": round(rates[-1] / rates[0], 2),
-                      "median_server_cpu_s": cpu, "runs": rates}))
+                      "median_server_cpu_s": cpu, "runs": rates,
+                      "probe_s_max_over_min": round(probes[-1] / probes[0], 2)}))
 for label in ("old", "new"):
     mine = [r for r in runs if r["bin"] == label]
     summary(label, mine)

@@ -1,7 +1,9 @@
 //! Work that may take every core runs below ingest's CPU priority, so that appends are
 //! acknowledged at full speed whatever else runs: the live engine at nice 5, the store's tiering
 //! and compaction at 9 (above history queries at 10, whose load must not starve tiering until
-//! appends are refused), the threads serving HTTP and ingest at 0.
+//! appends are refused), the threads serving HTTP and ingest at 0. And the process's memory is
+//! not backed by transparent huge pages, which made the kernel zero 2 MiB for each fresh page of
+//! tiering's short-lived buffers.
 
 use crate::{ingest, start, tiered};
 
@@ -73,4 +75,17 @@ fn at_niceness<'a>(threads: &'a [Thread], name: &str, nice: i64) -> Vec<&'a Thre
         "{name} not at nice {nice}: {named:?}"
     );
     named
+}
+
+#[tokio::test]
+async fn the_server_keeps_transparent_huge_pages_off() {
+    let weir = start("no-huge-pages", &[]).await;
+    let pid = weir.pid().expect("weir runs");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/PID/status");
+    // `THP_enabled: 0` once `prctl(PR_SET_THP_DISABLE)` is set (Linux 5.0 and later).
+    let line = status
+        .lines()
+        .find(|line| line.starts_with("THP_enabled:"))
+        .unwrap_or_else(|| panic!("no THP_enabled in {status}"));
+    assert_eq!(line.split_whitespace().nth(1), Some("0"), "{line}");
 }
