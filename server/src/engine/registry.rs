@@ -249,7 +249,7 @@ pub(crate) struct Engine {
     /// The task of each stream that has incremental queries, on `runtime`.
     streams: StreamTasks,
     /// Kept for as long as an engine (a clone of it) is.
-    _runtime: Arc<LowerRuntime>,
+    runtime: Arc<LowerRuntime>,
 }
 
 /// A query's start, shared by the subscribers that wait for it: the query, or why it failed.
@@ -269,7 +269,7 @@ impl Engine {
         )?);
         Ok(Engine {
             streams: StreamTasks::new(Arc::clone(&store), runtime.handle().clone()),
-            _runtime: runtime,
+            runtime,
             queries,
             config,
             running: Arc::default(),
@@ -277,6 +277,12 @@ impl Engine {
             started: Arc::default(),
             stopping,
         })
+    }
+
+    /// The engine's runtime, below ingest's priority: live sockets' writers run there too, so
+    /// that publishing a change to many sockets takes the CPU after appends do, as applying it does.
+    pub(crate) fn runtime(&self) -> &tokio::runtime::Handle {
+        self.runtime.handle()
     }
 
     /// The running query of `sql`, started if none is: compiled when it has the incremental

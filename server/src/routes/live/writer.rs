@@ -83,6 +83,10 @@ impl Writer {
                     None => break true,
                 },
                 Some((id, joined)) = self.joining.next() => {
+                    // A finished join stays in the map until polled once more, which a burst
+                    // of client messages can put off: counted twice, it refused subscriptions
+                    // under the limit.
+                    self.joining.remove(&id);
                     if let Some(joined) = joined {
                         let backlog_rows = self.state.engine.config().backlog_rows;
                         let (subscription, updates) = Subscription::new(id.clone(), joined, backlog_rows);
