@@ -235,7 +235,7 @@ fn seconds(secs: f64) -> Duration {
 fn main() -> anyhow::Result<()> {
     // No transparent huge pages for this process: mimalloc asks for them on its arenas, and then
     // every fresh 2 MiB of short-lived memory (tiering's Parquet writers, a request's buffers)
-    // is zeroed whole by the kernel. Tiering 1M events took 4.5x the CPU and 2.5x the peak
+    // is zeroed whole by the kernel. Tiering 1M events took about 4x the CPU and 2.4x the peak
     // memory with them (docs/benchmarks.md, "Huge pages off").
     #[cfg(target_os = "linux")]
     if let Err(err) = rustix::thread::disable_transparent_huge_pages(true) {

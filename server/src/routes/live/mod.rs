@@ -79,8 +79,8 @@ async fn connection(socket: WebSocket, state: AppState, watch: LiveWatch) {
     let (frames, queued) = mpsc::channel::<Message>(QUEUE_FRAMES);
     let (messages, received) = mpsc::channel::<ClientMessage>(QUEUE_MESSAGES);
     let writer = writer::Writer::new(sink, state.clone(), frames.clone(), queued);
-    // On the engine's runtime, below ingest: with 1,000 viewers, their writers' wake-ups and
-    // buffers on the threads that decode appends slowed ingest by a fifth.
+    // On the engine's runtime, below ingest: publishing a change to many sockets takes the CPU
+    // after appends do, as applying it does (docs/benchmarks.md, "Fan-out below ingest").
     let writer = state.engine.runtime().spawn(writer.run(received));
     let mut ping = tokio::time::interval(PING_EVERY);
     let mut last_heard = Instant::now();
