@@ -6,7 +6,8 @@
 # Prints one JSON line per run, labelled old/new, with the server's CPU seconds for the load and
 # the share of the machine's CPU time the hypervisor stole during it (`steal` in /proc/stat: on a
 # shared host, slow runs are the ones with CPU taken away), then the medians and max/min of each
-# (after one discarded warm-up run of each), over all runs and over those with steal ≤ 8%.
+# (after one discarded warm-up run of each), over all runs, over those with steal ≤ 8%, and over
+# those whose probe (below) ran within 10% of the fastest.
 # Each run is preceded by a probe of the machine's own speed: the seconds one core takes to hash
 # the same 64 MiB (sha256sum, from the page cache), work that does not change from run to run.
 # Build first:
@@ -60,8 +61,13 @@ def summary(label, mine, **extra):
                       "max_over_min": round(rates[-1] / rates[0], 2),
                       "median_server_cpu_s": cpu, "runs": rates,
                       "probe_s_max_over_min": round(probes[-1] / probes[0], 2)}))
+# The runs where the machine ran the probe at full speed: within 10% of the fastest probe of
+# all runs (both binaries), the machine's own variation left out.
+fastest = min(r["probe_s"] for r in runs)
 for label in ("old", "new"):
     mine = [r for r in runs if r["bin"] == label]
     summary(label, mine)
     summary(label, [r for r in mine if r["steal_pct"] <= 8.0], steal_at_most_pct=8.0)
+    summary(label, [r for r in mine if r["probe_s"] <= 1.1 * fastest],
+            probe_within_pct_of_fastest=10)
 PY

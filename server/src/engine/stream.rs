@@ -32,11 +32,12 @@ use super::scan::Scan;
 use crate::error::ApiError;
 
 /// A changed result is published at most every 10 ms, so bursts coalesce, and less often the
-/// more viewers it has (100 µs each, up to 100 ms), so that sending it stays a bounded share of
-/// the CPU ...
+/// more viewers it has, so that sending it stays under a tenth of a core: a frame costs the
+/// server ~20 µs per socket (its write, the TCP stack; docs/benchmarks.md, "Fewer frames for a
+/// crowd"), so 250 µs per viewer, up to once a second (4 frames a second for 1,000 viewers) ...
 const FLUSH_GAP: Duration = Duration::from_millis(10);
-const FLUSH_GAP_PER_VIEWER: Duration = Duration::from_micros(100);
-const MAX_FLUSH_GAP: Duration = Duration::from_millis(100);
+const FLUSH_GAP_PER_VIEWER: Duration = Duration::from_micros(250);
+const MAX_FLUSH_GAP: Duration = Duration::from_secs(1);
 /// ... and less often the longer a flush takes (this many times its time).
 const FLUSH_COST_RATIO: u32 = 10;
 /// ... and the clock moves windows at least this often.
